@@ -1,0 +1,42 @@
+/*  colugo/server.h: a reply server answers the requests on a topic.
+
+    It binds an ephemeral TCP port and advertises it. Its handler
+    (colugo_request_fn in colugo/node.h) gets each request with an id and the
+    bytes (valid only during the call), and answers it with
+    colugo_server_reply (), right away or later from another callback.
+    Answers plain ZeroMQ REQ clients as well as Colugo clients.
+    Created by colugo_node_add_server (); owned by the node.
+*/
+#ifndef COLUGO_SERVER_H_INCLUDED
+#define COLUGO_SERVER_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include "colugo/node.h"
+
+COLUGO_BEGIN_DECLS
+
+//  Answers a request with size bytes (copied), exactly once. Returns 0;
+//  COLUGO_EALREADY if that request was already answered; COLUGO_ENOTFOUND if
+//  there never was such a request. If the client has gone meanwhile, the reply
+//  is dropped, counted and logged at debug level, and 0 is returned.
+COLUGO_EXPORT int
+    colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data,
+                         size_t size);
+
+//  Returns how many requests wait for an answer.
+COLUGO_EXPORT size_t
+    colugo_server_pending (colugo_server_t *self);
+
+//  Returns the server's common socket part.
+COLUGO_EXPORT colugo_socket_t *
+    colugo_server_socket (colugo_server_t *self);
+
+//  Withdraws the service, closes the socket and frees the server before the
+//  node goes; unanswered requests are dropped. Safe on NULL; sets *self_p to NULL.
+COLUGO_EXPORT void
+    colugo_server_destroy (colugo_server_t **self_p);
+
+COLUGO_END_DECLS
+
+#endif

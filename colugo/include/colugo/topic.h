@@ -1,0 +1,23 @@
+/*  colugo/topic.h: topic names.
+
+    A topic is 1 to COLUGO_TOPIC_MAX bytes of printable UTF-8: any character
+    but control characters (U+0000-U+001F, U+007F-U+009F), '_' and '.'
+    included. The topic travels in the DNS-SD TXT record, so its length is
+    not limited by the 63-byte DNS label of the instance name.
+*/
+#ifndef COLUGO_TOPIC_H_INCLUDED
+#define COLUGO_TOPIC_H_INCLUDED
+
+#include "colugo/export.h"
+
+COLUGO_BEGIN_DECLS
+
+#define COLUGO_TOPIC_MAX 240
+
+//  Returns 0 if topic is a valid topic name, else COLUGO_ETOPIC.
+COLUGO_EXPORT int
+    colugo_topic_check (const char *topic);
+
+COLUGO_END_DECLS
+
+#endif

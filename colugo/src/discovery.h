@@ -1,0 +1,89 @@
+/*  discovery.h: the seam between the node and Avahi (DNS-SD).
+
+    Publish and withdraw this node's services, and hear of other nodes'
+    services appearing (resolved and checked) and disappearing. The node is
+    written against these few calls only.
+
+    A service is advertised as DNS-SD type _colugo._tcp, instance name
+    "_<topic>._<node uuid>" (shortened when longer than a DNS label), TXT keys
+    topic, socket_type (1 PUB, 4 REP), node_uuid, node_name and colugo
+    (protocol version). It is published as raw records, unique and without
+    probing: the instance name carries a uuid drawn afresh at every start,
+    so it cannot be in use (RFC 6762 section 8.1), and a new service is seen
+    in about 0.1 s instead of after about 0.9 s of probing.
+*/
+#ifndef COLUGO__DISCOVERY_H_INCLUDED
+#define COLUGO__DISCOVERY_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <czmq.h>
+#include "reaper.h"
+#include "timers.h"
+
+#define COLUGO__SERVICE_TYPE "_colugo._tcp"
+#define COLUGO__PROTOCOL_VERSION "1"
+
+typedef struct colugo__discovery colugo__discovery_t;
+
+//  A service found on the network; strings belong to discovery.
+typedef struct {
+    const char *name;        //  DNS-SD instance name
+    const char *topic;
+    int socket_type;         //  ZMQ_PUB or ZMQ_REP
+    const char *node_uuid;
+    const char *node_name;   //  "" if not advertised
+    const char *host;        //  host name from the SRV record
+    const char *endpoint;    //  "tcp://<IPv4 address>:<port>"
+} colugo__service_t;
+
+typedef enum {
+    COLUGO__SERVICE_UP,      //  resolved, TXT checked: connect to it
+    COLUGO__SERVICE_DOWN,    //  withdrawn, or gone after a daemon restart
+} colugo__service_event_t;
+
+typedef void (colugo__discovery_fn) (void *arg, colugo__service_event_t event,
+                                     const colugo__service_t *service);
+
+typedef struct {
+    zloop_t *loop;
+    colugo__timers_t *timers;
+    colugo__reaper_t *reaper;
+    const char *node_uuid;
+    const char *node_name;
+    bool wait_for_daemon;            //  no daemon: wait instead of failing
+    colugo__discovery_fn *on_service;
+    void *arg;
+} colugo__discovery_config_t;
+
+typedef struct {
+    uint64_t services_seen;
+    uint64_t services_invalid;
+    uint64_t daemon_restarts;
+} colugo__discovery_stats_t;
+
+//  Connects to Avahi and starts browsing. Returns 0, COLUGO_ENODAEMON when
+//  no daemon runs and config->wait_for_daemon is false, or another error.
+int colugo__discovery_new (const colugo__discovery_config_t *config,
+                           colugo__discovery_t **self_p);
+//  Withdraws everything and disconnects. Safe on NULL.
+void colugo__discovery_destroy (colugo__discovery_t **self_p);
+
+//  Advertises a bound socket; returns a handle (> 0) or 0 when out of memory.
+//  Publication happens as soon as (and whenever again) the daemon runs.
+uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic,
+                                    int socket_type, uint16_t port);
+void colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle);
+
+//  Calls fn for every service that is up now.
+void colugo__discovery_foreach (colugo__discovery_t *self, colugo__discovery_fn *fn, void *arg);
+
+colugo__discovery_stats_t colugo__discovery_stats (colugo__discovery_t *self);
+
+//  Builds the instance name for a topic and node uuid into buffer (at least
+//  64 bytes): "_<topic>._<uuid>", or with the topic cut short (at a UTF-8
+//  boundary, marked by '~') so the name fits a 63-byte DNS label.
+void colugo__discovery_instance_name (const char *topic, const char *node_uuid, char *buffer,
+                                      size_t size);
+
+#endif

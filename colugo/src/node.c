@@ -1,0 +1,541 @@
+/*  node.c: a node owns one zloop, its timers, its discovery, and its
+    sockets, and matches them up: every subscriber with every publisher of
+    its topic, every client with every server, in this node (directly, over
+    loopback) and on the network (as discovery reports them).
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "colugo/error.h"
+#include "colugo/node.h"
+#include "colugo/topic.h"
+#include "discovery.h"
+#include "reaper.h"
+#include "sock.h"
+#include "timers.h"
+#include "u64map.h"
+
+#define S_DEFAULT_HEARTBEAT_IVL_MS 500
+#define S_DEFAULT_HEARTBEAT_TIMEOUT_MS 2000
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_timer_fn *fn;
+    void *arg;
+    uint64_t id;                     //  the id in the timer heap
+    bool repeating;
+} s_user_timer_t;
+
+struct colugo_node_t {
+    char *name;
+    char uuid [37];                  //  random (version 4), fresh for each node
+    zloop_t *loop;
+    colugo__timers_t *timers;
+    colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
+    colugo__discovery_t *discovery;  //  while started, with discovery on
+    zlistx_t *sockets;               //  colugo_socket_t, live ones
+    colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
+    bool running;                    //  inside zloop_start ()
+    bool stopping;                   //  colugo_node_stop () was called
+    bool discovery_enabled;
+    bool wait_for_daemon;
+    int heartbeat_ivl;
+    int heartbeat_timeout;
+    colugo_node_stats_t stats;       //  discovery's, kept across restarts
+};
+
+//  --------------------------------------------------------------------------
+//  Matching sockets with peers
+
+//  Which kind of advertised socket a connecting socket wants.
+static int
+s_wanted_type (const colugo_socket_t *socket)
+{
+    if (socket->kind == COLUGO_SUBSCRIBER)
+        return ZMQ_PUB;
+    if (socket->kind == COLUGO_CLIENT)
+        return ZMQ_REP;
+    return -1;
+}
+
+//  Which kind of connecting socket a bound socket serves.
+static colugo_kind_t
+s_served_kind (const colugo_socket_t *socket)
+{
+    return socket->kind == COLUGO_PUBLISHER ? COLUGO_SUBSCRIBER : COLUGO_CLIENT;
+}
+
+static bool
+s_is_binder (const colugo_socket_t *socket)
+{
+    return socket->kind == COLUGO_PUBLISHER || socket->kind == COLUGO_SERVER;
+}
+
+static void
+s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "tcp://127.0.0.1:%u", binder->port);
+}
+
+//  Connects (or disconnects) two sockets of this node.
+static void
+s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter,
+              bool link)
+{
+    char endpoint [64];
+    s_local_endpoint (binder, endpoint, sizeof endpoint);
+    if (link)
+        colugo__socket_add_peer (connecter, endpoint, self->uuid, self->name);
+    else
+        colugo__socket_remove_peer (connecter, endpoint);
+}
+
+static void
+s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    colugo_node_t *self = (colugo_node_t *) arg;
+    if (strcmp (service->node_uuid, self->uuid) == 0)
+        return;                 //  ours: linked directly
+    colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
+    while (socket) {
+        if (s_wanted_type (socket) == service->socket_type
+            && strcmp (socket->topic, service->topic) == 0) {
+            if (event == COLUGO__SERVICE_UP)
+                colugo__socket_add_peer (socket, service->endpoint, service->node_uuid,
+                                         service->node_name);
+            else
+                colugo__socket_remove_peer (socket, service->endpoint);
+        }
+        socket = (colugo_socket_t *) zlistx_next (self->sockets);
+    }
+}
+
+//  Tells a newly added connecting socket of every service already known.
+static void
+s_on_known_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    colugo_socket_t *socket = (colugo_socket_t *) arg;
+    if (strcmp (service->node_uuid, socket->node->uuid) != 0
+        && s_wanted_type (socket) == service->socket_type
+        && strcmp (socket->topic, service->topic) == 0 && event == COLUGO__SERVICE_UP)
+        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid,
+                                 service->node_name);
+}
+
+static void
+s_advertise (colugo_node_t *self, colugo_socket_t *socket)
+{
+    if (!self->discovery || !s_is_binder (socket) || socket->publication)
+        return;
+    socket->publication = colugo__discovery_publish (
+        self->discovery, socket->topic, socket->kind == COLUGO_PUBLISHER ? ZMQ_PUB : ZMQ_REP,
+        socket->port);
+    if (!socket->publication)
+        colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
+}
+
+int
+colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
+{
+    if (colugo__socket_start (socket, self->loop))
+        return COLUGO_EZMQ;
+    if (!zlistx_add_end (self->sockets, socket)) {
+        colugo__socket_stop (socket, self->loop);
+        return COLUGO_ENOMEM;
+    }
+    colugo_socket_t *other = (colugo_socket_t *) zlistx_first (self->sockets);
+    while (other) {
+        if (other != socket && strcmp (other->topic, socket->topic) == 0) {
+            if (s_is_binder (socket) && other->kind == s_served_kind (socket))
+                s_link_local (self, socket, other, true);
+            else if (s_is_binder (other) && socket->kind == s_served_kind (other))
+                s_link_local (self, other, socket, true);
+        }
+        other = (colugo_socket_t *) zlistx_next (self->sockets);
+    }
+    if (s_is_binder (socket))
+        s_advertise (self, socket);
+    else if (self->discovery)
+        colugo__discovery_foreach (self->discovery, s_on_known_service, socket);
+    return 0;
+}
+
+void
+colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
+{
+    void *handle = zlistx_find (self->sockets, socket);
+    if (handle)
+        zlistx_delete (self->sockets, handle);
+    if (socket->publication && self->discovery)
+        colugo__discovery_withdraw (self->discovery, socket->publication);
+    socket->publication = 0;
+    if (s_is_binder (socket)) {
+        colugo_socket_t *other = (colugo_socket_t *) zlistx_first (self->sockets);
+        while (other) {
+            if (other->kind == s_served_kind (socket) && strcmp (other->topic, socket->topic) == 0)
+                s_link_local (self, socket, other, false);
+            other = (colugo_socket_t *) zlistx_next (self->sockets);
+        }
+    }
+    colugo__socket_stop (socket, self->loop);
+    socket->dead = true;
+    if (!self->running || colugo__reaper_defer (self->reaper, colugo__socket_free, socket))
+        colugo__socket_free (socket);
+}
+
+zloop_t *
+colugo__node_loop (colugo_node_t *self)
+{
+    return self->loop;
+}
+
+colugo__timers_t *
+colugo__node_timers (colugo_node_t *self)
+{
+    return self->timers;
+}
+
+int
+colugo__node_handler_rc (colugo_node_t *self)
+{
+    return self->stopping ? -1 : 0;
+}
+
+void
+colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
+{
+    *interval_ms = self->heartbeat_ivl;
+    *timeout_ms = self->heartbeat_timeout;
+}
+
+//  --------------------------------------------------------------------------
+//  Life cycle
+
+static int
+s_after_timers (void *arg)
+{
+    return colugo__node_handler_rc ((colugo_node_t *) arg);
+}
+
+//  A version 4 uuid from the kernel's random source: a reused uuid would
+//  make two nodes share service names that are published without probing.
+static int
+s_make_uuid (char *out)
+{
+    uint8_t bytes [16];
+    if (getrandom (bytes, sizeof bytes, 0) != (ssize_t) sizeof bytes)
+        return -1;
+    bytes [6] = (uint8_t) ((bytes [6] & 0x0F) | 0x40);
+    bytes [8] = (uint8_t) ((bytes [8] & 0x3F) | 0x80);
+    snprintf (out, 37,
+              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+              bytes [0], bytes [1], bytes [2], bytes [3], bytes [4], bytes [5], bytes [6],
+              bytes [7], bytes [8], bytes [9], bytes [10], bytes [11], bytes [12], bytes [13],
+              bytes [14], bytes [15]);
+    return 0;
+}
+
+colugo_node_t *
+colugo_node_new (const char *name)
+{
+    if (!name || strlen (name) > 64 || colugo_topic_check (name)) {
+        colugo__error ("a node name must be 1-64 bytes of printable UTF-8");
+        colugo__set_error (COLUGO_EINVAL);
+        return NULL;
+    }
+    zsys_init ();               //  SIGINT and SIGTERM end the loop
+    colugo_node_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        colugo__set_error (COLUGO_ENOMEM);
+        return NULL;
+    }
+    self->name = strdup (name);
+    self->loop = zloop_new ();
+    self->sockets = zlistx_new ();
+    self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
+    self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
+    self->discovery_enabled = true;
+    self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
+    self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    if (!self->name || !self->loop || !self->sockets || !self->timers || !self->reaper
+        || s_make_uuid (self->uuid)) {
+        colugo_node_destroy (&self);
+        colugo__set_error (COLUGO_ENOMEM);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_stop_discovery (colugo_node_t *self)
+{
+    if (!self->discovery)
+        return;
+    colugo__discovery_stats_t stats = colugo__discovery_stats (self->discovery);
+    self->stats.services_seen += stats.services_seen;
+    self->stats.services_invalid += stats.services_invalid;
+    self->stats.daemon_restarts += stats.daemon_restarts;
+    colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
+    while (socket) {
+        socket->publication = 0;
+        socket = (colugo_socket_t *) zlistx_next (self->sockets);
+    }
+    colugo__discovery_destroy (&self->discovery);
+}
+
+void
+colugo_node_destroy (colugo_node_t **self_p)
+{
+    colugo_node_t *self = *self_p;
+    if (!self)
+        return;
+    assert (!self->running);    //  not from one of the node's own callbacks
+    s_stop_discovery (self);
+    if (self->sockets) {
+        colugo_socket_t *socket;
+        while ((socket = (colugo_socket_t *) zlistx_first (self->sockets)))
+            colugo__node_remove_socket (self, socket);
+        zlistx_destroy (&self->sockets);
+    }
+    size_t cursor = 0;
+    s_user_timer_t *timer;
+    while ((timer = colugo__u64map_next (&self->user_timers, &cursor)))
+        free (timer);
+    colugo__u64map_free (&self->user_timers);
+    colugo__reaper_destroy (&self->reaper);
+    colugo__timers_destroy (&self->timers);
+    zloop_destroy (&self->loop);
+    free (self->name);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+colugo_node_start (colugo_node_t *self)
+{
+    if (self->running)
+        return COLUGO_ESTATE;
+    if (self->discovery_enabled && !self->discovery) {
+        colugo__discovery_config_t config = {
+            .loop = self->loop, .timers = self->timers, .reaper = self->reaper,
+            .node_uuid = self->uuid, .node_name = self->name,
+            .wait_for_daemon = self->wait_for_daemon, .on_service = s_on_service, .arg = self };
+        int rc = colugo__discovery_new (&config, &self->discovery);
+        if (rc)
+            return rc;
+        colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
+        while (socket) {
+            s_advertise (self, socket);
+            socket = (colugo_socket_t *) zlistx_next (self->sockets);
+        }
+    }
+    colugo__info ("node '%s' (%s) running", self->name, self->uuid);
+    colugo__timers_restart (self->timers);
+    self->running = true;
+    if (!self->stopping)
+        zloop_start (self->loop);
+    self->running = false;
+    self->stopping = false;
+    colugo__info ("node '%s' stopping: withdrawing its services", self->name);
+    s_stop_discovery (self);
+    return 0;
+}
+
+void
+colugo_node_stop (colugo_node_t *self)
+{
+    self->stopping = true;
+}
+
+const char *
+colugo_node_name (colugo_node_t *self)
+{
+    return self->name;
+}
+
+const char *
+colugo_node_uuid (colugo_node_t *self)
+{
+    return self->uuid;
+}
+
+void
+colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait)
+{
+    self->wait_for_daemon = wait;
+}
+
+void
+colugo_node_set_discovery (colugo_node_t *self, bool enabled)
+{
+    self->discovery_enabled = enabled;
+}
+
+int
+colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms)
+{
+    if (interval_ms < 1 || timeout_ms < interval_ms)
+        return COLUGO_EINVAL;
+    self->heartbeat_ivl = interval_ms;
+    self->heartbeat_timeout = timeout_ms;
+    return 0;
+}
+
+colugo_node_stats_t
+colugo_node_stats (colugo_node_t *self)
+{
+    colugo_node_stats_t stats = self->stats;
+    if (self->discovery) {
+        colugo__discovery_stats_t now = colugo__discovery_stats (self->discovery);
+        stats.services_seen += now.services_seen;
+        stats.services_invalid += now.services_invalid;
+        stats.daemon_restarts += now.daemon_restarts;
+    }
+    return stats;
+}
+
+//  --------------------------------------------------------------------------
+//  Adding sockets
+
+static void *
+s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int error)
+{
+    if (!socket) {
+        colugo__set_error (error);
+        return NULL;
+    }
+    int rc = colugo__node_add_socket (self, socket);
+    if (rc) {
+        colugo__socket_free (socket);
+        colugo__set_error (rc);
+        return NULL;
+    }
+    colugo__debug ("node '%s': added %s on topic '%s'", self->name,
+                   socket->kind == COLUGO_PUBLISHER ? "publisher"
+                   : socket->kind == COLUGO_SUBSCRIBER ? "subscriber"
+                   : socket->kind == COLUGO_CLIENT ? "client" : "server", topic);
+    return socket->owner;
+}
+
+static bool
+s_topic_ok (const char *topic)
+{
+    if (colugo_topic_check (topic) == 0)
+        return true;
+    colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
+                   COLUGO_TOPIC_MAX);
+    colugo__set_error (COLUGO_ETOPIC);
+    return false;
+}
+
+colugo_publisher_t *
+colugo_node_add_publisher (colugo_node_t *self, const char *topic)
+{
+    if (!s_topic_ok (topic))
+        return NULL;
+    int error = 0;
+    return s_add (self, topic, colugo__publisher_new (self, topic, &error), error);
+}
+
+colugo_subscriber_t *
+colugo_node_add_subscriber (colugo_node_t *self, const char *topic, colugo_message_fn *handler,
+                            void *arg)
+{
+    if (!s_topic_ok (topic))
+        return NULL;
+    if (!handler) {
+        colugo__set_error (COLUGO_EINVAL);
+        return NULL;
+    }
+    int error = 0;
+    return s_add (self, topic, colugo__subscriber_new (self, topic, handler, arg, &error), error);
+}
+
+colugo_client_t *
+colugo_node_add_client (colugo_node_t *self, const char *topic)
+{
+    if (!s_topic_ok (topic))
+        return NULL;
+    int error = 0;
+    return s_add (self, topic, colugo__client_new (self, topic, &error), error);
+}
+
+colugo_server_t *
+colugo_node_add_server (colugo_node_t *self, const char *topic, colugo_request_fn *handler,
+                        void *arg)
+{
+    if (!s_topic_ok (topic))
+        return NULL;
+    if (!handler) {
+        colugo__set_error (COLUGO_EINVAL);
+        return NULL;
+    }
+    int error = 0;
+    return s_add (self, topic, colugo__server_new (self, topic, handler, arg, &error), error);
+}
+
+//  --------------------------------------------------------------------------
+//  Timers
+
+static void
+s_on_user_timer (void *arg)
+{
+    s_user_timer_t *timer = (s_user_timer_t *) arg;
+    colugo_node_t *node = timer->node;
+    if (!timer->repeating) {
+        colugo__u64map_take (&node->user_timers, timer->id);
+        timer->fn (node, timer->arg);
+        free (timer);
+    }
+    else
+        timer->fn (node, timer->arg);   //  may cancel, and free, itself
+}
+
+static int64_t
+s_add_timer (colugo_node_t *self, uint32_t ms, bool repeating, colugo_timer_fn *handler,
+             void *arg)
+{
+    if (!handler || (repeating && ms == 0))
+        return COLUGO_EINVAL;
+    s_user_timer_t *timer = calloc (1, sizeof *timer);
+    if (!timer)
+        return COLUGO_ENOMEM;
+    *timer = (s_user_timer_t) { .node = self, .fn = handler, .arg = arg, .repeating = repeating };
+    timer->id = colugo__timers_add (self->timers, zclock_mono () + ms, repeating ? ms : 0,
+                                    s_on_user_timer, timer);
+    if (!timer->id || colugo__u64map_put (&self->user_timers, timer->id, timer)) {
+        if (timer->id)
+            colugo__timers_cancel (self->timers, timer->id);
+        free (timer);
+        return COLUGO_ENOMEM;
+    }
+    return (int64_t) timer->id;
+}
+
+int64_t
+colugo_node_add_repeater (colugo_node_t *self, uint32_t interval_ms, colugo_timer_fn *handler,
+                          void *arg)
+{
+    return s_add_timer (self, interval_ms, true, handler, arg);
+}
+
+int64_t
+colugo_node_add_delayed (colugo_node_t *self, uint32_t delay_ms, colugo_timer_fn *handler,
+                         void *arg)
+{
+    return s_add_timer (self, delay_ms, false, handler, arg);
+}
+
+int
+colugo_node_cancel_timer (colugo_node_t *self, int64_t timer_id)
+{
+    if (timer_id <= 0)
+        return COLUGO_ENOTFOUND;
+    s_user_timer_t *timer = colugo__u64map_take (&self->user_timers, (uint64_t) timer_id);
+    if (!timer)
+        return COLUGO_ENOTFOUND;
+    colugo__timers_cancel (self->timers, timer->id);
+    free (timer);
+    return 0;
+}

@@ -1,0 +1,54 @@
+/*  publisher.c: a PUB socket bound on an ephemeral port and advertised. */
+#include <stdlib.h>
+#include "colugo/error.h"
+#include "colugo/publisher.h"
+#include "sock.h"
+
+struct colugo_publisher_t {
+    colugo_socket_t base;            //  first: the socket is the publisher
+};
+
+colugo_socket_t *
+colugo__publisher_new (colugo_node_t *node, const char *topic, int *error)
+{
+    colugo_publisher_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        *error = COLUGO_ENOMEM;
+        return NULL;
+    }
+    self->base.owner = self;
+    *error = colugo__socket_init (&self->base, node, COLUGO_PUBLISHER, topic);
+    if (*error) {
+        colugo__socket_free (&self->base);
+        return NULL;
+    }
+    return &self->base;
+}
+
+int
+colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size)
+{
+    if (!self || (!data && size))
+        return COLUGO_EINVAL;
+    if (zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0) {
+        colugo__warn ("topic '%s': cannot publish: %s", self->base.topic,
+                      zmq_strerror (zmq_errno ()));
+        return COLUGO_EZMQ;
+    }
+    self->base.stats.sent++;
+    return 0;
+}
+
+colugo_socket_t *
+colugo_publisher_socket (colugo_publisher_t *self)
+{
+    return &self->base;
+}
+
+void
+colugo_publisher_destroy (colugo_publisher_t **self_p)
+{
+    if (*self_p)
+        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+    *self_p = NULL;
+}

@@ -1,0 +1,89 @@
+/*  sock.h: the part every Colugo socket shares, and what the node and the
+    four kinds of socket need of each other.
+
+    A socket owns its ZeroMQ socket and a monitor on it; connecting sockets
+    also keep their peers (endpoint -> node), refcounted because discovery
+    and colugo_socket_connect () may both name one endpoint. The monitor's
+    handshake and disconnect events are the truth about which peers are
+    connected.
+*/
+#ifndef COLUGO__SOCK_H_INCLUDED
+#define COLUGO__SOCK_H_INCLUDED
+
+#include <czmq.h>
+#include "colugo/node.h"
+#include "colugo/socket.h"
+#include "logging.h"
+#include "timers.h"
+
+struct colugo_socket_t {
+    colugo_node_t *node;
+    colugo_kind_t kind;
+    int zmq_type;                    //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
+    char *topic;
+    zsock_t *zsock;
+    void *handle;                    //  the libzmq socket inside zsock
+    zsock_t *monitor;                //  PAIR receiving the monitor's events
+    uint16_t port;                   //  bound port (publishers, servers)
+    uint64_t publication;            //  discovery handle, 0 if not advertised
+    zhashx_t *peers;                 //  endpoint -> s_peer_t (connecting sockets)
+    size_t accepted;                 //  live accepted connections (binding sockets)
+    zlistx_t *accepted_fds;          //  their fds, to match disconnects
+    size_t connected;                //  peers whose handshake succeeded, still up
+    colugo_peer_fn *on_peer;
+    void *peer_arg;
+    colugo_socket_stats_t stats;
+    colugo__ratelimit_t drop_log;    //  for malformed input
+    bool dead;                       //  closed; memory waits for the reaper
+    //  Set by the kind of socket:
+    zloop_reader_fn *on_readable;    //  reads messages, owner as argument
+    void (*on_peer_up) (colugo_socket_t *self);     //  e.g. the client sends what waited
+    void (*destroy_kind) (colugo_socket_t *self);   //  frees the kind's own state
+    void *owner;                     //  the publisher, subscriber, client or server
+};
+
+//  Creates the ZeroMQ socket with the node's options and a monitor, and
+//  binds it on an ephemeral TCP port if it is a publisher or server.
+int colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
+                         const char *topic);
+//  Frees what init made (after the node unregistered the socket).
+void colugo__socket_fini (colugo_socket_t *self);
+//  Registers the socket's readers on the loop.
+int colugo__socket_start (colugo_socket_t *self, zloop_t *loop);
+//  Unregisters them.
+void colugo__socket_stop (colugo_socket_t *self, zloop_t *loop);
+
+//  References an endpoint (connecting on the first reference) or drops a
+//  reference (disconnecting on the last). 0 or a negative error.
+int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *node_uuid,
+                             const char *node_name);
+int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
+
+//  Counts and logs (rate limited) a dropped message.
+void colugo__socket_drop (colugo_socket_t *self, const char *why);
+
+//  The four kinds (publisher.c, subscriber.c, client.c, server.c): each
+//  makes its object around an initialised socket, or returns NULL and sets
+//  *error.
+colugo_socket_t *colugo__publisher_new (colugo_node_t *node, const char *topic, int *error);
+colugo_socket_t *colugo__subscriber_new (colugo_node_t *node, const char *topic,
+                                         colugo_message_fn *handler, void *arg, int *error);
+colugo_socket_t *colugo__client_new (colugo_node_t *node, const char *topic, int *error);
+colugo_socket_t *colugo__server_new (colugo_node_t *node, const char *topic,
+                                     colugo_request_fn *handler, void *arg, int *error);
+//  Frees a socket of any kind (its kind's state, then the common part).
+void colugo__socket_free (void *socket);
+
+//  What the sockets need of the node (node.c)
+void colugo__node_heartbeat (colugo_node_t *node, int *interval_ms, int *timeout_ms);
+zloop_t *colugo__node_loop (colugo_node_t *node);
+colugo__timers_t *colugo__node_timers (colugo_node_t *node);
+//  Returns what a zloop handler must return: -1 once the node is stopping.
+int colugo__node_handler_rc (colugo_node_t *node);
+//  Adds a socket to its node: advertises it and connects the peers it
+//  should have. On failure the socket is left to the caller to free.
+int colugo__node_add_socket (colugo_node_t *node, colugo_socket_t *socket);
+//  Withdraws and closes a socket and frees it (now, or from the loop).
+void colugo__node_remove_socket (colugo_node_t *node, colugo_socket_t *socket);
+
+#endif

@@ -1,0 +1,416 @@
+/*  socket.c: the part every Colugo socket shares: the ZeroMQ socket and its
+    options, the monitor that tells which peers are really connected, and
+    the peer table of connecting sockets.
+
+    Liveness: mDNS keeps a dead peer's records for minutes, so it cannot say
+    whether a peer lives. ZeroMQ heartbeats (ZMTP PING/PONG) close a
+    connection whose peer stopped answering; the monitor reports that as
+    DISCONNECTED, and the peer stops counting as connected. A clean close or
+    a killed process is reported at once by TCP.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "colugo/error.h"
+#include "sock.h"
+
+typedef struct {
+    char *endpoint;
+    char *node_uuid;
+    char *node_name;
+    unsigned refs;                   //  discovery and manual connects
+    bool connected;                  //  handshake succeeded, not yet lost
+} s_peer_t;
+
+#define S_LINGER_MS 500              //  flush queued messages on close
+#define S_RECONNECT_MAX_MS 1000      //  back off retries to a vanished peer
+#define S_CONNECT_TIMEOUT_MS 2000    //  give up a TCP connect to a host cut off
+
+static void
+s_peer_destructor (void **item)
+{
+    s_peer_t *peer = (s_peer_t *) *item;
+    if (!peer)
+        return;
+    free (peer->endpoint);
+    free (peer->node_uuid);
+    free (peer->node_name);
+    free (peer);
+    *item = NULL;
+}
+
+static void
+s_set (void *handle, int option, int value)
+{
+    if (zmq_setsockopt (handle, option, &value, sizeof value))
+        colugo__warn ("cannot set socket option %d: %s", option, zmq_strerror (zmq_errno ()));
+}
+
+static int
+s_zmq_type (colugo_kind_t kind)
+{
+    switch (kind) {
+        case COLUGO_PUBLISHER: return ZMQ_PUB;
+        case COLUGO_SUBSCRIBER: return ZMQ_SUB;
+        case COLUGO_CLIENT: return ZMQ_DEALER;
+        default: return ZMQ_ROUTER;
+    }
+}
+
+static bool
+s_is_binder (const colugo_socket_t *self)
+{
+    return self->kind == COLUGO_PUBLISHER || self->kind == COLUGO_SERVER;
+}
+
+int
+colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
+                     const char *topic)
+{
+    static unsigned monitor_count;
+    self->node = node;
+    self->kind = kind;
+    self->zmq_type = s_zmq_type (kind);
+    self->topic = strdup (topic);
+    self->peers = zhashx_new ();
+    self->accepted_fds = zlistx_new ();
+    self->zsock = zsock_new (self->zmq_type);
+    if (!self->topic || !self->peers || !self->accepted_fds || !self->zsock)
+        return COLUGO_ENOMEM;
+    zhashx_set_destructor (self->peers, s_peer_destructor);
+    self->handle = zsock_resolve (self->zsock);
+
+    int interval_ms, timeout_ms;
+    colugo__node_heartbeat (node, &interval_ms, &timeout_ms);
+    s_set (self->handle, ZMQ_HEARTBEAT_IVL, interval_ms);
+    s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, timeout_ms);
+    s_set (self->handle, ZMQ_HEARTBEAT_TTL, timeout_ms);
+    s_set (self->handle, ZMQ_LINGER, S_LINGER_MS);
+    s_set (self->handle, ZMQ_RECONNECT_IVL_MAX, S_RECONNECT_MAX_MS);
+    s_set (self->handle, ZMQ_CONNECT_TIMEOUT, S_CONNECT_TIMEOUT_MS);
+    if (kind == COLUGO_SUBSCRIBER)
+        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
+    if (kind == COLUGO_CLIENT)
+        s_set (self->handle, ZMQ_IMMEDIATE, 1);      //  only to servers that are up
+    if (kind == COLUGO_SERVER)
+        s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);   //  say when a client is gone
+
+    //  The monitor must exist before the first connect or bind.
+    char monitor_endpoint [64];
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-monitor-%d-%u",
+              (int) getpid (), ++monitor_count);
+    int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_ACCEPTED;
+    if (zmq_socket_monitor (self->handle, monitor_endpoint, events)) {
+        colugo__error ("cannot monitor a socket: %s", zmq_strerror (zmq_errno ()));
+        return COLUGO_EZMQ;
+    }
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor_endpoint)) {
+        colugo__error ("cannot connect a socket monitor");
+        return COLUGO_EZMQ;
+    }
+    if (s_is_binder (self)) {
+        //  Every interface: peers reach us at whatever address of this host
+        //  DNS-SD gives them for the interface they saw us on.
+        int port = zsock_bind (self->zsock, "tcp://*:*");
+        if (port < 0) {
+            colugo__error ("cannot bind a socket for topic '%s': %s", topic,
+                           zmq_strerror (zmq_errno ()));
+            return COLUGO_EZMQ;
+        }
+        self->port = (uint16_t) port;
+    }
+    return 0;
+}
+
+void
+colugo__socket_fini (colugo_socket_t *self)
+{
+    if (self->monitor && self->handle)
+        zmq_socket_monitor (self->handle, NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->zsock);
+    zhashx_destroy (&self->peers);
+    zlistx_destroy (&self->accepted_fds);
+    free (self->topic);
+    self->topic = NULL;
+}
+
+void
+colugo__socket_free (void *socket)
+{
+    colugo_socket_t *self = (colugo_socket_t *) socket;
+    if (self->destroy_kind)
+        self->destroy_kind (self);
+    colugo__socket_fini (self);
+    free (self->owner);         //  the base is the owner's first member
+}
+
+static void
+s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
+{
+    *out = (colugo_peer_t) { .node_uuid = peer->node_uuid, .node_name = peer->node_name,
+                             .endpoint = peer->endpoint, .connected = peer->connected };
+}
+
+static void
+s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
+{
+    colugo__info ("%s '%s': peer %s (node '%s') %s", self->kind == COLUGO_SUBSCRIBER ? "subscriber" : "client",
+                  self->topic, peer->endpoint, peer->node_name,
+                  peer->connected ? "connected" : "disconnected");
+    if (peer->connected && self->on_peer_up)
+        self->on_peer_up (self);
+    if (self->on_peer) {
+        colugo_peer_t public_peer;
+        s_fill_peer (peer, &public_peer);
+        self->on_peer (self, &public_peer, peer->connected, self->peer_arg);
+    }
+}
+
+static void
+s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *endpoint)
+{
+    if (s_is_binder (self)) {
+        uintptr_t fd = (uintptr_t) value + 1;        //  never NULL in the list
+        if (event == ZMQ_EVENT_ACCEPTED) {
+            zlistx_add_end (self->accepted_fds, (void *) fd);
+            self->accepted++;
+        }
+        else if (event == ZMQ_EVENT_DISCONNECTED) {
+            void *handle = zlistx_find (self->accepted_fds, (void *) fd);
+            if (handle) {
+                zlistx_delete (self->accepted_fds, handle);
+                self->accepted--;
+            }
+        }
+        return;
+    }
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
+    if (!peer)
+        return;                 //  an endpoint we have let go meanwhile
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !peer->connected) {
+        peer->connected = true;
+        self->connected++;
+        s_peer_changed (self, peer);
+    }
+    else if (event == ZMQ_EVENT_DISCONNECTED && peer->connected) {
+        peer->connected = false;
+        self->connected--;
+        s_peer_changed (self, peer);
+    }
+}
+
+static int
+s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    colugo_socket_t *self = (colugo_socket_t *) arg;
+    for (int i = 0; i < 100 && !self->dead; i++) {
+        zmq_msg_t first, second;
+        zmq_msg_init (&first);
+        if (zmq_msg_recv (&first, zsock_resolve (self->monitor), ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&first);
+            break;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size (&first) >= 6) {
+            memcpy (&event, zmq_msg_data (&first), 2);
+            memcpy (&value, (uint8_t *) zmq_msg_data (&first) + 2, 4);
+        }
+        zmq_msg_close (&first);
+        zmq_msg_init (&second);
+        char endpoint [256] = "";
+        if (zmq_msg_recv (&second, zsock_resolve (self->monitor), ZMQ_DONTWAIT) >= 0) {
+            size_t size = zmq_msg_size (&second);
+            if (size >= sizeof endpoint)
+                size = sizeof endpoint - 1;
+            memcpy (endpoint, zmq_msg_data (&second), size);
+            endpoint [size] = 0;
+        }
+        zmq_msg_close (&second);
+        s_on_event (self, event, value, endpoint);
+    }
+    return colugo__node_handler_rc (self->node);
+}
+
+static int
+s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    colugo_socket_t *self = (colugo_socket_t *) arg;
+    if (self->dead)
+        return 0;               //  closed earlier in this pass of the loop
+    int rc = self->on_readable (loop, reader, self->owner);
+    return rc ? rc : colugo__node_handler_rc (self->node);
+}
+
+int
+colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
+{
+    if (zloop_reader (loop, self->monitor, s_on_monitor, self))
+        return COLUGO_EZMQ;
+    zloop_reader_set_tolerant (loop, self->monitor);
+    if (self->on_readable) {
+        if (zloop_reader (loop, self->zsock, s_on_readable, self)) {
+            zloop_reader_end (loop, self->monitor);
+            return COLUGO_EZMQ;
+        }
+        zloop_reader_set_tolerant (loop, self->zsock);
+    }
+    return 0;
+}
+
+void
+colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
+{
+    zloop_reader_end (loop, self->monitor);
+    if (self->on_readable)
+        zloop_reader_end (loop, self->zsock);
+}
+
+int
+colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *node_uuid,
+                         const char *node_name)
+{
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
+    if (peer) {
+        peer->refs++;
+        if (*node_uuid && strcmp (peer->node_uuid, node_uuid)) {
+            //  The endpoint now belongs to another node (a port reused).
+            char *uuid = strdup (node_uuid), *name = strdup (node_name);
+            if (uuid && name) {
+                free (peer->node_uuid);
+                free (peer->node_name);
+                peer->node_uuid = uuid;
+                peer->node_name = name;
+            }
+            else {
+                free (uuid);
+                free (name);
+            }
+        }
+        return 0;
+    }
+    peer = calloc (1, sizeof *peer);
+    if (!peer)
+        return COLUGO_ENOMEM;
+    *peer = (s_peer_t) { .endpoint = strdup (endpoint), .node_uuid = strdup (node_uuid),
+                         .node_name = strdup (node_name), .refs = 1 };
+    if (!peer->endpoint || !peer->node_uuid || !peer->node_name) {
+        void *item = peer;
+        s_peer_destructor (&item);
+        return COLUGO_ENOMEM;
+    }
+    if (zmq_connect (self->handle, endpoint)) {
+        colugo__warn ("cannot connect to '%s': %s", endpoint, zmq_strerror (zmq_errno ()));
+        void *item = peer;
+        s_peer_destructor (&item);
+        return COLUGO_EINVAL;
+    }
+    colugo__debug ("topic '%s': connecting to %s (node '%s')", self->topic, endpoint, node_name);
+    zhashx_insert (self->peers, endpoint, peer);
+    return 0;
+}
+
+int
+colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint)
+{
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
+    if (!peer)
+        return COLUGO_ENOTFOUND;
+    if (--peer->refs > 0)
+        return 0;
+    zmq_disconnect (self->handle, endpoint);
+    //  The monitor may not report a disconnect we asked for: say it here.
+    if (peer->connected) {
+        peer->connected = false;
+        self->connected--;
+        s_peer_changed (self, peer);
+    }
+    zhashx_delete (self->peers, endpoint);
+    return 0;
+}
+
+void
+colugo__socket_drop (colugo_socket_t *self, const char *why)
+{
+    self->stats.dropped++;
+    unsigned suppressed;
+    if (colugo__ratelimit (&self->drop_log, &suppressed))
+        colugo__warn ("topic '%s': dropped a message: %s (%llu dropped in all, %u not logged)",
+                      self->topic, why, (unsigned long long) self->stats.dropped, suppressed);
+}
+
+//  --------------------------------------------------------------------------
+//  Public API
+
+const char *
+colugo_socket_topic (colugo_socket_t *self)
+{
+    return self->topic;
+}
+
+colugo_kind_t
+colugo_socket_kind (colugo_socket_t *self)
+{
+    return self->kind;
+}
+
+uint16_t
+colugo_socket_port (colugo_socket_t *self)
+{
+    return self->port;
+}
+
+void
+colugo_socket_set_peer_handler (colugo_socket_t *self, colugo_peer_fn *handler, void *arg)
+{
+    self->on_peer = handler;
+    self->peer_arg = arg;
+}
+
+size_t
+colugo_socket_peer_count (colugo_socket_t *self)
+{
+    return s_is_binder (self) ? self->accepted : self->connected;
+}
+
+size_t
+colugo_socket_peers (colugo_socket_t *self, colugo_peer_t *peers, size_t max)
+{
+    size_t count = 0;
+    if (s_is_binder (self))
+        return 0;
+    s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers);
+    while (peer && count < max) {
+        if (peer->connected)
+            s_fill_peer (peer, &peers [count++]);
+        peer = (s_peer_t *) zhashx_next (self->peers);
+    }
+    return count;
+}
+
+int
+colugo_socket_connect (colugo_socket_t *self, const char *endpoint)
+{
+    if (!endpoint || s_is_binder (self) || self->dead)
+        return COLUGO_EINVAL;
+    return colugo__socket_add_peer (self, endpoint, "", "");
+}
+
+int
+colugo_socket_disconnect (colugo_socket_t *self, const char *endpoint)
+{
+    if (!endpoint || s_is_binder (self))
+        return COLUGO_EINVAL;
+    return colugo__socket_remove_peer (self, endpoint);
+}
+
+colugo_socket_stats_t
+colugo_socket_stats (colugo_socket_t *self)
+{
+    return self->stats;
+}
