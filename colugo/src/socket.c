@@ -169,6 +169,36 @@ s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
     }
 }
 
+//  The endpoint now belongs to another node (its port was reused). If we
+//  are connected, it is to the new node: say so, as a disconnect from the
+//  old one and a connect to the new one.
+static void
+s_peer_rename (colugo_socket_t *self, s_peer_t *peer, const char *node_uuid,
+               const char *node_name)
+{
+    char *uuid = strdup (node_uuid), *name = strdup (node_name);
+    if (!uuid || !name) {
+        free (uuid);
+        free (name);
+        return;
+    }
+    bool connected = peer->connected;
+    if (connected) {
+        peer->connected = false;
+        self->connected--;
+        s_peer_changed (self, peer);
+    }
+    free (peer->node_uuid);
+    free (peer->node_name);
+    peer->node_uuid = uuid;
+    peer->node_name = name;
+    if (connected) {
+        peer->connected = true;
+        self->connected++;
+        s_peer_changed (self, peer);
+    }
+}
+
 static void
 s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *endpoint)
 {
@@ -278,20 +308,8 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     if (peer) {
         peer->refs++;
-        if (*node_uuid && strcmp (peer->node_uuid, node_uuid)) {
-            //  The endpoint now belongs to another node (a port reused).
-            char *uuid = strdup (node_uuid), *name = strdup (node_name);
-            if (uuid && name) {
-                free (peer->node_uuid);
-                free (peer->node_name);
-                peer->node_uuid = uuid;
-                peer->node_name = name;
-            }
-            else {
-                free (uuid);
-                free (name);
-            }
-        }
+        if (*node_uuid && strcmp (peer->node_uuid, node_uuid))
+            s_peer_rename (self, peer, node_uuid, node_name);
         return 0;
     }
     peer = calloc (1, sizeof *peer);

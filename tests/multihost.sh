@@ -1,0 +1,78 @@
+#!/bin/bash
+# Two hosts on a virtual bridge (run by scripts/colugo-multihost 2): a
+# publisher on h1, a subscriber on h2.
+#  1. The subscriber finds the publisher through h2's own avahi-daemon and
+#     connects to h1's bridge address, never to 127.0.0.1.
+#  2. Messages arrive.
+#  3. The cable of h1 is cut: no goodbye reaches h2 and mDNS still lists the
+#     publisher, but the heartbeat reports the peer down within ~3 s.
+#  4. The cable comes back: the subscriber reconnects by itself.
+# Prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+: "${TESTNODE:?}"
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$out"; }
+trap cleanup EXIT
+passed=0 failed=0
+check() {   # check NAME COMMAND...: one assertion
+    if "${@:2}"; then passed=$((passed + 1)); echo "ok   $1"
+    else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+# wait_for FILE PATTERN SECONDS: bounded wait for a line in a node's output
+wait_for() {
+    local deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt "$deadline" ]; do
+        grep -q -- "$2" "$1" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# wait_for_count FILE N: bounded wait for more than N "UP" lines
+wait_for_count() {
+    local deadline=$((SECONDS + 15))
+    while [ $SECONDS -lt "$deadline" ]; do
+        [ "$(grep -c '^UP ' "$1")" -gt "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+wait_for_more_msgs() {
+    local deadline=$((SECONDS + 5))
+    while [ $SECONDS -lt "$deadline" ]; do
+        [ "$(grep -c '^MSG ' "$1")" -gt "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+
+colugo-on h1 "$TESTNODE" pub mh.topic -i 50 -t 120000 > "$out/pub" 2>&1 &
+pids+=($!)
+colugo-on h2 "$TESTNODE" sub mh.topic -t 120000 > "$out/sub" 2>&1 &
+pids+=($!)
+
+check "subscriber on h2 connects to h1" wait_for "$out/sub" '^UP ' 10
+up=$(grep -m1 '^UP ' "$out/sub" | cut -d' ' -f2)
+echo "     endpoint: $up"
+check "endpoint is h1's bridge address" [ "${up%:*}" = "tcp://10.77.0.1" ]
+check "messages arrive across hosts" wait_for "$out/sub" '^MSG ' 5
+
+cut_at=$(now_ms)
+colugo-link h1 down
+check "cut cable noticed by the heartbeat" wait_for "$out/sub" '^DOWN ' 8
+down_ms=$(( $(now_ms) - cut_at ))
+echo "     noticed after ${down_ms} ms"
+check "noticed within 4 s" [ "$down_ms" -lt 4000 ]
+
+colugo-link h1 up
+before=$(grep -c '^UP ' "$out/sub")
+check "reconnects when the cable is back" wait_for_count "$out/sub" "$before"
+msgs=$(grep -c '^MSG ' "$out/sub")
+check "messages flow again" wait_for_more_msgs "$out/sub" "$msgs"
+
+if [ "$failed" != 0 ]; then
+    echo "--- publisher (h1)"; cat "$out/pub"; echo "--- subscriber (h2)"; cat "$out/sub"
+fi
+echo "multihost: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,485 @@
+/*  test_node.c: a node and its sockets within one process, discovery off:
+    same-node pub/sub, request/reply with timeouts, timers, stopping, bad
+    topics, and plain ZeroMQ peers on either side.
+*/
+#include <colugo.h>
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define DEADLINE_MS 5000
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_publisher_t *publisher;
+    colugo_client_t *client;
+    colugo_server_t *server;
+    colugo_subscriber_t *subscribers [3];
+    int received [3];
+    int replies;
+    int timeouts;
+    int ticks;
+    int64_t timer;
+    bool deadline_hit;
+    uint64_t held_request;
+    char last [64];
+} fixture_t;
+
+static void
+on_deadline (colugo_node_t *node, void *arg)
+{
+    ((fixture_t *) arg)->deadline_hit = true;
+    colugo_node_stop (node);
+}
+
+//  A node without discovery, stopped by a deadline if the test hangs.
+static void
+s_setup (fixture_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->node = colugo_node_new ("test");
+    cr_assert_not_null (self->node);
+    colugo_node_set_discovery (self->node, false);
+    cr_assert_gt (colugo_node_add_delayed (self->node, DEADLINE_MS, on_deadline, self), 0);
+}
+
+static int
+s_index (fixture_t *self, colugo_subscriber_t *subscriber)
+{
+    for (int i = 0; i < 3; i++)
+        if (self->subscribers [i] == subscriber)
+            return i;
+    return -1;
+}
+
+static void
+on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+            void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    cr_assert_str_eq (topic, "same.node");
+    int index = s_index (self, subscriber);
+    cr_assert_geq (index, 0);
+    self->received [index]++;
+    snprintf (self->last, sizeof self->last, "%.*s", (int) size, (const char *) data);
+    if (self->received [0] >= 5 && self->received [1] >= 5 && self->received [2] >= 5)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_publish_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    fixture_t *self = (fixture_t *) arg;
+    cr_assert_eq (colugo_publisher_send (self->publisher, "hello", 5), 0);
+    //  A subscriber added while the node runs, long after the publisher.
+    if (++self->ticks == 10)
+        self->subscribers [2] = colugo_node_add_subscriber (self->node, "same.node", on_message, self);
+}
+
+Test (node, same_node_subscribers_all_receive)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.subscribers [0] = colugo_node_add_subscriber (self.node, "same.node", on_message, &self);
+    self.publisher = colugo_node_add_publisher (self.node, "same.node");
+    self.subscribers [1] = colugo_node_add_subscriber (self.node, "same.node", on_message, &self);
+    cr_assert (self.publisher && self.subscribers [0] && self.subscribers [1]);
+    colugo_node_add_repeater (self.node, 20, on_publish_tick, &self);
+    cr_assert_eq (colugo_node_start (self.node), 0);
+    cr_assert_not (self.deadline_hit, "received %d %d %d", self.received [0],
+                   self.received [1], self.received [2]);
+    cr_assert_str_eq (self.last, "hello");
+    colugo_peer_t peers [4];
+    cr_assert_eq (colugo_socket_peers (colugo_subscriber_socket (self.subscribers [0]), peers, 4), 1);
+    cr_assert_str_eq (peers [0].node_uuid, colugo_node_uuid (self.node));
+    cr_assert_eq (colugo_socket_stats (colugo_subscriber_socket (self.subscribers [2])).received,
+                  (uint64_t) self.received [2]);
+    colugo_node_destroy (&self.node);
+    cr_assert_null (self.node);
+}
+
+static void
+on_message_destroy (colugo_subscriber_t *subscriber, const char *topic, const void *data,
+                    size_t size, void *arg)
+{
+    (void) topic; (void) data; (void) size;
+    fixture_t *self = (fixture_t *) arg;
+    int index = s_index (self, subscriber);
+    self->received [index]++;
+    //  Closing a socket from its own handler, with more messages queued.
+    colugo_subscriber_destroy (&self->subscribers [index]);
+    cr_assert_null (self->subscribers [index]);
+}
+
+static void
+on_burst (colugo_node_t *node, void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    for (int i = 0; i < 100; i++)
+        colugo_publisher_send (self->publisher, "x", 1);
+    if (++self->ticks == 20)
+        colugo_node_stop (node);
+}
+
+Test (node, socket_destroyed_from_its_own_handler)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.publisher = colugo_node_add_publisher (self.node, "same.node");
+    self.subscribers [0] = colugo_node_add_subscriber (self.node, "same.node", on_message_destroy, &self);
+    colugo_node_add_repeater (self.node, 10, on_burst, &self);
+    cr_assert_eq (colugo_node_start (self.node), 0);
+    cr_assert_eq (self.received [0], 1, "the handler ran %d times", self.received [0]);
+    colugo_node_destroy (&self.node);
+}
+
+//  --- Requests and replies
+
+static void
+on_echo (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) arg;
+    char reply [64];
+    int length = snprintf (reply, sizeof reply, "echo:%.*s", (int) size, (const char *) data);
+    cr_assert_eq (colugo_server_reply (server, request, reply, (size_t) length), 0);
+    cr_assert_eq (colugo_server_reply (server, request, reply, (size_t) length), COLUGO_EALREADY);
+}
+
+static void
+on_reply_count (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    cr_assert_eq (strncmp (data, "echo:", 5), 0);
+    self->replies++;
+    snprintf (self->last, sizeof self->last, "%.*s", (int) size, (const char *) data);
+    if (self->replies + self->timeouts == 50)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_timeout_count (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    self->timeouts++;
+    if (self->replies + self->timeouts == 50)
+        colugo_node_stop (self->node);
+}
+
+Test (node, many_requests_in_flight)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.server = colugo_node_add_server (self.node, "rpc.same", on_echo, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.same");
+    cr_assert (self.server && self.client);
+    //  Sent before the loop runs: they wait for the connection.
+    for (int i = 0; i < 50; i++)
+        cr_assert_gt (colugo_client_send (self.client, "q", 1, on_reply_count, on_timeout_count,
+                                          2000, &self), 0);
+    cr_assert_eq (colugo_client_pending (self.client), 50);
+    cr_assert_eq (colugo_node_start (self.node), 0);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.replies, 50);
+    cr_assert_eq (self.timeouts, 0);
+    cr_assert_eq (colugo_client_pending (self.client), 0);
+    cr_assert_eq (colugo_server_reply (self.server, 9999, "x", 1), COLUGO_ENOTFOUND);
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_hold (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server; (void) data; (void) size;
+    ((fixture_t *) arg)->held_request = request;    //  answered later, or never
+}
+
+static void
+on_reply_then_stop (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    self->replies++;
+    snprintf (self->last, sizeof self->last, "%.*s", (int) size, (const char *) data);
+    colugo_node_stop (self->node);
+}
+
+static void
+on_timeout_then_retry (colugo_client_t *client, void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    self->timeouts++;
+    //  The client is usable at once after a timeout; now answer later.
+    self->server = colugo_node_add_server (self->node, "rpc.late", on_hold, self);
+    cr_assert_not_null (self->server);
+    cr_assert_gt (colugo_client_send (client, "again", 5, on_reply_then_stop,
+                                      on_timeout_then_retry, 2000, self), 0);
+}
+
+static void
+on_answer_late (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    fixture_t *self = (fixture_t *) arg;
+    if (self->held_request) {
+        cr_assert_eq (colugo_server_reply (self->server, self->held_request, "later", 5), 0);
+        self->held_request = 0;
+    }
+}
+
+Test (node, timeout_then_recovery_with_deferred_reply)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.client = colugo_node_add_client (self.node, "rpc.late");
+    int64_t started = zclock_mono ();
+    cr_assert_gt (colugo_client_send (self.client, "first", 5, on_reply_then_stop,
+                                      on_timeout_then_retry, 200, &self), 0);
+    colugo_node_add_repeater (self.node, 50, on_answer_late, &self);
+    cr_assert_eq (colugo_node_start (self.node), 0);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.timeouts, 1);
+    cr_assert_eq (self.replies, 1);
+    cr_assert_str_eq (self.last, "later");
+    cr_assert_geq (zclock_mono () - started, 200);
+    cr_assert_eq (colugo_socket_stats (colugo_client_socket (self.client)).timeouts, 1);
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_cancelled_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client; (void) data; (void) size;
+    ((fixture_t *) arg)->replies++;
+}
+
+static void
+on_cancelled_timeout (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    ((fixture_t *) arg)->timeouts++;
+}
+
+static void
+on_stop (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    colugo_node_stop (node);
+}
+
+Test (node, cancelled_request_runs_no_callback)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.client = colugo_node_add_client (self.node, "rpc.cancel");
+    int64_t id = colugo_client_send (self.client, "x", 1, on_cancelled_reply, on_cancelled_timeout,
+                                     50, &self);
+    cr_assert_gt (id, 0);
+    cr_assert_eq (colugo_client_cancel (self.client, id), 0);
+    cr_assert_eq (colugo_client_cancel (self.client, id), COLUGO_ENOTFOUND);
+    colugo_node_add_delayed (self.node, 200, on_stop, NULL);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.replies + self.timeouts, 0);
+    colugo_node_destroy (&self.node);
+}
+
+//  --- Timers
+
+static void
+on_tick_cancel_self (colugo_node_t *node, void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    if (++self->ticks == 3)
+        cr_assert_eq (colugo_node_cancel_timer (node, self->timer), 0);
+}
+
+static void
+on_never (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    ((fixture_t *) arg)->timeouts++;
+}
+
+Test (node, repeaters_and_delayed_callbacks)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.timer = colugo_node_add_repeater (self.node, 10, on_tick_cancel_self, &self);
+    int64_t never = colugo_node_add_delayed (self.node, 100, on_never, &self);
+    cr_assert_eq (colugo_node_cancel_timer (self.node, never), 0);
+    cr_assert_eq (colugo_node_cancel_timer (self.node, never), COLUGO_ENOTFOUND);
+    cr_assert_lt (colugo_node_add_repeater (self.node, 0, on_never, &self), 0);
+    int64_t started = zclock_mono ();
+    colugo_node_add_delayed (self.node, 300, on_stop, NULL);
+    colugo_node_start (self.node);
+    int64_t elapsed = zclock_mono () - started;
+    cr_assert_eq (self.ticks, 3);
+    cr_assert_eq (self.timeouts, 0);
+    cr_assert_geq (elapsed, 300);
+    cr_assert_lt (elapsed, 3000);
+    cr_assert_eq (colugo_node_cancel_timer (self.node, self.timer), COLUGO_ENOTFOUND);
+    colugo_node_destroy (&self.node);
+}
+
+//  --- Bad input from the application
+
+Test (node, invalid_topics_are_refused)
+{
+    colugo_node_t *node = colugo_node_new ("test");
+    colugo_node_set_discovery (node, false);
+    char long_topic [COLUGO_TOPIC_MAX + 2];
+    memset (long_topic, 'a', sizeof long_topic - 1);
+    long_topic [sizeof long_topic - 1] = 0;
+    const char *bad [] = { "", "tab\there", "new\nline", "\xff\xfe", "\xc0\xaf", long_topic };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        cr_assert_null (colugo_node_add_publisher (node, bad [i]));
+        cr_assert_eq (colugo_last_error (), COLUGO_ETOPIC);
+        cr_assert_null (colugo_node_add_server (node, bad [i], on_hold, NULL));
+        cr_assert_null (colugo_node_add_client (node, bad [i]));
+    }
+    cr_assert_null (colugo_node_add_publisher (node, NULL));
+    colugo_node_destroy (&node);
+    cr_assert_null (colugo_node_new (""));
+    cr_assert_eq (colugo_last_error (), COLUGO_EINVAL);
+}
+
+//  --- Plain ZeroMQ peers
+
+typedef struct {
+    atomic_int port;
+    atomic_int done;
+    char got [64];
+} plain_t;
+
+static void *
+s_plain_rep (void *arg)
+{
+    plain_t *plain = (plain_t *) arg;
+    zsock_t *rep = zsock_new (ZMQ_REP);
+    int port = zsock_bind (rep, "tcp://127.0.0.1:*");
+    zsock_set_rcvtimeo (rep, 4000);
+    atomic_store (&plain->port, port);
+    char *request = zstr_recv (rep);
+    if (request) {
+        snprintf (plain->got, sizeof plain->got, "%s", request);
+        zstr_sendf (rep, "plain:%s", request);
+        zstr_free (&request);
+    }
+    zclock_sleep (200);         //  let the reply leave before closing
+    zsock_destroy (&rep);
+    atomic_store (&plain->done, 1);
+    return NULL;
+}
+
+Test (node, client_calls_a_plain_rep_server)
+{
+    plain_t plain = { 0 };
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_plain_rep, &plain);
+    while (atomic_load (&plain.port) == 0)
+        zclock_sleep (1);
+    fixture_t self;
+    s_setup (&self);
+    self.client = colugo_node_add_client (self.node, "rpc.plain");
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&plain.port));
+    cr_assert_eq (colugo_socket_connect (colugo_client_socket (self.client), endpoint), 0);
+    colugo_client_send (self.client, "hi", 2, on_reply_then_stop, on_cancelled_timeout, 3000, &self);
+    colugo_node_start (self.node);
+    pthread_join (thread, NULL);
+    cr_assert_str_eq (plain.got, "hi");
+    cr_assert_str_eq (self.last, "plain:hi");
+    colugo_node_destroy (&self.node);
+}
+
+static void *
+s_plain_req (void *arg)
+{
+    plain_t *plain = (plain_t *) arg;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&plain->port));
+    zsock_t *req = zsock_new_req (endpoint);
+    zsock_set_rcvtimeo (req, 4000);
+    zstr_send (req, "from-plain");
+    char *reply = zstr_recv (req);
+    if (reply) {
+        snprintf (plain->got, sizeof plain->got, "%s", reply);
+        zstr_free (&reply);
+    }
+    zsock_destroy (&req);
+    atomic_store (&plain->done, 1);
+    return NULL;
+}
+
+static void
+on_plain_done (colugo_node_t *node, void *arg)
+{
+    if (atomic_load (&((plain_t *) arg)->done))
+        colugo_node_stop (node);
+}
+
+Test (node, server_answers_a_plain_req_client)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.server = colugo_node_add_server (self.node, "rpc.plain", on_echo, &self);
+    plain_t plain = { 0 };
+    atomic_store (&plain.port, colugo_socket_port (colugo_server_socket (self.server)));
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_plain_req, &plain);
+    colugo_node_add_repeater (self.node, 10, on_plain_done, &plain);
+    colugo_node_start (self.node);
+    pthread_join (thread, NULL);
+    cr_assert_str_eq (plain.got, "echo:from-plain");
+    colugo_node_destroy (&self.node);
+}
+
+static void *
+s_plain_sub (void *arg)
+{
+    plain_t *plain = (plain_t *) arg;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&plain->port));
+    zsock_t *sub = zsock_new_sub (endpoint, "");
+    zsock_set_rcvtimeo (sub, 4000);
+    zmsg_t *message = zmsg_recv (sub);
+    if (message) {
+        //  One frame, the payload: the wire format plain programs read.
+        snprintf (plain->got, sizeof plain->got, "%zu:%s", zmsg_size (message),
+                  (char *) zframe_data (zmsg_first (message)));
+        zmsg_destroy (&message);
+    }
+    zsock_destroy (&sub);
+    atomic_store (&plain->done, 1);
+    return NULL;
+}
+
+static void
+on_publish_plain (colugo_node_t *node, void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    colugo_publisher_send (self->publisher, "payload", 8);    //  with its NUL
+    (void) node;
+}
+
+Test (node, plain_sub_reads_the_payload_frame)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.publisher = colugo_node_add_publisher (self.node, "plain.pub");
+    plain_t plain = { 0 };
+    atomic_store (&plain.port, colugo_socket_port (colugo_publisher_socket (self.publisher)));
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_plain_sub, &plain);
+    colugo_node_add_repeater (self.node, 20, on_publish_plain, &self);
+    colugo_node_add_repeater (self.node, 10, on_plain_done, &plain);
+    colugo_node_start (self.node);
+    pthread_join (thread, NULL);
+    cr_assert_str_eq (plain.got, "1:payload");
+    colugo_node_destroy (&self.node);
+}

@@ -1,0 +1,318 @@
+/*  testnode: one node program for the end-to-end tests, driven by its
+    arguments, reporting what happens on stdout, one event a line:
+
+        testnode pub TOPIC [-i interval_ms] [-n count] [-N name]
+        testnode sub TOPIC [-n count] [-N name] [-t exit_after_ms]
+        testnode rep TOPIC [-d reply_delay_ms] [-g tag] [-N name]
+        testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
+        testnode samenode TOPIC    (a publisher and two subscribers in one node)
+        testnode latesub TOPIC [-n count]   (a second subscriber added later)
+
+    Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
+    "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
+    "SENT <n>", "DONE", "ERROR <text>"; <ms> is wall-clock milliseconds.
+    Every program also stops after -t ms (default 60 s), so no test waits on
+    a node forever.
+*/
+#include <colugo.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_publisher_t *publisher;
+    colugo_client_t *client;
+    const char *mode;
+    const char *topic;
+    const char *tag;
+    long count;                      //  messages or requests; 0: forever
+    long interval_ms;
+    long delay_ms;
+    long timeout_ms;
+    long sent;
+    long received;
+    long exit_code;
+} test_node_t;
+
+static long long
+s_now_ms (void)
+{
+    struct timeval tv;
+    gettimeofday (&tv, NULL);
+    return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+s_line (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static void
+s_line (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vprintf (format, args);
+    va_end (args);
+    putchar ('\n');
+    fflush (stdout);
+}
+
+static void
+on_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, void *arg)
+{
+    (void) socket;
+    (void) arg;
+    s_line ("%s %s %s", connected ? "UP" : "DOWN", peer->endpoint,
+            *peer->node_uuid ? peer->node_uuid : "-");
+}
+
+static void
+on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+            void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    test_node_t *self = (test_node_t *) arg;
+    s_line ("MSG %lld %.*s", s_now_ms (), (int) size, (const char *) data);
+    if (self->count && ++self->received >= self->count) {
+        s_line ("DONE");
+        colugo_node_stop (self->node);
+    }
+}
+
+static void
+on_late_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
+                 size_t size, void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    test_node_t *self = (test_node_t *) arg;
+    s_line ("LATE %.*s", (int) size, (const char *) data);
+    if (self->count && ++self->received >= self->count) {
+        s_line ("DONE");
+        colugo_node_stop (self->node);
+    }
+}
+
+//  latesub: once the first subscriber hears the publisher, a second one is
+//  added: it must connect to the publisher that was seen long before.
+static void
+on_first_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
+                  size_t size, void *arg)
+{
+    (void) topic;
+    (void) data;
+    (void) size;
+    test_node_t *self = (test_node_t *) arg;
+    if (self->sent++ == 0) {
+        s_line ("FIRST");
+        colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), NULL, NULL);
+        colugo_subscriber_t *late =
+            colugo_node_add_subscriber (self->node, self->topic, on_late_message, self);
+        if (!late)
+            s_line ("ERROR late subscriber");
+        else
+            colugo_socket_set_peer_handler (colugo_subscriber_socket (late), on_peer, self);
+    }
+}
+
+static void
+on_publish (colugo_node_t *node, void *arg)
+{
+    test_node_t *self = (test_node_t *) arg;
+    char message [64];
+    int size = snprintf (message, sizeof message, "%ld", self->sent++);
+    colugo_publisher_send (self->publisher, message, (size_t) size);
+    if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
+        s_line ("DONE");
+        colugo_node_stop (node);
+    }
+}
+
+static void
+on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg);
+
+typedef struct {
+    colugo_server_t *server;
+    uint64_t request;
+    char reply [128];
+    size_t size;
+} deferred_t;
+
+static void
+on_deferred (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    deferred_t *deferred = (deferred_t *) arg;
+    colugo_server_reply (deferred->server, deferred->request, deferred->reply, deferred->size);
+    free (deferred);
+}
+
+static void
+on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    test_node_t *self = (test_node_t *) arg;
+    char reply [128];
+    int length = snprintf (reply, sizeof reply, "%s:%.*s", self->tag, (int) size,
+                           (const char *) data);
+    s_line ("REQUEST %.*s", (int) size, (const char *) data);
+    if (self->delay_ms <= 0) {
+        colugo_server_reply (server, request, reply, (size_t) length);
+        return;
+    }
+    deferred_t *deferred = calloc (1, sizeof *deferred);
+    deferred->server = server;
+    deferred->request = request;
+    memcpy (deferred->reply, reply, (size_t) length);
+    deferred->size = (size_t) length;
+    colugo_node_add_delayed (self->node, (uint32_t) self->delay_ms, on_deferred, deferred);
+}
+
+static void send_request (colugo_node_t *node, void *arg);
+
+static void
+s_request_done (test_node_t *self)
+{
+    if (self->count && self->received >= self->count) {
+        s_line ("DONE");
+        colugo_node_stop (self->node);
+    }
+    else
+        colugo_node_add_delayed (self->node, (uint32_t) self->interval_ms, send_request, self);
+}
+
+static void
+on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    test_node_t *self = (test_node_t *) arg;
+    self->received++;
+    s_line ("REPLY %.*s", (int) size, (const char *) data);
+    s_request_done (self);
+}
+
+static void
+on_timeout (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    test_node_t *self = (test_node_t *) arg;
+    self->received++;
+    s_line ("TIMEOUT %ld", self->sent - 1);
+    s_request_done (self);
+}
+
+static void
+send_request (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    test_node_t *self = (test_node_t *) arg;
+    char request [64];
+    int size = snprintf (request, sizeof request, "%ld", self->sent++);
+    if (colugo_client_send (self->client, request, (size_t) size, on_reply, on_timeout,
+                            (uint32_t) self->timeout_ms, self) < 0)
+        s_line ("ERROR send");
+    else
+        s_line ("SENT %ld", self->sent - 1);
+}
+
+static void
+on_deadline (colugo_node_t *node, void *arg)
+{
+    test_node_t *self = (test_node_t *) arg;
+    s_line ("DEADLINE");
+    self->exit_code = 3;
+    colugo_node_stop (node);
+}
+
+int
+main (int argc, char *argv [])
+{
+    setvbuf (stdout, NULL, _IOLBF, 0);
+    if (argc < 3) {
+        fprintf (stderr, "usage: testnode pub|sub|rep|req|samenode TOPIC [options]\n");
+        return 2;
+    }
+    test_node_t self = { .mode = argv [1], .topic = argv [2], .tag = "rep",
+                         .interval_ms = 100, .timeout_ms = 1000 };
+    const char *name = "TestNode";
+    long exit_after_ms = 60000;
+    int option;
+    optind = 3;
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:")) != -1) {
+        switch (option) {
+            case 'i': self.interval_ms = atol (optarg); break;
+            case 'n': self.count = atol (optarg); break;
+            case 'N': name = optarg; break;
+            case 't': exit_after_ms = atol (optarg); break;
+            case 'd': self.delay_ms = atol (optarg); break;
+            case 'g': self.tag = optarg; break;
+            case 'T': self.timeout_ms = atol (optarg); break;
+            default: return 2;
+        }
+    }
+    self.node = colugo_node_new (name);
+    if (!self.node)
+        return 1;
+    colugo_node_set_wait_for_daemon (self.node, getenv ("TESTNODE_NO_WAIT") == NULL);
+    colugo_socket_t *socket = NULL;
+    if (strcmp (self.mode, "pub") == 0) {
+        self.publisher = colugo_node_add_publisher (self.node, self.topic);
+        if (self.publisher) {
+            socket = colugo_publisher_socket (self.publisher);
+            colugo_node_add_repeater (self.node, (uint32_t) self.interval_ms, on_publish, &self);
+        }
+    }
+    else if (strcmp (self.mode, "sub") == 0) {
+        colugo_subscriber_t *subscriber =
+            colugo_node_add_subscriber (self.node, self.topic, on_message, &self);
+        if (subscriber)
+            socket = colugo_subscriber_socket (subscriber);
+    }
+    else if (strcmp (self.mode, "latesub") == 0) {
+        colugo_subscriber_t *subscriber =
+            colugo_node_add_subscriber (self.node, self.topic, on_first_message, &self);
+        if (subscriber)
+            socket = colugo_subscriber_socket (subscriber);
+    }
+    else if (strcmp (self.mode, "rep") == 0) {
+        colugo_server_t *server = colugo_node_add_server (self.node, self.topic, on_request, &self);
+        if (server)
+            socket = colugo_server_socket (server);
+    }
+    else if (strcmp (self.mode, "req") == 0) {
+        self.client = colugo_node_add_client (self.node, self.topic);
+        if (self.client) {
+            socket = colugo_client_socket (self.client);
+            send_request (self.node, &self);
+        }
+    }
+    else if (strcmp (self.mode, "samenode") == 0) {
+        //  Both subscribers must get every message: one added before the
+        //  publisher, one after.
+        colugo_subscriber_t *early =
+            colugo_node_add_subscriber (self.node, self.topic, on_message, &self);
+        self.publisher = colugo_node_add_publisher (self.node, self.topic);
+        colugo_subscriber_t *late =
+            colugo_node_add_subscriber (self.node, self.topic, on_message, &self);
+        if (early && self.publisher && late) {
+            socket = colugo_subscriber_socket (late);
+            colugo_node_add_repeater (self.node, (uint32_t) self.interval_ms, on_publish, &self);
+        }
+    }
+    if (!socket) {
+        s_line ("ERROR %s", colugo_strerror (colugo_last_error ()));
+        colugo_node_destroy (&self.node);
+        return 1;
+    }
+    colugo_socket_set_peer_handler (socket, on_peer, &self);
+    colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
+    s_line ("READY %s", colugo_node_uuid (self.node));
+    int rc = colugo_node_start (self.node);
+    if (rc)
+        s_line ("ERROR %s", colugo_strerror (rc));
+    colugo_node_destroy (&self.node);
+    return rc ? 1 : (int) self.exit_code;
+}
