@@ -100,6 +100,37 @@ Test (pubsub, late_subscriber_in_a_node_that_saw_the_publisher)
     proc_destroy (&pub);
 }
 
+Test (pubsub, two_publishers_of_one_topic_in_one_node)
+{
+    //  Same topic, same node uuid: the second instance name is renamed.
+    proc_t *pub = proc_testnode ("pub", "e2e.twopubs", "-i", "20", "-m", "2", NULL);
+    proc_t *sub = proc_testnode ("sub", "e2e.twopubs", NULL);
+    char first [128], second [128];
+    s_endpoint (proc_expect (sub, "UP ", FIND_MS), first, sizeof first);
+    s_endpoint (proc_expect (sub, "UP ", FIND_MS), second, sizeof second);
+    cr_assert_str_neq (first, second);
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
+Test (pubsub, sockets_match_by_topic_and_kind)
+{
+    proc_t *node = proc_testnode ("pubrep", "e2e.kind", "-i", "20", NULL);
+    proc_t *sub = proc_testnode ("sub", "e2e.kind", NULL);
+    proc_t *req = proc_testnode ("req", "e2e.kind", "-T", "2000", "-i", "50", NULL);
+    //  The subscriber connects to the publisher only, the client to the
+    //  server only: one peer each, and both work.
+    cr_assert_not_null (proc_expect (sub, "UP ", FIND_MS));
+    cr_assert_not_null (proc_expect (req, "UP ", FIND_MS));
+    cr_assert_not_null (proc_expect (req, "REPLY rep:", 3000));
+    cr_assert_not_null (proc_expect (sub, "MSG ", 3000));
+    cr_assert_eq (proc_count (sub, "UP ", 1500), 0, "subscriber connected to a server");
+    cr_assert_eq (proc_count (req, "UP ", 10), 0, "client connected to a publisher");
+    proc_destroy (&req);
+    proc_destroy (&sub);
+    proc_destroy (&node);
+}
+
 Test (pubsub, long_topic_with_underscores_and_utf8)
 {
     char topic [201];

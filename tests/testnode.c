@@ -1,7 +1,8 @@
 /*  testnode: one node program for the end-to-end tests, driven by its
     arguments, reporting what happens on stdout, one event a line:
 
-        testnode pub TOPIC [-i interval_ms] [-n count] [-N name]
+        testnode pub TOPIC [-i interval_ms] [-n count] [-N name] [-m publishers]
+        testnode pubrep TOPIC [-i interval_ms]   (a publisher and a server)
         testnode sub TOPIC [-n count] [-N name] [-t exit_after_ms]
         testnode rep TOPIC [-d reply_delay_ms] [-g tag] [-N name]
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
@@ -25,6 +26,7 @@
 typedef struct {
     colugo_node_t *node;
     colugo_publisher_t *publisher;
+    colugo_publisher_t *more_publishers [3];     //  -m: same topic, same node
     colugo_client_t *client;
     const char *mode;
     const char *topic;
@@ -126,6 +128,9 @@ on_publish (colugo_node_t *node, void *arg)
     char message [64];
     int size = snprintf (message, sizeof message, "%ld", self->sent++);
     colugo_publisher_send (self->publisher, message, (size_t) size);
+    for (int i = 0; i < 3; i++)
+        if (self->more_publishers [i])
+            colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");
         colugo_node_stop (node);
@@ -239,9 +244,10 @@ main (int argc, char *argv [])
                          .interval_ms = 100, .timeout_ms = 1000 };
     const char *name = "TestNode";
     long exit_after_ms = 60000;
+    long publishers = 1;
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:")) != -1) {
         switch (option) {
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
@@ -250,6 +256,7 @@ main (int argc, char *argv [])
             case 'd': self.delay_ms = atol (optarg); break;
             case 'g': self.tag = optarg; break;
             case 'T': self.timeout_ms = atol (optarg); break;
+            case 'm': publishers = atol (optarg); break;
             default: return 2;
         }
     }
@@ -260,7 +267,20 @@ main (int argc, char *argv [])
     colugo_socket_t *socket = NULL;
     if (strcmp (self.mode, "pub") == 0) {
         self.publisher = colugo_node_add_publisher (self.node, self.topic);
+        for (long i = 1; i < publishers && i <= 3 && self.publisher; i++)
+            if (!(self.more_publishers [i - 1] = colugo_node_add_publisher (self.node, self.topic)))
+                self.publisher = NULL;
         if (self.publisher) {
+            socket = colugo_publisher_socket (self.publisher);
+            colugo_node_add_repeater (self.node, (uint32_t) self.interval_ms, on_publish, &self);
+        }
+    }
+    else if (strcmp (self.mode, "pubrep") == 0) {
+        //  A publisher and a server on one topic in one node: their
+        //  instance names collide, and peers must tell the kinds apart.
+        self.publisher = colugo_node_add_publisher (self.node, self.topic);
+        colugo_server_t *server = colugo_node_add_server (self.node, self.topic, on_request, &self);
+        if (self.publisher && server) {
             socket = colugo_publisher_socket (self.publisher);
             colugo_node_add_repeater (self.node, (uint32_t) self.interval_ms, on_publish, &self);
         }
