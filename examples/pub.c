@@ -28,7 +28,7 @@ on_tick (colugo_node_t *node, void *arg)
 int
 main (void)
 {
-    pub_example_t self = { 0 };
+    pub_example_t self = {0};
     self.node = colugo_node_new ("PubExample");
     if (!self.node)
         return 1;

@@ -9,8 +9,7 @@ typedef struct {
 } rep_example_t;
 
 static void
-on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
-            void *arg)
+on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
 {
     rep_example_t *self = (rep_example_t *) arg;
     printf ("Request: %.*s\n", (int) size, (const char *) data);
@@ -22,7 +21,7 @@ on_request (colugo_server_t *server, uint64_t request, const void *data, size_t 
 int
 main (void)
 {
-    rep_example_t self = { 0 };
+    rep_example_t self = {0};
     self.node = colugo_node_new ("RepExample");
     if (!self.node)
         return 1;

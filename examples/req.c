@@ -39,15 +39,15 @@ send_next (colugo_node_t *node, void *arg)
     req_example_t *self = (req_example_t *) arg;
     char request [64];
     int size = snprintf (request, sizeof request, "Request %u", self->count++);
-    if (colugo_client_send (self->client, request, (size_t) size, on_reply, on_timeout, 2000,
-                            self) < 0)
+    if (colugo_client_send (self->client, request, (size_t) size, on_reply, on_timeout, 2000, self)
+        < 0)
         colugo_node_add_delayed (self->node, 1000, send_next, self);
 }
 
 int
 main (void)
 {
-    req_example_t self = { 0 };
+    req_example_t self = {0};
     self.node = colugo_node_new ("ReqExample");
     if (!self.node)
         return 1;

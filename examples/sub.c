@@ -34,7 +34,7 @@ on_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, voi
 int
 main (void)
 {
-    sub_example_t self = { 0 };
+    sub_example_t self = {0};
     self.node = colugo_node_new ("SubExample");
     if (!self.node)
         return 1;

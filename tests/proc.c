@@ -21,7 +21,7 @@ extern char **environ;
 
 struct proc {
     pid_t pid;
-    int out;                         //  read end of its stdout
+    int out;  //  read end of its stdout
     char buffer [65536];
     size_t filled;
     char line [4096];
@@ -54,7 +54,7 @@ proc_start (char *const argv [])
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 1);
-    posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 2);   //  log lines too
+    posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 2);  //  log lines too
     proc_t *self = calloc (1, sizeof *self);
     int rc = posix_spawn (&self->pid, argv [0], &actions, NULL, argv, environ);
     posix_spawn_file_actions_destroy (&actions);
@@ -108,14 +108,14 @@ s_next_line (proc_t *self, long long deadline)
         long long left = deadline - proc_now_ms ();
         if (left <= 0 || self->filled == sizeof self->buffer)
             return false;
-        struct pollfd item = { self->out, POLLIN, 0 };
+        struct pollfd item = {self->out, POLLIN, 0};
         int rc = poll (&item, 1, (int) left);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0)
             return false;
-        ssize_t got = read (self->out, self->buffer + self->filled,
-                            sizeof self->buffer - self->filled);
+        ssize_t got =
+            read (self->out, self->buffer + self->filled, sizeof self->buffer - self->filled);
         if (got <= 0)
             return false;
         self->filled += (size_t) got;

@@ -19,7 +19,7 @@ s_run_ctl (const char *command)
 {
     const char *ctl = getenv ("COLUGO_AVAHI_CTL");
     cr_assert_not_null (ctl, "not inside scripts/colugo-netns");
-    char *argv [] = { (char *) ctl, (char *) command, NULL };
+    char *argv [] = {(char *) ctl, (char *) command, NULL};
     proc_t *proc = proc_start (argv);
     cr_assert_eq (proc_wait (proc, 20000), 0, "colugo-avahi-ctl %s failed", command);
     proc_destroy (&proc);
@@ -60,7 +60,7 @@ Test (daemon, no_daemon_then_wait_then_restart)
     pub = proc_testnode ("pub", "nd.wait", "-i", "20", NULL);
     proc_t *sub = proc_testnode ("sub", "nd.wait", "-n", "3", NULL);
     cr_assert_not_null (proc_expect (sub, "READY", 5000));
-    cr_assert_null (proc_expect (sub, "MSG", 1500));         //  nothing without a daemon
+    cr_assert_null (proc_expect (sub, "MSG", 1500));  //  nothing without a daemon
     s_run_ctl ("start");
     cr_assert_not_null (proc_expect (sub, "DONE", 10000));
     cr_assert_eq (proc_wait (sub, 5000), 0);

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "proc.h"
 
-#define FIND_MS 5000                 //  generous: discovery takes ~0.1-0.3 s
+#define FIND_MS 5000  //  generous: discovery takes ~0.1-0.3 s
 
 //  The endpoint of an "UP <endpoint> <uuid>" line, copied into buffer.
 static char *
@@ -268,20 +268,26 @@ Test (bad_input, garbage_txt_records_are_ignored_and_logged)
 {
     //  Strangers advertise our type with bad TXT records on a real port.
     const char *records [][4] = {
-        { "junk-notopic", "socket_type=1", "node_uuid=x", NULL },
-        { "junk-badtype", "topic=e2e.garbage", "socket_type=7", "node_uuid=x" },
-        { "junk-ctrl", "topic=bad\x01topic", "socket_type=1", "node_uuid=x" },
-        { "junk-binary", "topic=\xff\xfe", "socket_type=1", "node_uuid=x" },
+        {"junk-notopic", "socket_type=1", "node_uuid=x", NULL},
+        {"junk-badtype", "topic=e2e.garbage", "socket_type=7", "node_uuid=x"},
+        {"junk-ctrl", "topic=bad\x01topic", "socket_type=1", "node_uuid=x"},
+        {"junk-binary", "topic=\xff\xfe", "socket_type=1", "node_uuid=x"},
     };
     proc_t *publishers [4];
     for (int i = 0; i < 4; i++) {
-        char *argv [] = { "/usr/bin/avahi-publish", "-s", (char *) records [i][0], "_colugo._tcp",
-                          "9", (char *) records [i][1], (char *) records [i][2],
-                          (char *) records [i][3], NULL };
+        char *argv [] = {"/usr/bin/avahi-publish",
+                         "-s",
+                         (char *) records [i][0],
+                         "_colugo._tcp",
+                         "9",
+                         (char *) records [i][1],
+                         (char *) records [i][2],
+                         (char *) records [i][3],
+                         NULL};
         publishers [i] = proc_start (argv);
         cr_assert_not_null (publishers [i]);
     }
-    for (int i = 0; i < 4; i++)      //  avahi-publish probes for ~1 s
+    for (int i = 0; i < 4; i++)  //  avahi-publish probes for ~1 s
         cr_assert_not_null (proc_expect (publishers [i], "Established", 5000));
     proc_t *pub = proc_testnode ("pub", "e2e.garbage", "-i", "20", NULL);
     proc_t *sub = proc_testnode ("sub", "e2e.garbage", "-n", "50", NULL);

@@ -77,7 +77,8 @@ on_publish_tick (colugo_node_t *node, void *arg)
     cr_assert_eq (colugo_publisher_send (self->publisher, "hello", 5), 0);
     //  A subscriber added while the node runs, long after the publisher.
     if (++self->ticks == 10)
-        self->subscribers [2] = colugo_node_add_subscriber (self->node, "same.node", on_message, self);
+        self->subscribers [2] =
+            colugo_node_add_subscriber (self->node, "same.node", on_message, self);
 }
 
 Test (node, same_node_subscribers_all_receive)
@@ -90,11 +91,12 @@ Test (node, same_node_subscribers_all_receive)
     cr_assert (self.publisher && self.subscribers [0] && self.subscribers [1]);
     colugo_node_add_repeater (self.node, 20, on_publish_tick, &self);
     cr_assert_eq (colugo_node_start (self.node), 0);
-    cr_assert_not (self.deadline_hit, "received %d %d %d", self.received [0],
-                   self.received [1], self.received [2]);
+    cr_assert_not (self.deadline_hit, "received %d %d %d", self.received [0], self.received [1],
+                   self.received [2]);
     cr_assert_str_eq (self.last, "hello");
     colugo_peer_t peers [4];
-    cr_assert_eq (colugo_socket_peers (colugo_subscriber_socket (self.subscribers [0]), peers, 4), 1);
+    cr_assert_eq (colugo_socket_peers (colugo_subscriber_socket (self.subscribers [0]), peers, 4),
+                  1);
     cr_assert_str_eq (peers [0].node_uuid, colugo_node_uuid (self.node));
     cr_assert_eq (colugo_socket_stats (colugo_subscriber_socket (self.subscribers [2])).received,
                   (uint64_t) self.received [2]);
@@ -106,7 +108,9 @@ static void
 on_message_destroy (colugo_subscriber_t *subscriber, const char *topic, const void *data,
                     size_t size, void *arg)
 {
-    (void) topic; (void) data; (void) size;
+    (void) topic;
+    (void) data;
+    (void) size;
     fixture_t *self = (fixture_t *) arg;
     int index = s_index (self, subscriber);
     self->received [index]++;
@@ -130,7 +134,8 @@ Test (node, socket_destroyed_from_its_own_handler)
     fixture_t self;
     s_setup (&self);
     self.publisher = colugo_node_add_publisher (self.node, "same.node");
-    self.subscribers [0] = colugo_node_add_subscriber (self.node, "same.node", on_message_destroy, &self);
+    self.subscribers [0] =
+        colugo_node_add_subscriber (self.node, "same.node", on_message_destroy, &self);
     colugo_node_add_repeater (self.node, 10, on_burst, &self);
     cr_assert_eq (colugo_node_start (self.node), 0);
     cr_assert_eq (self.received [0], 1, "the handler ran %d times", self.received [0]);
@@ -180,8 +185,9 @@ Test (node, many_requests_in_flight)
     cr_assert (self.server && self.client);
     //  Sent before the loop runs: they wait for the connection.
     for (int i = 0; i < 50; i++)
-        cr_assert_gt (colugo_client_send (self.client, "q", 1, on_reply_count, on_timeout_count,
-                                          2000, &self), 0);
+        cr_assert_gt (
+            colugo_client_send (self.client, "q", 1, on_reply_count, on_timeout_count, 2000, &self),
+            0);
     cr_assert_eq (colugo_client_pending (self.client), 50);
     cr_assert_eq (colugo_node_start (self.node), 0);
     cr_assert_not (self.deadline_hit);
@@ -195,8 +201,10 @@ Test (node, many_requests_in_flight)
 static void
 on_hold (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
 {
-    (void) server; (void) data; (void) size;
-    ((fixture_t *) arg)->held_request = request;    //  answered later, or never
+    (void) server;
+    (void) data;
+    (void) size;
+    ((fixture_t *) arg)->held_request = request;  //  answered later, or never
 }
 
 static void
@@ -217,8 +225,9 @@ on_timeout_then_retry (colugo_client_t *client, void *arg)
     //  The client is usable at once after a timeout; now answer later.
     self->server = colugo_node_add_server (self->node, "rpc.late", on_hold, self);
     cr_assert_not_null (self->server);
-    cr_assert_gt (colugo_client_send (client, "again", 5, on_reply_then_stop,
-                                      on_timeout_then_retry, 2000, self), 0);
+    cr_assert_gt (colugo_client_send (client, "again", 5, on_reply_then_stop, on_timeout_then_retry,
+                                      2000, self),
+                  0);
 }
 
 static void
@@ -239,7 +248,8 @@ Test (node, timeout_then_recovery_with_deferred_reply)
     self.client = colugo_node_add_client (self.node, "rpc.late");
     int64_t started = zclock_mono ();
     cr_assert_gt (colugo_client_send (self.client, "first", 5, on_reply_then_stop,
-                                      on_timeout_then_retry, 200, &self), 0);
+                                      on_timeout_then_retry, 200, &self),
+                  0);
     colugo_node_add_repeater (self.node, 50, on_answer_late, &self);
     cr_assert_eq (colugo_node_start (self.node), 0);
     cr_assert_not (self.deadline_hit);
@@ -254,7 +264,9 @@ Test (node, timeout_then_recovery_with_deferred_reply)
 static void
 on_cancelled_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
 {
-    (void) client; (void) data; (void) size;
+    (void) client;
+    (void) data;
+    (void) size;
     ((fixture_t *) arg)->replies++;
 }
 
@@ -335,7 +347,7 @@ Test (node, invalid_topics_are_refused)
     char long_topic [COLUGO_TOPIC_MAX + 2];
     memset (long_topic, 'a', sizeof long_topic - 1);
     long_topic [sizeof long_topic - 1] = 0;
-    const char *bad [] = { "", "tab\there", "new\nline", "\xff\xfe", "\xc0\xaf", long_topic };
+    const char *bad [] = {"", "tab\there", "new\nline", "\xff\xfe", "\xc0\xaf", long_topic};
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         cr_assert_null (colugo_node_add_publisher (node, bad [i]));
         cr_assert_eq (colugo_last_error (), COLUGO_ETOPIC);
@@ -370,7 +382,7 @@ s_plain_rep (void *arg)
         zstr_sendf (rep, "plain:%s", request);
         zstr_free (&request);
     }
-    zclock_sleep (200);         //  let the reply leave before closing
+    zclock_sleep (200);  //  let the reply leave before closing
     zsock_destroy (&rep);
     atomic_store (&plain->done, 1);
     return NULL;
@@ -378,7 +390,7 @@ s_plain_rep (void *arg)
 
 Test (node, client_calls_a_plain_rep_server)
 {
-    plain_t plain = { 0 };
+    plain_t plain = {0};
     pthread_t thread;
     pthread_create (&thread, NULL, s_plain_rep, &plain);
     while (atomic_load (&plain.port) == 0)
@@ -389,7 +401,8 @@ Test (node, client_calls_a_plain_rep_server)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&plain.port));
     cr_assert_eq (colugo_socket_connect (colugo_client_socket (self.client), endpoint), 0);
-    colugo_client_send (self.client, "hi", 2, on_reply_then_stop, on_cancelled_timeout, 3000, &self);
+    colugo_client_send (self.client, "hi", 2, on_reply_then_stop, on_cancelled_timeout, 3000,
+                        &self);
     colugo_node_start (self.node);
     pthread_join (thread, NULL);
     cr_assert_str_eq (plain.got, "hi");
@@ -428,7 +441,7 @@ Test (node, server_answers_a_plain_req_client)
     fixture_t self;
     s_setup (&self);
     self.server = colugo_node_add_server (self.node, "rpc.plain", on_echo, &self);
-    plain_t plain = { 0 };
+    plain_t plain = {0};
     atomic_store (&plain.port, colugo_socket_port (colugo_server_socket (self.server)));
     pthread_t thread;
     pthread_create (&thread, NULL, s_plain_req, &plain);
@@ -463,7 +476,7 @@ static void
 on_publish_plain (colugo_node_t *node, void *arg)
 {
     fixture_t *self = (fixture_t *) arg;
-    colugo_publisher_send (self->publisher, "payload", 8);    //  with its NUL
+    colugo_publisher_send (self->publisher, "payload", 8);  //  with its NUL
     (void) node;
 }
 
@@ -472,7 +485,7 @@ Test (node, plain_sub_reads_the_payload_frame)
     fixture_t self;
     s_setup (&self);
     self.publisher = colugo_node_add_publisher (self.node, "plain.pub");
-    plain_t plain = { 0 };
+    plain_t plain = {0};
     atomic_store (&plain.port, colugo_socket_port (colugo_publisher_socket (self.publisher)));
     pthread_t thread;
     pthread_create (&thread, NULL, s_plain_sub, &plain);

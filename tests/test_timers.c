@@ -57,9 +57,9 @@ Test (timers, fire_in_deadline_order_and_cancelled_never_fire)
     tag_t tags [10];
     int64_t now = zclock_mono ();
     //  Added out of order; index 0 is last and stops the loop.
-    int delays [10] = { 200, 50, 10, 30, 20, 40, 60, 70, 80, 90 };
+    int delays [10] = {200, 50, 10, 30, 20, 40, 60, 70, 80, 90};
     for (int i = 0; i < 10; i++) {
-        tags [i] = (tag_t) { &self, i };
+        tags [i] = (tag_t){&self, i};
         self.ids [i] = colugo__timers_add (self.timers, now + delays [i], 0, on_fire, &tags [i]);
         cr_assert_gt (self.ids [i], 0);
     }
@@ -67,7 +67,7 @@ Test (timers, fire_in_deadline_order_and_cancelled_never_fire)
     cr_assert_not (colugo__timers_cancel (self.timers, self.ids [3]));
     colugo__timers_restart (self.timers);
     zloop_start (self.loop);
-    int expected [] = { 2, 4, 5, 1, 6, 7, 8, 9, 0 };
+    int expected [] = {2, 4, 5, 1, 6, 7, 8, 9, 0};
     cr_assert_eq (self.fired, 9);
     for (int i = 0; i < 9; i++)
         cr_assert_eq (self.order [i], expected [i], "position %d", i);

@@ -8,7 +8,7 @@
 Test (u64map, random_churn_matches_a_reference)
 {
     static void *reference [KEYS + 1];
-    colugo__u64map_t map = { 0 };
+    colugo__u64map_t map = {0};
     srand (42);
     for (int step = 0; step < 200000; step++) {
         uint64_t key = (uint64_t) (rand () % KEYS) + 1;

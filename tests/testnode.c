@@ -26,12 +26,12 @@
 typedef struct {
     colugo_node_t *node;
     colugo_publisher_t *publisher;
-    colugo_publisher_t *more_publishers [3];     //  -m: same topic, same node
+    colugo_publisher_t *more_publishers [3];  //  -m: same topic, same node
     colugo_client_t *client;
     const char *mode;
     const char *topic;
     const char *tag;
-    long count;                      //  messages or requests; 0: forever
+    long count;  //  messages or requests; 0: forever
     long interval_ms;
     long delay_ms;
     long timeout_ms;
@@ -48,8 +48,7 @@ s_now_ms (void)
     return (long long) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void
-s_line (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+static void s_line (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
 static void
 s_line (const char *format, ...)
@@ -86,8 +85,8 @@ on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data
 }
 
 static void
-on_late_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
-                 size_t size, void *arg)
+on_late_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+                 void *arg)
 {
     (void) subscriber;
     (void) topic;
@@ -102,8 +101,8 @@ on_late_message (colugo_subscriber_t *subscriber, const char *topic, const void 
 //  latesub: once the first subscriber hears the publisher, a second one is
 //  added: it must connect to the publisher that was seen long before.
 static void
-on_first_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
-                  size_t size, void *arg)
+on_first_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+                  void *arg)
 {
     (void) topic;
     (void) data;
@@ -137,8 +136,8 @@ on_publish (colugo_node_t *node, void *arg)
     }
 }
 
-static void
-on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg);
+static void on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                        void *arg);
 
 typedef struct {
     colugo_server_t *server;
@@ -161,8 +160,8 @@ on_request (colugo_server_t *server, uint64_t request, const void *data, size_t 
 {
     test_node_t *self = (test_node_t *) arg;
     char reply [128];
-    int length = snprintf (reply, sizeof reply, "%s:%.*s", self->tag, (int) size,
-                           (const char *) data);
+    int length =
+        snprintf (reply, sizeof reply, "%s:%.*s", self->tag, (int) size, (const char *) data);
     s_line ("REQUEST %.*s", (int) size, (const char *) data);
     if (self->delay_ms <= 0) {
         colugo_server_reply (server, request, reply, (size_t) length);
@@ -217,7 +216,8 @@ send_request (colugo_node_t *node, void *arg)
     char request [64];
     int size = snprintf (request, sizeof request, "%ld", self->sent++);
     if (colugo_client_send (self->client, request, (size_t) size, on_reply, on_timeout,
-                            (uint32_t) self->timeout_ms, self) < 0)
+                            (uint32_t) self->timeout_ms, self)
+        < 0)
         s_line ("ERROR send");
     else
         s_line ("SENT %ld", self->sent - 1);
@@ -240,8 +240,8 @@ main (int argc, char *argv [])
         fprintf (stderr, "usage: testnode pub|sub|rep|req|samenode TOPIC [options]\n");
         return 2;
     }
-    test_node_t self = { .mode = argv [1], .topic = argv [2], .tag = "rep",
-                         .interval_ms = 100, .timeout_ms = 1000 };
+    test_node_t self = {
+        .mode = argv [1], .topic = argv [2], .tag = "rep", .interval_ms = 100, .timeout_ms = 1000};
     const char *name = "TestNode";
     long exit_after_ms = 60000;
     long publishers = 1;

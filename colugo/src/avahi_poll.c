@@ -21,42 +21,43 @@
 struct AvahiWatch {
     colugo__avahi_poll_t *poll;
     int fd;
-    AvahiWatchEvent events;          //  what Avahi wants
-    AvahiWatchEvent revents;         //  what happened, during the callback
+    AvahiWatchEvent events;   //  what Avahi wants
+    AvahiWatchEvent revents;  //  what happened, during the callback
     AvahiWatchCallback callback;
     void *userdata;
-    bool dead;                       //  freed by Avahi; memory goes via the reaper
+    bool dead;  //  freed by Avahi; memory goes via the reaper
 };
 
 struct AvahiTimeout {
     colugo__avahi_poll_t *poll;
-    uint64_t timer;                  //  id in the timer heap, 0 when disabled
+    uint64_t timer;  //  id in the timer heap, 0 when disabled
     AvahiTimeoutCallback callback;
     void *userdata;
 };
 
 struct colugo__avahi_poll {
-    AvahiPoll api;                   //  what Avahi calls; userdata points here
+    AvahiPoll api;  //  what Avahi calls; userdata points here
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;
-    zlistx_t *watches;               //  live watches
-    size_t timeouts;                 //  live timeouts, to check for leaks
+    zlistx_t *watches;  //  live watches
+    size_t timeouts;    //  live timeouts, to check for leaks
 };
 
 static short
 s_to_zmq (AvahiWatchEvent events)
 {
     return (short) (((events & AVAHI_WATCH_IN) ? ZMQ_POLLIN : 0)
-                  | ((events & AVAHI_WATCH_OUT) ? ZMQ_POLLOUT : 0));
+                    | ((events & AVAHI_WATCH_OUT) ? ZMQ_POLLOUT : 0));
 }
 
 static AvahiWatchEvent
 s_from_zmq (short revents)
 {
-    return (AvahiWatchEvent) (((revents & ZMQ_POLLIN) ? AVAHI_WATCH_IN : 0)
-                            | ((revents & ZMQ_POLLOUT) ? AVAHI_WATCH_OUT : 0)
-                            | ((revents & ZMQ_POLLERR) ? (AVAHI_WATCH_ERR | AVAHI_WATCH_HUP) : 0));
+    return (
+        AvahiWatchEvent) (((revents & ZMQ_POLLIN) ? AVAHI_WATCH_IN : 0)
+                          | ((revents & ZMQ_POLLOUT) ? AVAHI_WATCH_OUT : 0)
+                          | ((revents & ZMQ_POLLERR) ? (AVAHI_WATCH_ERR | AVAHI_WATCH_HUP) : 0));
 }
 
 static int
@@ -81,7 +82,7 @@ s_on_fd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_sync_fd (colugo__avahi_poll_t *self, int fd)
 {
-    zmq_pollitem_t item = { NULL, fd, 0, 0 };
+    zmq_pollitem_t item = {NULL, fd, 0, 0};
     zloop_poller_end (self->loop, &item);
     AvahiWatch *watch = (AvahiWatch *) zlistx_first (self->watches);
     while (watch) {
@@ -104,8 +105,8 @@ s_watch_new (const AvahiPoll *api, int fd, AvahiWatchEvent events, AvahiWatchCal
     AvahiWatch *watch = calloc (1, sizeof *watch);
     if (!watch)
         return NULL;
-    *watch = (AvahiWatch) { .poll = self, .fd = fd, .events = events,
-                            .callback = callback, .userdata = userdata };
+    *watch = (AvahiWatch){
+        .poll = self, .fd = fd, .events = events, .callback = callback, .userdata = userdata};
     if (!zlistx_add_end (self->watches, watch)) {
         free (watch);
         return NULL;
@@ -166,8 +167,8 @@ s_timeout_arm (AvahiTimeout *timeout, const struct timeval *tv)
     gettimeofday (&now, NULL);
     int64_t delay_us = (int64_t) (tv->tv_sec - now.tv_sec) * 1000000 + (tv->tv_usec - now.tv_usec);
     int64_t delay_ms = delay_us > 0 ? (delay_us + 999) / 1000 : 0;
-    timeout->timer = colugo__timers_add (self->timers, zclock_mono () + delay_ms, 0,
-                                         s_on_timeout, timeout);
+    timeout->timer =
+        colugo__timers_add (self->timers, zclock_mono () + delay_ms, 0, s_on_timeout, timeout);
     if (!timeout->timer)
         colugo__error ("avahi poll: out of memory, a timeout is lost");
 }
@@ -180,7 +181,7 @@ s_timeout_new (const AvahiPoll *api, const struct timeval *tv, AvahiTimeoutCallb
     AvahiTimeout *timeout = calloc (1, sizeof *timeout);
     if (!timeout)
         return NULL;
-    *timeout = (AvahiTimeout) { .poll = self, .callback = callback, .userdata = userdata };
+    *timeout = (AvahiTimeout){.poll = self, .callback = callback, .userdata = userdata};
     s_timeout_arm (timeout, tv);
     self->timeouts++;
     return timeout;
@@ -216,7 +217,7 @@ colugo__avahi_poll_new (zloop_t *loop, colugo__timers_t *timers, colugo__reaper_
     self->loop = loop;
     self->timers = timers;
     self->reaper = reaper;
-    self->api = (AvahiPoll) {
+    self->api = (AvahiPoll){
         .userdata = self,
         .watch_new = s_watch_new,
         .watch_update = s_watch_update,

@@ -16,7 +16,7 @@
 #include "u64map.h"
 
 #define S_BATCH 256
-#define S_FLUSH_RETRY_MS 2           //  a handshake reported before its pipe is attached
+#define S_FLUSH_RETRY_MS 2  //  a handshake reported before its pipe is attached
 
 typedef struct {
     uint64_t id;
@@ -24,18 +24,18 @@ typedef struct {
     colugo_reply_fn *on_reply;
     colugo_timeout_fn *on_timeout;
     void *arg;
-    uint64_t timer;                  //  its timeout in the node's timer heap
-    void *data;                      //  a copy, while it waits in the queue
+    uint64_t timer;  //  its timeout in the node's timer heap
+    void *data;      //  a copy, while it waits in the queue
     size_t size;
-    void *queued;                    //  handle in the queue, NULL once sent
+    void *queued;  //  handle in the queue, NULL once sent
 } s_request_t;
 
 struct colugo_client_t {
-    colugo_socket_t base;            //  first: the socket is the client
-    colugo__u64map_t requests;       //  id -> s_request_t, in flight or queued
-    zlistx_t *queue;                 //  s_request_t waiting for a server, oldest first
+    colugo_socket_t base;       //  first: the socket is the client
+    colugo__u64map_t requests;  //  id -> s_request_t, in flight or queued
+    zlistx_t *queue;            //  s_request_t waiting for a server, oldest first
     uint64_t last_id;
-    uint64_t flush_retry;            //  timer that tries the queue again
+    uint64_t flush_retry;  //  timer that tries the queue again
 };
 
 static void
@@ -130,7 +130,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         int count = 0;
         bool more = true;
         while (more) {
-            zmq_msg_t scratch;          //  frames past the third: dropped
+            zmq_msg_t scratch;  //  frames past the third: dropped
             zmq_msg_t *frame = count < 3 ? &frames [count] : &scratch;
             zmq_msg_init (frame);
             if (zmq_msg_recv (frame, self->base.handle, ZMQ_DONTWAIT) < 0) {
@@ -154,8 +154,8 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
             if (!request) {
                 //  Its request timed out or was cancelled: expected, counted.
                 self->base.stats.dropped++;
-                colugo__debug ("topic '%s': late reply to request %llu dropped",
-                               self->base.topic, (unsigned long long) id);
+                colugo__debug ("topic '%s': late reply to request %llu dropped", self->base.topic,
+                               (unsigned long long) id);
             }
             else {
                 self->base.stats.received++;
@@ -202,8 +202,8 @@ colugo__client_new (colugo_node_t *node, const char *topic, int *error)
     self->base.on_peer_up = s_on_peer_up;
     self->base.destroy_kind = s_destroy_kind;
     self->queue = zlistx_new ();
-    *error = self->queue ? colugo__socket_init (&self->base, node, COLUGO_CLIENT, topic)
-                         : COLUGO_ENOMEM;
+    *error =
+        self->queue ? colugo__socket_init (&self->base, node, COLUGO_CLIENT, topic) : COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -212,9 +212,8 @@ colugo__client_new (colugo_node_t *node, const char *topic, int *error)
 }
 
 int64_t
-colugo_client_send (colugo_client_t *self, const void *data, size_t size,
-                    colugo_reply_fn *on_reply, colugo_timeout_fn *on_timeout,
-                    uint32_t timeout_ms, void *arg)
+colugo_client_send (colugo_client_t *self, const void *data, size_t size, colugo_reply_fn *on_reply,
+                    colugo_timeout_fn *on_timeout, uint32_t timeout_ms, void *arg)
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
@@ -223,8 +222,11 @@ colugo_client_send (colugo_client_t *self, const void *data, size_t size,
     s_request_t *request = calloc (1, sizeof *request);
     if (!request)
         return COLUGO_ENOMEM;
-    *request = (s_request_t) { .id = ++self->last_id, .client = self, .on_reply = on_reply,
-                               .on_timeout = on_timeout, .arg = arg };
+    *request = (s_request_t){.id = ++self->last_id,
+                             .client = self,
+                             .on_reply = on_reply,
+                             .on_timeout = on_timeout,
+                             .arg = arg};
     if (colugo__u64map_put (&self->requests, request->id, request)) {
         free (request);
         return COLUGO_ENOMEM;
@@ -265,8 +267,8 @@ colugo_client_send (colugo_client_t *self, const void *data, size_t size,
 int
 colugo_client_cancel (colugo_client_t *self, int64_t request_id)
 {
-    s_request_t *request = request_id > 0
-        ? colugo__u64map_take (&self->requests, (uint64_t) request_id) : NULL;
+    s_request_t *request =
+        request_id > 0 ? colugo__u64map_take (&self->requests, (uint64_t) request_id) : NULL;
     if (!request)
         return COLUGO_ENOTFOUND;
     s_request_free (request);

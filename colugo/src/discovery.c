@@ -30,8 +30,8 @@
 #include "discovery.h"
 #include "logging.h"
 
-#define S_RETRY_MS 1000          //  retry a failed resolve, browse, publish or connect
-#define S_SWEEP_MS 3000          //  after a daemon restart, forget what is not seen again
+#define S_RETRY_MS 1000  //  retry a failed resolve, browse, publish or connect
+#define S_SWEEP_MS 3000  //  after a daemon restart, forget what is not seen again
 #define S_UUID_MAX 64
 #define S_NODE_NAME_MAX 64
 #define S_TXT_MAX 512
@@ -41,10 +41,10 @@ typedef struct {
     char *topic;
     int socket_type;
     uint16_t port;
-    char *name;                      //  instance name in use (renamed on collision)
-    AvahiEntryGroup *group;          //  NULL while not published
-    uint64_t retry;                  //  timer that publishes again
-    int64_t committed_at;            //  monotonic ms, for the debug log
+    char *name;              //  instance name in use (renamed on collision)
+    AvahiEntryGroup *group;  //  NULL while not published
+    uint64_t retry;          //  timer that publishes again
+    int64_t committed_at;    //  monotonic ms, for the debug log
     colugo__discovery_t *owner;
 } s_publication_t;
 
@@ -56,15 +56,15 @@ typedef struct {
 typedef enum { S_NEW, S_RESOLVED, S_INVALID } s_remote_state_t;
 
 typedef struct {
-    char *name;                      //  instance name (key)
-    s_seen_t *seen;                  //  (interface, protocol) pairs reporting it
+    char *name;      //  instance name (key)
+    s_seen_t *seen;  //  (interface, protocol) pairs reporting it
     size_t seen_count;
     AvahiServiceResolver *resolver;
-    uint64_t retry;                  //  timer that resolves again
+    uint64_t retry;  //  timer that resolves again
     unsigned attempts;
     s_remote_state_t state;
-    bool stale;                      //  reported before a daemon restart, not since
-    colugo__service_t service;       //  valid in S_RESOLVED; strings below
+    bool stale;                 //  reported before a daemon restart, not since
+    colugo__service_t service;  //  valid in S_RESOLVED; strings below
     char *topic, *node_uuid, *node_name, *host, *endpoint;
     colugo__discovery_t *owner;
 } s_remote_t;
@@ -76,15 +76,15 @@ struct colugo__discovery {
     colugo__avahi_poll_t *poll;
     AvahiClient *client;
     AvahiServiceBrowser *browser;
-    bool lost;                       //  the daemon went away since we last ran
-    bool was_running;                //  the client has been RUNNING once
-    bool sweep_after_browse;         //  forget stale services once browsing settles
-    uint64_t reconnect;              //  timer that makes a new client
-    uint64_t browse_retry;           //  timer that browses again
-    uint64_t sweep;                  //  timer that forgets stale services
-    zlistx_t *publications;          //  s_publication_t
+    bool lost;                //  the daemon went away since we last ran
+    bool was_running;         //  the client has been RUNNING once
+    bool sweep_after_browse;  //  forget stale services once browsing settles
+    uint64_t reconnect;       //  timer that makes a new client
+    uint64_t browse_retry;    //  timer that browses again
+    uint64_t sweep;           //  timer that forgets stale services
+    zlistx_t *publications;   //  s_publication_t
     uint64_t last_publication;
-    zhashx_t *remotes;               //  instance name -> s_remote_t
+    zhashx_t *remotes;  //  instance name -> s_remote_t
     colugo__discovery_stats_t stats;
     colugo__ratelimit_t invalid_log;
 };
@@ -100,10 +100,10 @@ void
 colugo__discovery_instance_name (const char *topic, const char *node_uuid, char *buffer,
                                  size_t size)
 {
-    size_t room = AVAHI_LABEL_MAX - 1;          //  63 bytes in a DNS label
+    size_t room = AVAHI_LABEL_MAX - 1;  //  63 bytes in a DNS label
     if (room > size - 1)
         room = size - 1;
-    size_t fixed = strlen (node_uuid) + 3;      //  "_" + "._" + uuid
+    size_t fixed = strlen (node_uuid) + 3;  //  "_" + "._" + uuid
     size_t topic_length = strlen (topic);
     if (fixed + topic_length <= room) {
         snprintf (buffer, size, "_%s._%s", topic, node_uuid);
@@ -210,9 +210,8 @@ s_on_group (AvahiEntryGroup *group, AvahiEntryGroupState state, void *arg)
         return;
     switch (state) {
         case AVAHI_ENTRY_GROUP_ESTABLISHED:
-            colugo__debug ("published '%s' (topic '%s', port %u) in %lld ms", pub->name,
-                           pub->topic, pub->port,
-                           (long long) (zclock_mono () - pub->committed_at));
+            colugo__debug ("published '%s' (topic '%s', port %u) in %lld ms", pub->name, pub->topic,
+                           pub->port, (long long) (zclock_mono () - pub->committed_at));
             break;
         case AVAHI_ENTRY_GROUP_COLLISION:
             colugo__warn ("service name '%s' collides on the network; renaming", pub->name);
@@ -221,12 +220,12 @@ s_on_group (AvahiEntryGroup *group, AvahiEntryGroupState state, void *arg)
             s_schedule_publish (pub, 0);
             break;
         case AVAHI_ENTRY_GROUP_FAILURE:
-            colugo__error ("publishing '%s' failed: %s; retrying", pub->name,
-                           avahi_strerror (avahi_client_errno (avahi_entry_group_get_client (group))));
+            colugo__error (
+                "publishing '%s' failed: %s; retrying", pub->name,
+                avahi_strerror (avahi_client_errno (avahi_entry_group_get_client (group))));
             s_schedule_publish (pub, S_RETRY_MS);
             break;
-        default:
-            break;
+        default: break;
     }
 }
 
@@ -235,7 +234,8 @@ s_add_records (colugo__discovery_t *self, s_publication_t *pub, AvahiEntryGroup 
 {
     char full_name [AVAHI_DOMAIN_NAME_MAX];
     if (avahi_service_name_join (full_name, sizeof full_name, pub->name, COLUGO__SERVICE_TYPE,
-                                 "local") < 0)
+                                 "local")
+        < 0)
         return AVAHI_ERR_INVALID_SERVICE_NAME;
     const char *host = avahi_client_get_host_name_fqdn (self->client);
     if (!host)
@@ -265,17 +265,20 @@ s_add_records (colugo__discovery_t *self, s_publication_t *pub, AvahiEntryGroup 
     int rc;
     if ((rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
                                             COLUGO__SERVICE_TYPE ".local", AVAHI_DNS_CLASS_IN,
-                                            AVAHI_DNS_TYPE_PTR, 4500, ptr, ptr_size)) < 0
+                                            AVAHI_DNS_TYPE_PTR, 4500, ptr, ptr_size))
+            < 0
         || (rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, unique,
                                                full_name, AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_SRV,
-                                               120, srv, 6 + host_size)) < 0
+                                               120, srv, 6 + host_size))
+               < 0
         || (rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, unique,
                                                full_name, AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_TXT,
-                                               4500, txt, txt_size)) < 0
+                                               4500, txt, txt_size))
+               < 0
         || (rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
                                                "_services._dns-sd._udp.local", AVAHI_DNS_CLASS_IN,
-                                               AVAHI_DNS_TYPE_PTR, 4500, type_ptr,
-                                               type_ptr_size)) < 0)
+                                               AVAHI_DNS_TYPE_PTR, 4500, type_ptr, type_ptr_size))
+               < 0)
         return rc;
     return 0;
 }
@@ -285,7 +288,7 @@ s_publish (colugo__discovery_t *self, s_publication_t *pub)
 {
     s_publication_unpublish (pub);
     if (!self->client || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
-        return;                     //  published when the client runs again
+        return;  //  published when the client runs again
     if (!pub->name) {
         colugo__error ("publishing topic '%s': out of memory; retrying", pub->topic);
         s_schedule_publish (pub, S_RETRY_MS);
@@ -328,9 +331,12 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
         return 0;
     char name [AVAHI_LABEL_MAX];
     colugo__discovery_instance_name (topic, self->node_uuid, name, sizeof name);
-    *pub = (s_publication_t) { .id = ++self->last_publication, .topic = strdup (topic),
-                               .socket_type = socket_type, .port = port,
-                               .name = strdup (name), .owner = self };
+    *pub = (s_publication_t){.id = ++self->last_publication,
+                             .topic = strdup (topic),
+                             .socket_type = socket_type,
+                             .port = port,
+                             .name = strdup (name),
+                             .owner = self};
     if (!pub->topic || !pub->name || !zlistx_add_end (self->publications, pub)) {
         free (pub->topic);
         free (pub->name);
@@ -456,7 +462,7 @@ s_txt_value (AvahiStringList *txt, const char *key, bool *bad)
         return NULL;
     }
     avahi_free (found_key);
-    if (!value || strlen (value) != size) {       //  missing, or a NUL inside
+    if (!value || strlen (value) != size) {  //  missing, or a NUL inside
         avahi_free (value);
         *bad = true;
         return NULL;
@@ -513,20 +519,27 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
     free (socket_type);
     if (!remote->node_name || !remote->host || !remote->endpoint)
         return "out of memory";
-    remote->service = (colugo__service_t) { .name = remote->name, .topic = remote->topic,
-                                            .socket_type = type, .node_uuid = remote->node_uuid,
-                                            .node_name = remote->node_name,
-                                            .host = remote->host, .endpoint = remote->endpoint };
+    remote->service = (colugo__service_t){.name = remote->name,
+                                          .topic = remote->topic,
+                                          .socket_type = type,
+                                          .node_uuid = remote->node_uuid,
+                                          .node_name = remote->node_name,
+                                          .host = remote->host,
+                                          .endpoint = remote->endpoint};
     return NULL;
 }
 
 static void
 s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
               AvahiResolverEvent event, const char *name, const char *type, const char *domain,
-              const char *host, const AvahiAddress *address, uint16_t port,
-              AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+              const char *host, const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
+              AvahiLookupResultFlags flags, void *arg)
 {
-    (void) interface; (void) protocol; (void) type; (void) domain; (void) flags;
+    (void) interface;
+    (void) protocol;
+    (void) type;
+    (void) domain;
+    (void) flags;
     s_remote_t *remote = (s_remote_t *) arg;
     colugo__discovery_t *self = remote->owner;
     if (resolver != remote->resolver)
@@ -557,9 +570,9 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
     }
     remote->state = S_RESOLVED;
     self->stats.services_seen++;
-    colugo__info ("found service '%s': topic '%s', %s at %s (node '%s')", name,
-                  remote->topic, remote->service.socket_type == ZMQ_PUB ? "publisher" : "server",
-                  remote->endpoint, remote->node_name);
+    colugo__info ("found service '%s': topic '%s', %s at %s (node '%s')", name, remote->topic,
+                  remote->service.socket_type == ZMQ_PUB ? "publisher" : "server", remote->endpoint,
+                  remote->node_name);
     self->config.on_service (self->config.arg, COLUGO__SERVICE_UP, &remote->service);
 }
 
@@ -609,18 +622,18 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
              AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
              AvahiLookupResultFlags flags, void *arg)
 {
-    (void) type; (void) domain;
+    (void) type;
+    (void) domain;
     colugo__discovery_t *self = (colugo__discovery_t *) arg;
     if (browser != self->browser)
         return;
     if (event == AVAHI_BROWSER_FAILURE) {
         colugo__error ("browsing for %s failed: %s; retrying", COLUGO__SERVICE_TYPE,
                        avahi_strerror (avahi_client_errno (self->client)));
-        self->browser = NULL;       //  freed in s_browse, outside this callback
+        self->browser = NULL;  //  freed in s_browse, outside this callback
         if (!self->browse_retry)
-            self->browse_retry = colugo__timers_add (self->config.timers,
-                                                     zclock_mono () + S_RETRY_MS, 0,
-                                                     s_on_browse_retry, self);
+            self->browse_retry = colugo__timers_add (
+                self->config.timers, zclock_mono () + S_RETRY_MS, 0, s_on_browse_retry, self);
         //  Freeing a browser from its own callback is not safe; leak-free
         //  because avahi_client_free () frees it with the client at the end.
         return;
@@ -634,7 +647,7 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
     if (event != AVAHI_BROWSER_NEW && event != AVAHI_BROWSER_REMOVE)
         return;
     if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
-        return;                     //  the node connects its own sockets directly
+        return;  //  the node connects its own sockets directly
     s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, name);
     if (event == AVAHI_BROWSER_NEW) {
         if (!remote) {
@@ -654,7 +667,7 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         if (!seen)
             return;
         remote->seen = seen;
-        remote->seen [remote->seen_count++] = (s_seen_t) { interface, protocol };
+        remote->seen [remote->seen_count++] = (s_seen_t){interface, protocol};
         remote->stale = false;
         if (remote->state == S_NEW)
             s_resolve (self, remote);
@@ -682,9 +695,8 @@ s_browse (colugo__discovery_t *self)
         colugo__error ("cannot browse for %s: %s; retrying", COLUGO__SERVICE_TYPE,
                        avahi_strerror (avahi_client_errno (self->client)));
         if (!self->browse_retry)
-            self->browse_retry = colugo__timers_add (self->config.timers,
-                                                     zclock_mono () + S_RETRY_MS, 0,
-                                                     s_on_browse_retry, self);
+            self->browse_retry = colugo__timers_add (
+                self->config.timers, zclock_mono () + S_RETRY_MS, 0, s_on_browse_retry, self);
     }
 }
 
@@ -738,7 +750,7 @@ static void
 s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
 {
     colugo__discovery_t *self = (colugo__discovery_t *) arg;
-    self->client = client;          //  this may run inside avahi_client_new ()
+    self->client = client;  //  this may run inside avahi_client_new ()
     switch (state) {
         case AVAHI_CLIENT_S_RUNNING: {
             if (self->lost && self->was_running) {
@@ -785,9 +797,8 @@ s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
             s_daemon_lost (self);
             //  The client cannot be freed from its own callback.
             if (!self->reconnect)
-                self->reconnect = colugo__timers_add (self->config.timers,
-                                                      zclock_mono () + S_RETRY_MS, 0,
-                                                      s_on_reconnect, self);
+                self->reconnect = colugo__timers_add (
+                    self->config.timers, zclock_mono () + S_RETRY_MS, 0, s_on_reconnect, self);
             break;
     }
 }
@@ -858,12 +869,12 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
         zlistx_destroy (&self->publications);
     }
     if (self->remotes)
-        zhashx_destroy (&self->remotes);     //  frees resolvers first
+        zhashx_destroy (&self->remotes);  //  frees resolvers first
     if (self->browser)
         avahi_service_browser_free (self->browser);
     if (self->client)
         avahi_client_free (self->client);
-    uint64_t *timers [] = { &self->reconnect, &self->browse_retry, &self->sweep };
+    uint64_t *timers [] = {&self->reconnect, &self->browse_retry, &self->sweep};
     for (size_t i = 0; i < 3; i++)
         if (*timers [i])
             colugo__timers_cancel (self->config.timers, *timers [i]);

@@ -28,18 +28,18 @@ typedef struct colugo__discovery colugo__discovery_t;
 
 //  A service found on the network; strings belong to discovery.
 typedef struct {
-    const char *name;        //  DNS-SD instance name
+    const char *name;  //  DNS-SD instance name
     const char *topic;
-    int socket_type;         //  ZMQ_PUB or ZMQ_REP
+    int socket_type;  //  ZMQ_PUB or ZMQ_REP
     const char *node_uuid;
-    const char *node_name;   //  "" if not advertised
-    const char *host;        //  host name from the SRV record
-    const char *endpoint;    //  "tcp://<IPv4 address>:<port>"
+    const char *node_name;  //  "" if not advertised
+    const char *host;       //  host name from the SRV record
+    const char *endpoint;   //  "tcp://<IPv4 address>:<port>"
 } colugo__service_t;
 
 typedef enum {
-    COLUGO__SERVICE_UP,      //  resolved, TXT checked: connect to it
-    COLUGO__SERVICE_DOWN,    //  withdrawn, or gone after a daemon restart
+    COLUGO__SERVICE_UP,    //  resolved, TXT checked: connect to it
+    COLUGO__SERVICE_DOWN,  //  withdrawn, or gone after a daemon restart
 } colugo__service_event_t;
 
 typedef void (colugo__discovery_fn) (void *arg, colugo__service_event_t event,
@@ -51,7 +51,7 @@ typedef struct {
     colugo__reaper_t *reaper;
     const char *node_uuid;
     const char *node_name;
-    bool wait_for_daemon;            //  no daemon: wait instead of failing
+    bool wait_for_daemon;  //  no daemon: wait instead of failing
     colugo__discovery_fn *on_service;
     void *arg;
 } colugo__discovery_config_t;
@@ -64,15 +64,14 @@ typedef struct {
 
 //  Connects to Avahi and starts browsing. Returns 0, COLUGO_ENODAEMON when
 //  no daemon runs and config->wait_for_daemon is false, or another error.
-int colugo__discovery_new (const colugo__discovery_config_t *config,
-                           colugo__discovery_t **self_p);
+int colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discovery_t **self_p);
 //  Withdraws everything and disconnects. Safe on NULL.
 void colugo__discovery_destroy (colugo__discovery_t **self_p);
 
 //  Advertises a bound socket; returns a handle (> 0) or 0 when out of memory.
 //  Publication happens as soon as (and whenever again) the daemon runs.
-uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic,
-                                    int socket_type, uint16_t port);
+uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
+                                    uint16_t port);
 void colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle);
 
 //  Calls fn for every service that is up now.

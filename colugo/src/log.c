@@ -11,7 +11,7 @@
 #include <czmq.h>
 #include "logging.h"
 
-static int s_level = -2;            //  -2: not read from the environment yet
+static int s_level = -2;  //  -2: not read from the environment yet
 static colugo_log_fn *s_handler;
 static void *s_handler_arg;
 
@@ -20,7 +20,7 @@ colugo_log_level_parse (const char *name)
 {
     if (!name)
         return -2;
-    static const char *names [] = { "off", "error", "warn", "info", "debug" };
+    static const char *names [] = {"off", "error", "warn", "info", "debug"};
     for (int i = 0; i < 5; i++)
         if (strcasecmp (name, names [i]) == 0)
             return i - 1;
@@ -72,7 +72,7 @@ colugo__log (colugo_log_level_t level, const char *fmt, ...)
         s_handler (level, line, s_handler_arg);
         return;
     }
-    static const char *tags [] = { "E", "W", "I", "D" };
+    static const char *tags [] = {"E", "W", "I", "D"};
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
     struct tm tm;

@@ -14,10 +14,13 @@ bool colugo__log_enabled (colugo_log_level_t level);
 void colugo__set_error (int err);
 
 #define colugo__error(...) colugo__log (COLUGO_LOG_ERROR, __VA_ARGS__)
-#define colugo__warn(...)  colugo__log (COLUGO_LOG_WARN, __VA_ARGS__)
-#define colugo__info(...)  colugo__log (COLUGO_LOG_INFO, __VA_ARGS__)
-#define colugo__debug(...) \
-    do { if (colugo__log_enabled (COLUGO_LOG_DEBUG)) colugo__log (COLUGO_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define colugo__warn(...) colugo__log (COLUGO_LOG_WARN, __VA_ARGS__)
+#define colugo__info(...) colugo__log (COLUGO_LOG_INFO, __VA_ARGS__)
+#define colugo__debug(...)                                                                         \
+    do {                                                                                           \
+        if (colugo__log_enabled (COLUGO_LOG_DEBUG))                                                \
+            colugo__log (COLUGO_LOG_DEBUG, __VA_ARGS__);                                           \
+    } while (0)
 
 //  Allows COLUGO__RATELIMIT_BURST lines per COLUGO__RATELIMIT_WINDOW_MS and
 //  counts the rest, so a flood of bad input cannot flood the log.
@@ -25,9 +28,9 @@ void colugo__set_error (int err);
 #define COLUGO__RATELIMIT_WINDOW_MS 10000
 
 typedef struct {
-    int64_t window_start;    //  monotonic ms when the current window opened
-    unsigned printed;        //  lines printed in this window
-    unsigned suppressed;     //  lines held back since the last printed one
+    int64_t window_start;  //  monotonic ms when the current window opened
+    unsigned printed;      //  lines printed in this window
+    unsigned suppressed;   //  lines held back since the last printed one
 } colugo__ratelimit_t;
 
 //  Returns true if a line may be printed now; *suppressed_out gets how many

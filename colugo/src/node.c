@@ -23,13 +23,13 @@ typedef struct {
     colugo_node_t *node;
     colugo_timer_fn *fn;
     void *arg;
-    uint64_t id;                     //  the id in the timer heap
+    uint64_t id;  //  the id in the timer heap
     bool repeating;
 } s_user_timer_t;
 
 struct colugo_node_t {
     char *name;
-    char uuid [37];                  //  random (version 4), fresh for each node
+    char uuid [37];  //  random (version 4), fresh for each node
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
@@ -42,7 +42,7 @@ struct colugo_node_t {
     bool wait_for_daemon;
     int heartbeat_ivl;
     int heartbeat_timeout;
-    colugo_node_stats_t stats;       //  discovery's, kept across restarts
+    colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
 //  --------------------------------------------------------------------------
@@ -80,8 +80,7 @@ s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
 
 //  Connects (or disconnects) two sockets of this node.
 static void
-s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter,
-              bool link)
+s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
 {
     char endpoint [64];
     s_local_endpoint (binder, endpoint, sizeof endpoint);
@@ -96,7 +95,7 @@ s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t 
 {
     colugo_node_t *self = (colugo_node_t *) arg;
     if (strcmp (service->node_uuid, self->uuid) == 0)
-        return;                 //  ours: linked directly
+        return;  //  ours: linked directly
     colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
     while (socket) {
         if (s_wanted_type (socket) == service->socket_type
@@ -119,8 +118,7 @@ s_on_known_service (void *arg, colugo__service_event_t event, const colugo__serv
     if (strcmp (service->node_uuid, socket->node->uuid) != 0
         && s_wanted_type (socket) == service->socket_type
         && strcmp (socket->topic, service->topic) == 0 && event == COLUGO__SERVICE_UP)
-        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid,
-                                 service->node_name);
+        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid, service->node_name);
 }
 
 static void
@@ -228,8 +226,7 @@ s_make_uuid (char *out)
         return -1;
     bytes [6] = (uint8_t) ((bytes [6] & 0x0F) | 0x40);
     bytes [8] = (uint8_t) ((bytes [8] & 0x3F) | 0x80);
-    snprintf (out, 37,
-              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+    snprintf (out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
               bytes [0], bytes [1], bytes [2], bytes [3], bytes [4], bytes [5], bytes [6],
               bytes [7], bytes [8], bytes [9], bytes [10], bytes [11], bytes [12], bytes [13],
               bytes [14], bytes [15]);
@@ -244,7 +241,7 @@ colugo_node_new (const char *name)
         colugo__set_error (COLUGO_EINVAL);
         return NULL;
     }
-    zsys_init ();               //  SIGINT and SIGTERM end the loop
+    zsys_init ();  //  SIGINT and SIGTERM end the loop
     colugo_node_t *self = calloc (1, sizeof *self);
     if (!self) {
         colugo__set_error (COLUGO_ENOMEM);
@@ -290,7 +287,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     colugo_node_t *self = *self_p;
     if (!self)
         return;
-    assert (!self->running);    //  not from one of the node's own callbacks
+    assert (!self->running);  //  not from one of the node's own callbacks
     s_stop_discovery (self);
     if (self->sockets) {
         colugo_socket_t *socket;
@@ -317,10 +314,14 @@ colugo_node_start (colugo_node_t *self)
     if (self->running)
         return COLUGO_ESTATE;
     if (self->discovery_enabled && !self->discovery) {
-        colugo__discovery_config_t config = {
-            .loop = self->loop, .timers = self->timers, .reaper = self->reaper,
-            .node_uuid = self->uuid, .node_name = self->name,
-            .wait_for_daemon = self->wait_for_daemon, .on_service = s_on_service, .arg = self };
+        colugo__discovery_config_t config = {.loop = self->loop,
+                                             .timers = self->timers,
+                                             .reaper = self->reaper,
+                                             .node_uuid = self->uuid,
+                                             .node_name = self->name,
+                                             .wait_for_daemon = self->wait_for_daemon,
+                                             .on_service = s_on_service,
+                                             .arg = self};
         int rc = colugo__discovery_new (&config, &self->discovery);
         if (rc)
             return rc;
@@ -412,9 +413,11 @@ s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int erro
         return NULL;
     }
     colugo__debug ("node '%s': added %s on topic '%s'", self->name,
-                   socket->kind == COLUGO_PUBLISHER ? "publisher"
+                   socket->kind == COLUGO_PUBLISHER    ? "publisher"
                    : socket->kind == COLUGO_SUBSCRIBER ? "subscriber"
-                   : socket->kind == COLUGO_CLIENT ? "client" : "server", topic);
+                   : socket->kind == COLUGO_CLIENT     ? "client"
+                                                       : "server",
+                   topic);
     return socket->owner;
 }
 
@@ -489,19 +492,18 @@ s_on_user_timer (void *arg)
         free (timer);
     }
     else
-        timer->fn (node, timer->arg);   //  may cancel, and free, itself
+        timer->fn (node, timer->arg);  //  may cancel, and free, itself
 }
 
 static int64_t
-s_add_timer (colugo_node_t *self, uint32_t ms, bool repeating, colugo_timer_fn *handler,
-             void *arg)
+s_add_timer (colugo_node_t *self, uint32_t ms, bool repeating, colugo_timer_fn *handler, void *arg)
 {
     if (!handler || (repeating && ms == 0))
         return COLUGO_EINVAL;
     s_user_timer_t *timer = calloc (1, sizeof *timer);
     if (!timer)
         return COLUGO_ENOMEM;
-    *timer = (s_user_timer_t) { .node = self, .fn = handler, .arg = arg, .repeating = repeating };
+    *timer = (s_user_timer_t){.node = self, .fn = handler, .arg = arg, .repeating = repeating};
     timer->id = colugo__timers_add (self->timers, zclock_mono () + ms, repeating ? ms : 0,
                                     s_on_user_timer, timer);
     if (!timer->id || colugo__u64map_put (&self->user_timers, timer->id, timer)) {

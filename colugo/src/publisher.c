@@ -5,7 +5,7 @@
 #include "sock.h"
 
 struct colugo_publisher_t {
-    colugo_socket_t base;            //  first: the socket is the publisher
+    colugo_socket_t base;  //  first: the socket is the publisher
 };
 
 colugo_socket_t *

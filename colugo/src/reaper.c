@@ -13,9 +13,9 @@ typedef struct s_item {
 
 struct colugo__reaper {
     zloop_t *loop;
-    int fd;                  //  eventfd, readable while items wait
-    s_item_t *items;         //  waiting, newest first
-    bool signalled;          //  the eventfd holds a count
+    int fd;           //  eventfd, readable while items wait
+    s_item_t *items;  //  waiting, newest first
+    bool signalled;   //  the eventfd holds a count
 };
 
 static void
@@ -55,7 +55,7 @@ colugo__reaper_new (zloop_t *loop)
         return NULL;
     self->loop = loop;
     self->fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    zmq_pollitem_t item = { NULL, self->fd, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t item = {NULL, self->fd, ZMQ_POLLIN, 0};
     if (self->fd < 0 || zloop_poller (loop, &item, s_on_ready, self)) {
         if (self->fd >= 0)
             close (self->fd);
@@ -74,7 +74,7 @@ colugo__reaper_destroy (colugo__reaper_t **self_p)
         return;
     while (self->items)
         s_run (self);
-    zmq_pollitem_t item = { NULL, self->fd, 0, 0 };
+    zmq_pollitem_t item = {NULL, self->fd, 0, 0};
     zloop_poller_end (self->loop, &item);
     close (self->fd);
     free (self);
@@ -87,7 +87,7 @@ colugo__reaper_defer (colugo__reaper_t *self, colugo__free_fn *free_fn, void *ob
     s_item_t *item = malloc (sizeof *item);
     if (!item)
         return -1;
-    *item = (s_item_t) { self->items, free_fn, object };
+    *item = (s_item_t){self->items, free_fn, object};
     self->items = item;
     if (!self->signalled) {
         uint64_t one = 1;

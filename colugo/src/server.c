@@ -14,10 +14,10 @@
 #define S_BATCH 256
 
 struct colugo_server_t {
-    colugo_socket_t base;            //  first: the socket is the server
+    colugo_socket_t base;  //  first: the socket is the server
     colugo_request_fn *handler;
     void *arg;
-    colugo__u64map_t pending;        //  request id -> zmsg_t envelope, unanswered
+    colugo__u64map_t pending;  //  request id -> zmsg_t envelope, unanswered
     uint64_t last_id;
 };
 
@@ -81,8 +81,8 @@ s_destroy_kind (colugo_socket_t *socket)
 }
 
 colugo_socket_t *
-colugo__server_new (colugo_node_t *node, const char *topic, colugo_request_fn *handler,
-                    void *arg, int *error)
+colugo__server_new (colugo_node_t *node, const char *topic, colugo_request_fn *handler, void *arg,
+                    int *error)
 {
     colugo_server_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -113,8 +113,10 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
     int rc = 0;
     zframe_t *frame;
     while ((frame = zmsg_pop (envelope))) {
-        if (rc == 0 && zmq_send (self->base.handle, zframe_data (frame), zframe_size (frame),
-                                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        if (rc == 0
+            && zmq_send (self->base.handle, zframe_data (frame), zframe_size (frame),
+                         ZMQ_SNDMORE | ZMQ_DONTWAIT)
+                   < 0)
             rc = -1;
         zframe_destroy (&frame);
     }

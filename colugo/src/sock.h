@@ -19,27 +19,27 @@
 struct colugo_socket_t {
     colugo_node_t *node;
     colugo_kind_t kind;
-    int zmq_type;                    //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
+    int zmq_type;  //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
     char *topic;
     zsock_t *zsock;
-    void *handle;                    //  the libzmq socket inside zsock
-    zsock_t *monitor;                //  PAIR receiving the monitor's events
-    uint16_t port;                   //  bound port (publishers, servers)
-    uint64_t publication;            //  discovery handle, 0 if not advertised
-    zhashx_t *peers;                 //  endpoint -> s_peer_t (connecting sockets)
-    size_t accepted;                 //  live accepted connections (binding sockets)
-    zlistx_t *accepted_fds;          //  their fds, to match disconnects
-    size_t connected;                //  peers whose handshake succeeded, still up
+    void *handle;            //  the libzmq socket inside zsock
+    zsock_t *monitor;        //  PAIR receiving the monitor's events
+    uint16_t port;           //  bound port (publishers, servers)
+    uint64_t publication;    //  discovery handle, 0 if not advertised
+    zhashx_t *peers;         //  endpoint -> s_peer_t (connecting sockets)
+    size_t accepted;         //  live accepted connections (binding sockets)
+    zlistx_t *accepted_fds;  //  their fds, to match disconnects
+    size_t connected;        //  peers whose handshake succeeded, still up
     colugo_peer_fn *on_peer;
     void *peer_arg;
     colugo_socket_stats_t stats;
-    colugo__ratelimit_t drop_log;    //  for malformed input
-    bool dead;                       //  closed; memory waits for the reaper
+    colugo__ratelimit_t drop_log;  //  for malformed input
+    bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
-    zloop_reader_fn *on_readable;    //  reads messages, owner as argument
-    void (*on_peer_up) (colugo_socket_t *self);     //  e.g. the client sends what waited
-    void (*destroy_kind) (colugo_socket_t *self);   //  frees the kind's own state
-    void *owner;                     //  the publisher, subscriber, client or server
+    zloop_reader_fn *on_readable;                  //  reads messages, owner as argument
+    void (*on_peer_up) (colugo_socket_t *self);    //  e.g. the client sends what waited
+    void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
+    void *owner;                                   //  the publisher, subscriber, client or server
 };
 
 //  Creates the ZeroMQ socket with the node's options and a monitor, and

@@ -19,13 +19,13 @@ typedef struct {
     char *endpoint;
     char *node_uuid;
     char *node_name;
-    unsigned refs;                   //  discovery and manual connects
-    bool connected;                  //  handshake succeeded, not yet lost
+    unsigned refs;   //  discovery and manual connects
+    bool connected;  //  handshake succeeded, not yet lost
 } s_peer_t;
 
-#define S_LINGER_MS 500              //  flush queued messages on close
-#define S_RECONNECT_MAX_MS 1000      //  back off retries to a vanished peer
-#define S_CONNECT_TIMEOUT_MS 2000    //  give up a TCP connect to a host cut off
+#define S_LINGER_MS 500            //  flush queued messages on close
+#define S_RECONNECT_MAX_MS 1000    //  back off retries to a vanished peer
+#define S_CONNECT_TIMEOUT_MS 2000  //  give up a TCP connect to a host cut off
 
 static void
 s_peer_destructor (void **item)
@@ -92,9 +92,9 @@ colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t k
     if (kind == COLUGO_SUBSCRIBER)
         zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
     if (kind == COLUGO_CLIENT)
-        s_set (self->handle, ZMQ_IMMEDIATE, 1);      //  only to servers that are up
+        s_set (self->handle, ZMQ_IMMEDIATE, 1);  //  only to servers that are up
     if (kind == COLUGO_SERVER)
-        s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);   //  say when a client is gone
+        s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);  //  say when a client is gone
 
     //  The monitor must exist before the first connect or bind.
     char monitor_endpoint [64];
@@ -144,22 +144,24 @@ colugo__socket_free (void *socket)
     if (self->destroy_kind)
         self->destroy_kind (self);
     colugo__socket_fini (self);
-    free (self->owner);         //  the base is the owner's first member
+    free (self->owner);  //  the base is the owner's first member
 }
 
 static void
 s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
 {
-    *out = (colugo_peer_t) { .node_uuid = peer->node_uuid, .node_name = peer->node_name,
-                             .endpoint = peer->endpoint, .connected = peer->connected };
+    *out = (colugo_peer_t){.node_uuid = peer->node_uuid,
+                           .node_name = peer->node_name,
+                           .endpoint = peer->endpoint,
+                           .connected = peer->connected};
 }
 
 static void
 s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
 {
-    colugo__info ("%s '%s': peer %s (node '%s') %s", self->kind == COLUGO_SUBSCRIBER ? "subscriber" : "client",
-                  self->topic, peer->endpoint, peer->node_name,
-                  peer->connected ? "connected" : "disconnected");
+    colugo__info ("%s '%s': peer %s (node '%s') %s",
+                  self->kind == COLUGO_SUBSCRIBER ? "subscriber" : "client", self->topic,
+                  peer->endpoint, peer->node_name, peer->connected ? "connected" : "disconnected");
     if (peer->connected && self->on_peer_up)
         self->on_peer_up (self);
     if (self->on_peer) {
@@ -173,8 +175,7 @@ s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
 //  are connected, it is to the new node: say so, as a disconnect from the
 //  old one and a connect to the new one.
 static void
-s_peer_rename (colugo_socket_t *self, s_peer_t *peer, const char *node_uuid,
-               const char *node_name)
+s_peer_rename (colugo_socket_t *self, s_peer_t *peer, const char *node_uuid, const char *node_name)
 {
     char *uuid = strdup (node_uuid), *name = strdup (node_name);
     if (!uuid || !name) {
@@ -203,7 +204,7 @@ static void
 s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *endpoint)
 {
     if (s_is_binder (self)) {
-        uintptr_t fd = (uintptr_t) value + 1;        //  never NULL in the list
+        uintptr_t fd = (uintptr_t) value + 1;  //  never NULL in the list
         if (event == ZMQ_EVENT_ACCEPTED) {
             zlistx_add_end (self->accepted_fds, (void *) fd);
             self->accepted++;
@@ -219,7 +220,7 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
     }
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     if (!peer)
-        return;                 //  an endpoint we have let go meanwhile
+        return;  //  an endpoint we have let go meanwhile
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !peer->connected) {
         peer->connected = true;
         self->connected++;
@@ -272,7 +273,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 {
     colugo_socket_t *self = (colugo_socket_t *) arg;
     if (self->dead)
-        return 0;               //  closed earlier in this pass of the loop
+        return 0;  //  closed earlier in this pass of the loop
     int rc = self->on_readable (loop, reader, self->owner);
     return rc ? rc : colugo__node_handler_rc (self->node);
 }
@@ -315,8 +316,10 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
     peer = calloc (1, sizeof *peer);
     if (!peer)
         return COLUGO_ENOMEM;
-    *peer = (s_peer_t) { .endpoint = strdup (endpoint), .node_uuid = strdup (node_uuid),
-                         .node_name = strdup (node_name), .refs = 1 };
+    *peer = (s_peer_t){.endpoint = strdup (endpoint),
+                       .node_uuid = strdup (node_uuid),
+                       .node_name = strdup (node_name),
+                       .refs = 1};
     if (!peer->endpoint || !peer->node_uuid || !peer->node_name) {
         void *item = peer;
         s_peer_destructor (&item);

@@ -11,7 +11,7 @@
 #define S_BATCH 256
 
 struct colugo_subscriber_t {
-    colugo_socket_t base;            //  first: the socket is the subscriber
+    colugo_socket_t base;  //  first: the socket is the subscriber
     colugo_message_fn *handler;
     void *arg;
 };
@@ -45,7 +45,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
                        self->arg);
         zmq_msg_close (&message);
         if (self->base.dead || colugo__node_handler_rc (self->base.node))
-            break;              //  closed or stopped from the handler
+            break;  //  closed or stopped from the handler
     }
     return 0;
 }

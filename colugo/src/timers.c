@@ -7,17 +7,17 @@
 #include "u64map.h"
 
 typedef struct {
-    uint64_t id;             //  never reused
-    int64_t when;            //  monotonic ms
-    int64_t interval;        //  > 0 for repeating timers
-    size_t index;            //  position in the heap
+    uint64_t id;       //  never reused
+    int64_t when;      //  monotonic ms
+    int64_t interval;  //  > 0 for repeating timers
+    size_t index;      //  position in the heap
     colugo__timer_fn *fn;
     void *arg;
 } s_timer_t;
 
 struct colugo__timers {
-    zloop_t *loop;           //  the loop we arm our one zloop timer on
-    s_timer_t **heap;        //  min-heap on (when, id)
+    zloop_t *loop;     //  the loop we arm our one zloop timer on
+    s_timer_t **heap;  //  min-heap on (when, id)
     size_t size;
     size_t capacity;
     colugo__u64map_t by_id;  //  id -> timer, for cancel
@@ -117,12 +117,12 @@ s_rearm (colugo__timers_t *self)
     }
     int64_t when = self->heap [0]->when;
     if (self->armed_id != -1 && self->armed_when <= when)
-        return;                 //  it fires early enough; we re-arm then
+        return;  //  it fires early enough; we re-arm then
     if (self->armed_id != -1)
         zloop_timer_end (self->loop, self->armed_id);
     int64_t delay = when - zclock_mono ();
-    self->armed_id = zloop_timer (self->loop, delay > 0 ? (size_t) delay : 0, 1,
-                                  s_on_zloop_timer, self);
+    self->armed_id =
+        zloop_timer (self->loop, delay > 0 ? (size_t) delay : 0, 1, s_on_zloop_timer, self);
     self->armed_when = when;
 }
 
@@ -146,7 +146,7 @@ s_on_zloop_timer (zloop_t *loop, int timer_id, void *arg)
         self->running = NULL;
         if (timer->interval > 0 && !self->running_cancelled) {
             timer->when += timer->interval;
-            if (timer->when <= now)     //  fell behind: skip, do not burst
+            if (timer->when <= now)  //  fell behind: skip, do not burst
                 timer->when = now + timer->interval;
             if (s_push (self, timer) == 0)
                 continue;
@@ -194,8 +194,8 @@ colugo__timers_add (colugo__timers_t *self, int64_t when_ms, int64_t interval_ms
     s_timer_t *timer = calloc (1, sizeof *timer);
     if (!timer)
         return 0;
-    *timer = (s_timer_t) { .id = ++self->last_id, .when = when_ms,
-                           .interval = interval_ms, .fn = fn, .arg = arg };
+    *timer = (s_timer_t){
+        .id = ++self->last_id, .when = when_ms, .interval = interval_ms, .fn = fn, .arg = arg};
     if (s_push (self, timer)) {
         free (timer);
         return 0;

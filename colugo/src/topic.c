@@ -17,9 +17,18 @@ s_printable_char (const unsigned char *s, size_t left)
     if (s [0] < 0x80) {
         return (s [0] >= 0x20 && s [0] != 0x7F) ? 1 : 0;
     }
-    else if ((s [0] & 0xE0) == 0xC0) { c = s [0] & 0x1F; n = 2; }
-    else if ((s [0] & 0xF0) == 0xE0) { c = s [0] & 0x0F; n = 3; }
-    else if ((s [0] & 0xF8) == 0xF0) { c = s [0] & 0x07; n = 4; }
+    else if ((s [0] & 0xE0) == 0xC0) {
+        c = s [0] & 0x1F;
+        n = 2;
+    }
+    else if ((s [0] & 0xF0) == 0xE0) {
+        c = s [0] & 0x0F;
+        n = 3;
+    }
+    else if ((s [0] & 0xF8) == 0xF0) {
+        c = s [0] & 0x07;
+        n = 4;
+    }
     else
         return 0;
     if (n > left)
@@ -29,11 +38,11 @@ s_printable_char (const unsigned char *s, size_t left)
             return 0;
         c = (c << 6) | (s [i] & 0x3F);
     }
-    static const uint32_t min_for_length [] = { 0, 0, 0x80, 0x800, 0x10000 };
+    static const uint32_t min_for_length [] = {0, 0, 0x80, 0x800, 0x10000};
     if (c < min_for_length [n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
         return 0;
     if (c >= 0x80 && c <= 0x9F)
-        return 0;               //  C1 control characters
+        return 0;  //  C1 control characters
     return n;
 }
 

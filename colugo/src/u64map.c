@@ -120,5 +120,5 @@ colugo__u64map_free (colugo__u64map_t *self)
 {
     free (self->keys);
     free (self->values);
-    *self = (colugo__u64map_t) { 0 };
+    *self = (colugo__u64map_t){0};
 }

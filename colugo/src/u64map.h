@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 typedef struct {
-    uint64_t *keys;      //  0 marks an empty slot
+    uint64_t *keys;  //  0 marks an empty slot
     void **values;
-    size_t capacity;     //  a power of two, or 0 before the first insert
+    size_t capacity;  //  a power of two, or 0 before the first insert
     size_t size;
 } colugo__u64map_t;
 

@@ -22,8 +22,7 @@
 COLUGO_BEGIN_DECLS
 
 //  The reply to a request: the bytes are valid only during the call.
-typedef void (colugo_reply_fn) (colugo_client_t *client, const void *data, size_t size,
-                                void *arg);
+typedef void (colugo_reply_fn) (colugo_client_t *client, const void *data, size_t size, void *arg);
 
 //  The request got no reply within its timeout.
 typedef void (colugo_timeout_fn) (colugo_client_t *client, void *arg);
@@ -34,28 +33,23 @@ typedef void (colugo_timeout_fn) (colugo_client_t *client, void *arg);
 //  COLUGO_DEFAULT_TIMEOUT_MS. Returns a request id (> 0), or a negative error,
 //  in which case neither callback will be called. Either callback may be
 //  NULL (the outcome is then only counted).
-COLUGO_EXPORT int64_t
-    colugo_client_send (colugo_client_t *self, const void *data, size_t size,
-                        colugo_reply_fn *on_reply, colugo_timeout_fn *on_timeout,
-                        uint32_t timeout_ms, void *arg);
+COLUGO_EXPORT int64_t colugo_client_send (colugo_client_t *self, const void *data, size_t size,
+                                          colugo_reply_fn *on_reply, colugo_timeout_fn *on_timeout,
+                                          uint32_t timeout_ms, void *arg);
 
 //  Forgets a request in flight: neither callback will run for it. Returns 0,
 //  or COLUGO_ENOTFOUND if it has already been answered or timed out.
-COLUGO_EXPORT int
-    colugo_client_cancel (colugo_client_t *self, int64_t request);
+COLUGO_EXPORT int colugo_client_cancel (colugo_client_t *self, int64_t request);
 
 //  Returns how many requests are in flight or waiting for a server.
-COLUGO_EXPORT size_t
-    colugo_client_pending (colugo_client_t *self);
+COLUGO_EXPORT size_t colugo_client_pending (colugo_client_t *self);
 
 //  Returns the client's common socket part.
-COLUGO_EXPORT colugo_socket_t *
-    colugo_client_socket (colugo_client_t *self);
+COLUGO_EXPORT colugo_socket_t *colugo_client_socket (colugo_client_t *self);
 
 //  Closes and frees the client before the node goes. Requests in flight are
 //  dropped without callbacks. Safe on NULL; sets *self_p to NULL.
-COLUGO_EXPORT void
-    colugo_client_destroy (colugo_client_t **self_p);
+COLUGO_EXPORT void colugo_client_destroy (colugo_client_t **self_p);
 
 COLUGO_END_DECLS
 

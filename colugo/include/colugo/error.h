@@ -13,26 +13,24 @@ COLUGO_BEGIN_DECLS
 
 enum {
     COLUGO_OK = 0,
-    COLUGO_EINVAL = -1,      //  an argument is out of range or NULL
-    COLUGO_ETOPIC = -2,      //  a topic name is empty, too long, not printable UTF-8
-    COLUGO_ENOMEM = -3,      //  out of memory
-    COLUGO_ENODAEMON = -4,   //  no avahi-daemon (or no D-Bus system bus) to talk to
-    COLUGO_EAVAHI = -5,      //  Avahi refused a request (details in the log)
-    COLUGO_EZMQ = -6,        //  a ZeroMQ call failed (details in the log)
-    COLUGO_ESTATE = -7,      //  the call is not allowed in the object's state
-    COLUGO_EALREADY = -8,    //  already done (a request answered a second time)
-    COLUGO_ENOTFOUND = -9,   //  no such request, timer or peer
-    COLUGO_ETOOBIG = -10,    //  a message is larger than the configured maximum
+    COLUGO_EINVAL = -1,     //  an argument is out of range or NULL
+    COLUGO_ETOPIC = -2,     //  a topic name is empty, too long, not printable UTF-8
+    COLUGO_ENOMEM = -3,     //  out of memory
+    COLUGO_ENODAEMON = -4,  //  no avahi-daemon (or no D-Bus system bus) to talk to
+    COLUGO_EAVAHI = -5,     //  Avahi refused a request (details in the log)
+    COLUGO_EZMQ = -6,       //  a ZeroMQ call failed (details in the log)
+    COLUGO_ESTATE = -7,     //  the call is not allowed in the object's state
+    COLUGO_EALREADY = -8,   //  already done (a request answered a second time)
+    COLUGO_ENOTFOUND = -9,  //  no such request, timer or peer
+    COLUGO_ETOOBIG = -10,   //  a message is larger than the configured maximum
 };
 
 //  Returns a short English description of an error code; never NULL.
-COLUGO_EXPORT const char *
-    colugo_strerror (int err);
+COLUGO_EXPORT const char *colugo_strerror (int err);
 
 //  Returns the error code left by the last failed Colugo call on this thread
 //  that returned NULL (0 if none failed yet).
-COLUGO_EXPORT int
-    colugo_last_error (void);
+COLUGO_EXPORT int colugo_last_error (void);
 
 COLUGO_END_DECLS
 

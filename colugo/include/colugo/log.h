@@ -24,20 +24,16 @@ typedef enum {
 typedef void (colugo_log_fn) (colugo_log_level_t level, const char *line, void *arg);
 
 //  Sets the level for the whole process. Overrides COLUGO_LOG.
-COLUGO_EXPORT void
-    colugo_log_set_level (colugo_log_level_t level);
+COLUGO_EXPORT void colugo_log_set_level (colugo_log_level_t level);
 
 //  Returns the level in force (COLUGO_LOG, or WARN when it is not set).
-COLUGO_EXPORT colugo_log_level_t
-    colugo_log_level (void);
+COLUGO_EXPORT colugo_log_level_t colugo_log_level (void);
 
 //  Sends log lines to handler instead of stderr; NULL restores stderr.
-COLUGO_EXPORT void
-    colugo_log_set_handler (colugo_log_fn *handler, void *arg);
+COLUGO_EXPORT void colugo_log_set_handler (colugo_log_fn *handler, void *arg);
 
 //  Parses "off", "error", "warn", "info" or "debug"; returns -2 if unknown.
-COLUGO_EXPORT int
-    colugo_log_level_parse (const char *name);
+COLUGO_EXPORT int colugo_log_level_parse (const char *name);
 
 COLUGO_END_DECLS
 

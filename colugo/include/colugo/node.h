@@ -34,14 +34,12 @@ typedef void (colugo_timer_fn) (colugo_node_t *node, void *arg);
 //  random uuid identifies the node on the network). Returns NULL on failure
 //  (colugo_last_error () says why). Nothing touches the network until
 //  colugo_node_start ().
-COLUGO_EXPORT colugo_node_t *
-    colugo_node_new (const char *name);
+COLUGO_EXPORT colugo_node_t *colugo_node_new (const char *name);
 
 //  Stops (if running), withdraws every service, closes every socket, cancels
 //  every timer and frees the node and all it owns. Safe on NULL; sets
 //  *self_p to NULL. Must not be called from one of the node's callbacks.
-COLUGO_EXPORT void
-    colugo_node_destroy (colugo_node_t **self_p);
+COLUGO_EXPORT void colugo_node_destroy (colugo_node_t **self_p);
 
 //  Runs the node's event loop until colugo_node_stop () is called from a
 //  callback, or the process gets SIGINT or SIGTERM. Connects to Avahi first:
@@ -49,91 +47,79 @@ COLUGO_EXPORT void
 //  colugo_node_set_wait_for_daemon () asked to wait for one. On return every
 //  service is withdrawn; the sockets stay open until colugo_node_destroy ().
 //  Returns 0 when stopped, or a negative error.
-COLUGO_EXPORT int
-    colugo_node_start (colugo_node_t *self);
+COLUGO_EXPORT int colugo_node_start (colugo_node_t *self);
 
 //  Asks the loop to stop after the current callback. Safe before start.
-COLUGO_EXPORT void
-    colugo_node_stop (colugo_node_t *self);
+COLUGO_EXPORT void colugo_node_stop (colugo_node_t *self);
 
 //  Returns the node's name / its uuid (36 characters, fresh at every start of
 //  the process). Both belong to the node.
-COLUGO_EXPORT const char *
-    colugo_node_name (colugo_node_t *self);
-COLUGO_EXPORT const char *
-    colugo_node_uuid (colugo_node_t *self);
+COLUGO_EXPORT const char *colugo_node_name (colugo_node_t *self);
+COLUGO_EXPORT const char *colugo_node_uuid (colugo_node_t *self);
 
 //  --- Options: call before colugo_node_start ()
 
 //  Waits for an avahi-daemon that is not running yet (or restarts), instead
 //  of failing in colugo_node_start (). Default false.
-COLUGO_EXPORT void
-    colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait);
+COLUGO_EXPORT void colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait);
 
 //  Turns discovery off (default on): the node then neither advertises nor
 //  browses, and only connects sockets within itself and to endpoints given
 //  with colugo_socket_connect (). Useful without any avahi-daemon.
-COLUGO_EXPORT void
-    colugo_node_set_discovery (colugo_node_t *self, bool enabled);
+COLUGO_EXPORT void colugo_node_set_discovery (colugo_node_t *self, bool enabled);
 
 //  Sets the ZeroMQ heartbeat interval and timeout for sockets created after
 //  the call, in ms (defaults 500 and 2000: a dead peer is noticed in 2-2.5 s).
-COLUGO_EXPORT int
-    colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms);
+COLUGO_EXPORT int colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms);
 
 //  --- Sockets: the node owns them and frees them in colugo_node_destroy ();
 //  each returns NULL on failure (colugo_last_error (): COLUGO_ETOPIC for a bad
 //  topic, checked before anything is bound). They may be added before or
 //  while the node runs.
 
-COLUGO_EXPORT colugo_publisher_t *
-    colugo_node_add_publisher (colugo_node_t *self, const char *topic);
+COLUGO_EXPORT colugo_publisher_t *colugo_node_add_publisher (colugo_node_t *self,
+                                                             const char *topic);
 
 //  See colugo/subscriber.h for the callback.
 typedef void (colugo_message_fn) (colugo_subscriber_t *subscriber, const char *topic,
                                   const void *data, size_t size, void *arg);
-COLUGO_EXPORT colugo_subscriber_t *
-    colugo_node_add_subscriber (colugo_node_t *self, const char *topic,
-                                colugo_message_fn *handler, void *arg);
+COLUGO_EXPORT colugo_subscriber_t *colugo_node_add_subscriber (colugo_node_t *self,
+                                                               const char *topic,
+                                                               colugo_message_fn *handler,
+                                                               void *arg);
 
-COLUGO_EXPORT colugo_client_t *
-    colugo_node_add_client (colugo_node_t *self, const char *topic);
+COLUGO_EXPORT colugo_client_t *colugo_node_add_client (colugo_node_t *self, const char *topic);
 
 //  See colugo/server.h for the callback.
-typedef void (colugo_request_fn) (colugo_server_t *server, uint64_t request,
-                                  const void *data, size_t size, void *arg);
-COLUGO_EXPORT colugo_server_t *
-    colugo_node_add_server (colugo_node_t *self, const char *topic,
-                            colugo_request_fn *handler, void *arg);
+typedef void (colugo_request_fn) (colugo_server_t *server, uint64_t request, const void *data,
+                                  size_t size, void *arg);
+COLUGO_EXPORT colugo_server_t *colugo_node_add_server (colugo_node_t *self, const char *topic,
+                                                       colugo_request_fn *handler, void *arg);
 
 //  --- Timers, on the node's loop, in milliseconds
 
 //  Calls handler every interval_ms (>= 1) until cancelled. Returns a timer id
 //  (> 0) or a negative error.
-COLUGO_EXPORT int64_t
-    colugo_node_add_repeater (colugo_node_t *self, uint32_t interval_ms,
-                              colugo_timer_fn *handler, void *arg);
+COLUGO_EXPORT int64_t colugo_node_add_repeater (colugo_node_t *self, uint32_t interval_ms,
+                                                colugo_timer_fn *handler, void *arg);
 
 //  Calls handler once, delay_ms from now, unless cancelled first. Returns a
 //  timer id (> 0) or a negative error.
-COLUGO_EXPORT int64_t
-    colugo_node_add_delayed (colugo_node_t *self, uint32_t delay_ms,
-                             colugo_timer_fn *handler, void *arg);
+COLUGO_EXPORT int64_t colugo_node_add_delayed (colugo_node_t *self, uint32_t delay_ms,
+                                               colugo_timer_fn *handler, void *arg);
 
 //  Cancels a repeater or delayed callback (also from inside its own call).
 //  Returns 0, or COLUGO_ENOTFOUND if it has already run or was cancelled.
-COLUGO_EXPORT int
-    colugo_node_cancel_timer (colugo_node_t *self, int64_t timer_id);
+COLUGO_EXPORT int colugo_node_cancel_timer (colugo_node_t *self, int64_t timer_id);
 
 //  Counters of the node's discovery.
 typedef struct {
-    uint64_t services_seen;      //  valid services of our type resolved
-    uint64_t services_invalid;   //  services of our type ignored: bad TXT (logged)
-    uint64_t daemon_restarts;    //  times the avahi-daemon came back
+    uint64_t services_seen;     //  valid services of our type resolved
+    uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
+    uint64_t daemon_restarts;   //  times the avahi-daemon came back
 } colugo_node_stats_t;
 
-COLUGO_EXPORT colugo_node_stats_t
-    colugo_node_stats (colugo_node_t *self);
+COLUGO_EXPORT colugo_node_stats_t colugo_node_stats (colugo_node_t *self);
 
 COLUGO_END_DECLS
 

@@ -16,17 +16,14 @@ COLUGO_BEGIN_DECLS
 //  Sends size bytes (copied) to every connected subscriber. Returns 0, or
 //  COLUGO_EZMQ. Like ZeroMQ PUB, a subscriber that is not connected yet, or
 //  whose queue is full, misses the message.
-COLUGO_EXPORT int
-    colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size);
+COLUGO_EXPORT int colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size);
 
 //  Returns the publisher's common socket part.
-COLUGO_EXPORT colugo_socket_t *
-    colugo_publisher_socket (colugo_publisher_t *self);
+COLUGO_EXPORT colugo_socket_t *colugo_publisher_socket (colugo_publisher_t *self);
 
 //  Withdraws the service, closes the socket and frees the publisher before
 //  the node goes. Safe on NULL; sets *self_p to NULL.
-COLUGO_EXPORT void
-    colugo_publisher_destroy (colugo_publisher_t **self_p);
+COLUGO_EXPORT void colugo_publisher_destroy (colugo_publisher_t **self_p);
 
 COLUGO_END_DECLS
 

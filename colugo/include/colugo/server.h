@@ -20,22 +20,18 @@ COLUGO_BEGIN_DECLS
 //  COLUGO_EALREADY if that request was already answered; COLUGO_ENOTFOUND if
 //  there never was such a request. If the client has gone meanwhile, the reply
 //  is dropped, counted and logged at debug level, and 0 is returned.
-COLUGO_EXPORT int
-    colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data,
-                         size_t size);
+COLUGO_EXPORT int colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data,
+                                       size_t size);
 
 //  Returns how many requests wait for an answer.
-COLUGO_EXPORT size_t
-    colugo_server_pending (colugo_server_t *self);
+COLUGO_EXPORT size_t colugo_server_pending (colugo_server_t *self);
 
 //  Returns the server's common socket part.
-COLUGO_EXPORT colugo_socket_t *
-    colugo_server_socket (colugo_server_t *self);
+COLUGO_EXPORT colugo_socket_t *colugo_server_socket (colugo_server_t *self);
 
 //  Withdraws the service, closes the socket and frees the server before the
 //  node goes; unanswered requests are dropped. Safe on NULL; sets *self_p to NULL.
-COLUGO_EXPORT void
-    colugo_server_destroy (colugo_server_t **self_p);
+COLUGO_EXPORT void colugo_server_destroy (colugo_server_t **self_p);
 
 COLUGO_END_DECLS
 

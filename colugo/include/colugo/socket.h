@@ -33,63 +33,55 @@ typedef enum {
 //  A peer of a connecting socket. The strings belong to the socket and stay
 //  valid until control returns to the event loop.
 typedef struct {
-    const char *node_uuid;   //  the remote node's uuid ("" if unknown)
-    const char *node_name;   //  the remote node's name ("" if unknown)
-    const char *endpoint;    //  e.g. "tcp://10.0.0.2:41235"
-    bool connected;          //  true while the connection is up
+    const char *node_uuid;  //  the remote node's uuid ("" if unknown)
+    const char *node_name;  //  the remote node's name ("" if unknown)
+    const char *endpoint;   //  e.g. "tcp://10.0.0.2:41235"
+    bool connected;         //  true while the connection is up
 } colugo_peer_t;
 
 //  Called when a peer connects (connected true) or disconnects (false).
-typedef void (colugo_peer_fn) (colugo_socket_t *socket,
-                               const colugo_peer_t *peer, bool connected, void *arg);
+typedef void (colugo_peer_fn) (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected,
+                               void *arg);
 
 //  Returns the topic; the string belongs to the socket.
-COLUGO_EXPORT const char *
-    colugo_socket_topic (colugo_socket_t *self);
+COLUGO_EXPORT const char *colugo_socket_topic (colugo_socket_t *self);
 
 //  Returns the kind of socket.
-COLUGO_EXPORT colugo_kind_t
-    colugo_socket_kind (colugo_socket_t *self);
+COLUGO_EXPORT colugo_kind_t colugo_socket_kind (colugo_socket_t *self);
 
 //  Returns the TCP port a publisher or server is bound to, 0 for others.
-COLUGO_EXPORT uint16_t
-    colugo_socket_port (colugo_socket_t *self);
+COLUGO_EXPORT uint16_t colugo_socket_port (colugo_socket_t *self);
 
 //  Sets the callback for peer connect and disconnect events (NULL: none).
-COLUGO_EXPORT void
-    colugo_socket_set_peer_handler (colugo_socket_t *self, colugo_peer_fn *handler, void *arg);
+COLUGO_EXPORT void colugo_socket_set_peer_handler (colugo_socket_t *self, colugo_peer_fn *handler,
+                                                   void *arg);
 
 //  Returns how many peers are connected right now.
-COLUGO_EXPORT size_t
-    colugo_socket_peer_count (colugo_socket_t *self);
+COLUGO_EXPORT size_t colugo_socket_peer_count (colugo_socket_t *self);
 
 //  Copies up to max connected peers into peers (connecting sockets only);
 //  returns how many were copied. Strings are valid until control returns to
 //  the event loop.
-COLUGO_EXPORT size_t
-    colugo_socket_peers (colugo_socket_t *self, colugo_peer_t *peers, size_t max);
+COLUGO_EXPORT size_t colugo_socket_peers (colugo_socket_t *self, colugo_peer_t *peers, size_t max);
 
 //  Connects to an endpoint by hand ("tcp://host:port"), besides what
 //  discovery finds: for plain ZeroMQ peers that do not advertise. Connecting
 //  sockets only. Returns 0 or a negative error.
-COLUGO_EXPORT int
-    colugo_socket_connect (colugo_socket_t *self, const char *endpoint);
+COLUGO_EXPORT int colugo_socket_connect (colugo_socket_t *self, const char *endpoint);
 
 //  Undoes colugo_socket_connect (). Returns 0 or COLUGO_ENOTFOUND.
-COLUGO_EXPORT int
-    colugo_socket_disconnect (colugo_socket_t *self, const char *endpoint);
+COLUGO_EXPORT int colugo_socket_disconnect (colugo_socket_t *self, const char *endpoint);
 
 //  Counters kept by every socket.
 typedef struct {
-    uint64_t sent;           //  messages sent (requests, replies, publications)
-    uint64_t received;       //  messages delivered to the application
-    uint64_t dropped;        //  malformed or unexpected messages dropped (logged)
-    uint64_t timeouts;       //  requests that timed out (clients)
+    uint64_t sent;      //  messages sent (requests, replies, publications)
+    uint64_t received;  //  messages delivered to the application
+    uint64_t dropped;   //  malformed or unexpected messages dropped (logged)
+    uint64_t timeouts;  //  requests that timed out (clients)
 } colugo_socket_stats_t;
 
 //  Returns the counters of a socket.
-COLUGO_EXPORT colugo_socket_stats_t
-    colugo_socket_stats (colugo_socket_t *self);
+COLUGO_EXPORT colugo_socket_stats_t colugo_socket_stats (colugo_socket_t *self);
 
 COLUGO_END_DECLS
 

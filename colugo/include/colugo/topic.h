@@ -15,8 +15,7 @@ COLUGO_BEGIN_DECLS
 #define COLUGO_TOPIC_MAX 240
 
 //  Returns 0 if topic is a valid topic name, else COLUGO_ETOPIC.
-COLUGO_EXPORT int
-    colugo_topic_check (const char *topic);
+COLUGO_EXPORT int colugo_topic_check (const char *topic);
 
 COLUGO_END_DECLS
 
