@@ -28,19 +28,11 @@ wait_for() {
     done
     return 1
 }
-# wait_for_count FILE N: bounded wait for more than N "UP" lines
-wait_for_count() {
+# wait_for_more FILE PATTERN N: bounded wait for more than N lines matching
+wait_for_more() {
     local deadline=$((SECONDS + 15))
     while [ $SECONDS -lt "$deadline" ]; do
-        [ "$(grep -c '^UP ' "$1")" -gt "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-wait_for_more_msgs() {
-    local deadline=$((SECONDS + 5))
-    while [ $SECONDS -lt "$deadline" ]; do
-        [ "$(grep -c '^MSG ' "$1")" -gt "$2" ] && return 0
+        [ "$(grep -c -- "$2" "$1")" -gt "$3" ] && return 0
         sleep 0.05
     done
     return 1
@@ -67,9 +59,9 @@ check "noticed within 4 s" [ "$down_ms" -lt 4000 ]
 
 colugo-link h1 up
 before=$(grep -c '^UP ' "$out/sub")
-check "reconnects when the cable is back" wait_for_count "$out/sub" "$before"
+check "reconnects when the cable is back" wait_for_more "$out/sub" '^UP ' "$before"
 msgs=$(grep -c '^MSG ' "$out/sub")
-check "messages flow again" wait_for_more_msgs "$out/sub" "$msgs"
+check "messages flow again" wait_for_more "$out/sub" '^MSG ' "$msgs"
 
 if [ "$failed" != 0 ]; then
     echo "--- publisher (h1)"; cat "$out/pub"; echo "--- subscriber (h2)"; cat "$out/sub"

@@ -175,19 +175,29 @@ Test (pubsub, publisher_restart)
     proc_destroy (&pub);
 }
 
+//  Starts a publisher and a subscriber on topic, sends the publisher signal
+//  once messages flow, and returns how long until the subscriber reports
+//  it down. The processes are left in *pub and *sub.
+static long long
+s_time_to_down (const char *topic, int signal, proc_t **pub, proc_t **sub)
+{
+    *sub = proc_testnode ("sub", topic, NULL);
+    *pub = proc_testnode ("pub", topic, "-i", "50", NULL);
+    cr_assert_not_null (proc_expect (*sub, "MSG ", FIND_MS));
+    long long sent = proc_now_ms ();
+    proc_kill (*pub, signal);
+    cr_assert_not_null (proc_expect (*sub, "DOWN ", 6000));
+    long long noticed = proc_now_ms () - sent;
+    cr_log_info ("%s: publisher down after %lld ms", topic, noticed);
+    return noticed;
+}
+
 Test (liveness, frozen_publisher_is_noticed_by_heartbeats)
 {
-    proc_t *sub = proc_testnode ("sub", "e2e.frozen", NULL);
-    proc_t *pub = proc_testnode ("pub", "e2e.frozen", "-i", "50", NULL);
-    cr_assert_not_null (proc_expect (sub, "MSG ", FIND_MS));
     //  A stopped process keeps its TCP connections open, like a host cut
     //  off: only the heartbeat can tell (and mDNS still lists it).
-    long long stopped = proc_now_ms ();
-    proc_kill (pub, SIGSTOP);
-    cr_assert_not_null (proc_expect (sub, "DOWN ", 6000));
-    long long noticed = proc_now_ms () - stopped;
-    cr_log_info ("frozen publisher noticed after %lld ms", noticed);
-    cr_assert_lt (noticed, 4000);
+    proc_t *pub, *sub;
+    cr_assert_lt (s_time_to_down ("e2e.frozen", SIGSTOP, &pub, &sub), 4000);
     proc_kill (pub, SIGCONT);
     //  It answers again: the connection comes back.
     cr_assert_not_null (proc_expect (sub, "UP ", 6000));
@@ -197,15 +207,8 @@ Test (liveness, frozen_publisher_is_noticed_by_heartbeats)
 
 Test (liveness, clean_stop_is_noticed_at_once)
 {
-    proc_t *sub = proc_testnode ("sub", "e2e.cleanstop", NULL);
-    proc_t *pub = proc_testnode ("pub", "e2e.cleanstop", "-i", "50", NULL);
-    cr_assert_not_null (proc_expect (sub, "MSG ", FIND_MS));
-    long long stopped = proc_now_ms ();
-    proc_kill (pub, SIGTERM);
-    cr_assert_not_null (proc_expect (sub, "DOWN ", 3000));
-    long long noticed = proc_now_ms () - stopped;
-    cr_log_info ("clean stop noticed after %lld ms", noticed);
-    cr_assert_lt (noticed, 1000);
+    proc_t *pub, *sub;
+    cr_assert_lt (s_time_to_down ("e2e.cleanstop", SIGTERM, &pub, &sub), 1000);
     cr_assert_eq (proc_wait (pub, 5000), 0);
     proc_destroy (&sub);
     proc_destroy (&pub);
