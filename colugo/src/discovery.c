@@ -669,8 +669,10 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         remote->seen = seen;
         remote->seen [remote->seen_count++] = (s_seen_t){interface, protocol};
         remote->stale = false;
-        if (remote->state == S_NEW)
+        if (remote->state == S_NEW) {
+            colugo__debug ("new service '%s': resolving", name);
             s_resolve (self, remote);
+        }
     }
     else if (remote) {
         for (size_t i = 0; i < remote->seen_count; i++)
