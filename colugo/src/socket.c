@@ -8,10 +8,10 @@
     DISCONNECTED, and the peer stops counting as connected. A clean close or
     a killed process is reported at once by TCP.
 */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "colugo/error.h"
 #include "sock.h"
 
@@ -68,7 +68,6 @@ int
 colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
                      const char *topic)
 {
-    static unsigned monitor_count;
     self->node = node;
     self->kind = kind;
     self->zmq_type = s_zmq_type (kind);
@@ -98,8 +97,11 @@ colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t k
 
     //  The monitor must exist before the first connect or bind.
     char monitor_endpoint [64];
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-monitor-%d-%u",
-              (int) getpid (), ++monitor_count);
+    //  Never reused (an address could be, before libzmq lets go of the
+    //  old name), and atomic: nodes may run on several threads.
+    static atomic_uint monitor_count;
+    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-monitor-%u",
+              atomic_fetch_add (&monitor_count, 1));
     int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_ACCEPTED;
     if (zmq_socket_monitor (self->handle, monitor_endpoint, events)) {
         colugo__error ("cannot monitor a socket: %s", zmq_strerror (zmq_errno ()));
