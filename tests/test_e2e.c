@@ -131,6 +131,21 @@ Test (pubsub, sockets_match_by_topic_and_kind)
     proc_destroy (&node);
 }
 
+Test (pubsub, restarted_node_lets_go_of_withdrawn_services)
+{
+    //  The subscriber's node stops and starts again (finding the publisher
+    //  twice); then the publisher withdraws its service but keeps its socket
+    //  open: the subscriber must disconnect, once is enough.
+    proc_t *sub = proc_testnode ("sub", "e2e.nodestart", "-R", "800", NULL);
+    proc_t *pub = proc_testnode ("pub", "e2e.nodestart", "-i", "20", "-W", "2500", NULL);
+    cr_assert_not_null (proc_expect (sub, "RESTART", 5000));
+    cr_assert_not_null (proc_expect (sub, "MSG ", FIND_MS));
+    cr_assert_not_null (proc_expect (pub, "STOPPED", 5000));
+    cr_assert_not_null (proc_expect (sub, "DOWN ", 2500));
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
 Test (pubsub, long_topic_with_underscores_and_utf8)
 {
     char topic [201];

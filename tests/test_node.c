@@ -300,6 +300,55 @@ Test (node, cancelled_request_runs_no_callback)
     colugo_node_destroy (&self.node);
 }
 
+static void on_stop (colugo_node_t *node, void *arg);
+
+static void
+on_timeout_destroy_client (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    //  The others in flight must never call back, not even in this pass.
+    if (self->timeouts++ == 0)
+        colugo_client_destroy (&self->client);
+    cr_assert_null (self->client);
+}
+
+Test (node, destroyed_client_calls_no_callbacks)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.client = colugo_node_add_client (self.node, "rpc.destroyed");
+    for (int i = 0; i < 3; i++)
+        cr_assert_gt (colugo_client_send (self.client, "x", 1, on_cancelled_reply,
+                                          on_timeout_destroy_client, 100, &self),
+                      0);
+    colugo_node_add_delayed (self.node, 400, on_stop, NULL);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.timeouts, 1);
+    cr_assert_eq (self.replies, 0);
+    colugo_node_destroy (&self.node);
+}
+
+Test (node, manual_endpoints_must_be_numeric)
+{
+    colugo_node_t *node = colugo_node_new ("test");
+    colugo_node_set_discovery (node, false);
+    colugo_socket_t *socket = colugo_client_socket (colugo_node_add_client (node, "rpc.ep"));
+    const char *bad [] = {"tcp://localhost:5555",
+                          "tcp://1.2.3.4",
+                          "tcp://1.2.3.4:0",
+                          "tcp://1.2.3.4:70000",
+                          "ipc:///tmp/x",
+                          "tcp://1.2.3:5",
+                          ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        cr_assert_eq (colugo_socket_connect (socket, bad [i]), COLUGO_EINVAL, "%s", bad [i]);
+    cr_assert_eq (colugo_socket_connect (socket, "tcp://127.0.0.1:5555"), 0);
+    cr_assert_eq (colugo_socket_disconnect (socket, "tcp://127.0.0.1:5555"), 0);
+    cr_assert_eq (colugo_socket_disconnect (socket, "tcp://127.0.0.1:5555"), COLUGO_ENOTFOUND);
+    colugo_node_destroy (&node);
+}
+
 //  --- Timers
 
 static void

@@ -8,6 +8,9 @@
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
+    and, with any of them: -R ms (stop the node after ms, print RESTART, start
+    it again), -W ms (stop the node after ms, print STOPPED, keep its
+    sockets open 3 s more).
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
@@ -224,6 +227,13 @@ send_request (colugo_node_t *node, void *arg)
 }
 
 static void
+on_stop (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    colugo_node_stop (node);
+}
+
+static void
 on_deadline (colugo_node_t *node, void *arg)
 {
     test_node_t *self = (test_node_t *) arg;
@@ -245,9 +255,11 @@ main (int argc, char *argv [])
     const char *name = "TestNode";
     long exit_after_ms = 60000;
     long publishers = 1;
+    long restart_ms = 0;   //  -R: stop the node after this, then start it again
+    long withdraw_ms = 0;  //  -W: stop the node after this, keep the sockets 3 s
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:")) != -1) {
         switch (option) {
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
@@ -257,6 +269,8 @@ main (int argc, char *argv [])
             case 'g': self.tag = optarg; break;
             case 'T': self.timeout_ms = atol (optarg); break;
             case 'm': publishers = atol (optarg); break;
+            case 'R': restart_ms = atol (optarg); break;
+            case 'W': withdraw_ms = atol (optarg); break;
             default: return 2;
         }
     }
@@ -330,7 +344,20 @@ main (int argc, char *argv [])
     colugo_socket_set_peer_handler (socket, on_peer, &self);
     colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
+    long stop_ms = restart_ms ? restart_ms : withdraw_ms;
+    if (stop_ms)
+        colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
     int rc = colugo_node_start (self.node);
+    if (rc == 0 && restart_ms && self.exit_code == 0) {
+        //  Stopped (services withdrawn, sockets kept): run again.
+        s_line ("RESTART");
+        rc = colugo_node_start (self.node);
+    }
+    else if (rc == 0 && withdraw_ms) {
+        //  Withdrawn, but the sockets stay open: peers must let go anyway.
+        s_line ("STOPPED");
+        sleep (3);
+    }
     if (rc)
         s_line ("ERROR %s", colugo_strerror (rc));
     colugo_node_destroy (&self.node);

@@ -32,6 +32,18 @@
 
 #define S_RETRY_MS 1000  //  retry a failed resolve, browse, publish or connect
 #define S_SWEEP_MS 3000  //  after a daemon restart, forget what is not seen again
+//  A stranger may announce thousands of names that resolve to nothing (and
+//  dead hosts' names may linger in caches for an hour); each such resolve
+//  holds a resolver for Avahi's 5 s timeout, and resolvers count against
+//  the daemon's per-client object limit (1024). So at most S_RESOLVERS_MAX
+//  run at once, the rest wait newest first (a service that appears after a
+//  flood is resolved as soon as one slot frees, not after the flood),
+//  failures back off (1, 2, 4, 8, 16 s), after the last attempt a name is
+//  parked until it is announced again, and the table of names is capped.
+#define S_RESOLVERS_MAX 64
+#define S_RESOLVE_DEADLINE_MS 1500  //  ours: Avahi's resolver waits 5 s
+#define S_RESOLVE_ATTEMPTS 6
+#define S_REMOTES_MAX 4096
 #define S_UUID_MAX 64
 #define S_NODE_NAME_MAX 64
 #define S_TXT_MAX 512
@@ -60,7 +72,9 @@ typedef struct {
     s_seen_t *seen;  //  (interface, protocol) pairs reporting it
     size_t seen_count;
     AvahiServiceResolver *resolver;
-    uint64_t retry;  //  timer that resolves again
+    uint64_t retry;     //  timer that resolves again
+    uint64_t deadline;  //  timer that gives up the resolver running now
+    void *queued;       //  handle in the resolve queue, while waiting for a slot
     unsigned attempts;
     s_remote_state_t state;
     bool stale;                 //  reported before a daemon restart, not since
@@ -84,9 +98,12 @@ struct colugo__discovery {
     uint64_t sweep;           //  timer that forgets stale services
     zlistx_t *publications;   //  s_publication_t
     uint64_t last_publication;
-    zhashx_t *remotes;  //  instance name -> s_remote_t
+    zhashx_t *remotes;        //  instance name -> s_remote_t
+    zlistx_t *resolve_queue;  //  s_remote_t waiting for a resolver slot, newest first
+    size_t resolving;         //  resolvers running
     colugo__discovery_stats_t stats;
     colugo__ratelimit_t invalid_log;
+    colugo__ratelimit_t resolve_log;
 };
 
 static void s_publish (colugo__discovery_t *self, s_publication_t *pub);
@@ -381,12 +398,21 @@ colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle)
 static void
 s_remote_stop_resolving (s_remote_t *remote)
 {
-    if (remote->resolver)
+    colugo__discovery_t *self = remote->owner;
+    if (remote->resolver) {
         avahi_service_resolver_free (remote->resolver);
+        self->resolving--;
+    }
     remote->resolver = NULL;
+    if (remote->deadline)
+        colugo__timers_cancel (self->config.timers, remote->deadline);
+    remote->deadline = 0;
     if (remote->retry)
-        colugo__timers_cancel (remote->owner->config.timers, remote->retry);
+        colugo__timers_cancel (self->config.timers, remote->retry);
     remote->retry = 0;
+    if (remote->queued)
+        zlistx_delete (self->resolve_queue, remote->queued);
+    remote->queued = NULL;
 }
 
 static void
@@ -400,6 +426,8 @@ s_remote_free_strings (s_remote_t *remote)
     remote->topic = remote->node_uuid = remote->node_name = remote->host = remote->endpoint = NULL;
 }
 
+static void s_resolve_next (colugo__discovery_t *self);
+
 //  Forgets a remote service, telling the node if it had been reported up.
 static void
 s_remote_forget (colugo__discovery_t *self, s_remote_t *remote)
@@ -410,6 +438,7 @@ s_remote_forget (colugo__discovery_t *self, s_remote_t *remote)
         self->config.on_service (self->config.arg, COLUGO__SERVICE_DOWN, &remote->service);
     }
     zhashx_delete (self->remotes, remote->name);
+    s_resolve_next (self);
 }
 
 static void
@@ -427,6 +456,7 @@ s_remote_destructor (void **item)
 }
 
 static void s_resolve (colugo__discovery_t *self, s_remote_t *remote);
+static void s_resolve_failed (colugo__discovery_t *self, s_remote_t *remote, const char *why);
 
 static void
 s_on_resolve_retry (void *arg)
@@ -546,16 +576,12 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
         return;
     avahi_service_resolver_free (resolver);
     remote->resolver = NULL;
+    self->resolving--;
+    colugo__timers_cancel (self->config.timers, remote->deadline);
+    remote->deadline = 0;
+    s_resolve_next (self);
     if (event != AVAHI_RESOLVER_FOUND) {
-        remote->attempts++;
-        if (remote->attempts == 3)
-            colugo__warn ("cannot resolve service '%s' (%s); still trying", name,
-                          avahi_strerror (avahi_client_errno (self->client)));
-        else
-            colugo__debug ("cannot resolve service '%s' (%s); retrying", name,
-                           avahi_strerror (avahi_client_errno (self->client)));
-        remote->retry = colugo__timers_add (self->config.timers, zclock_mono () + S_RETRY_MS, 0,
-                                            s_on_resolve_retry, remote);
+        s_resolve_failed (self, remote, avahi_strerror (avahi_client_errno (self->client)));
         return;
     }
     const char *why = s_check (remote, host, address, port, txt);
@@ -576,19 +602,83 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
     self->config.on_service (self->config.arg, COLUGO__SERVICE_UP, &remote->service);
 }
 
+//  Counts a failed resolve and schedules the next attempt, or parks the
+//  name after the last one.
+static void
+s_resolve_failed (colugo__discovery_t *self, s_remote_t *remote, const char *why)
+{
+    self->stats.resolve_failures++;
+    unsigned suppressed = 0;
+    bool log = colugo__ratelimit (&self->resolve_log, &suppressed);
+    if (++remote->attempts >= S_RESOLVE_ATTEMPTS) {
+        if (log)
+            colugo__warn ("cannot resolve service '%s' (%s): giving up until it is announced "
+                          "again (%u more not shown)",
+                          remote->name, why, suppressed);
+        return;
+    }
+    int64_t delay = (int64_t) S_RETRY_MS << (remote->attempts - 1);
+    if (log)
+        colugo__warn ("cannot resolve service '%s' (%s): retrying in %lld s (%u more not shown)",
+                      remote->name, why, (long long) delay / 1000, suppressed);
+    remote->retry = colugo__timers_add (self->config.timers, zclock_mono () + delay, 0,
+                                        s_on_resolve_retry, remote);
+}
+
+static void s_resolve_next (colugo__discovery_t *self);
+
+//  A name that has not resolved in time frees its slot for others.
+static void
+s_on_resolve_deadline (void *arg)
+{
+    s_remote_t *remote = (s_remote_t *) arg;
+    colugo__discovery_t *self = remote->owner;
+    remote->deadline = 0;
+    if (remote->resolver) {
+        avahi_service_resolver_free (remote->resolver);
+        remote->resolver = NULL;
+        self->resolving--;
+    }
+    s_resolve_failed (self, remote, "no answer in time");
+    s_resolve_next (self);
+}
+
+//  Resolves a new service now, or queues it for a free resolver slot. At
+//  most one resolver, retry or queue place per name at a time.
 static void
 s_resolve (colugo__discovery_t *self, s_remote_t *remote)
 {
-    if (!self->client || remote->resolver || remote->seen_count == 0)
+    if (!self->client || remote->state != S_NEW || remote->resolver || remote->retry
+        || remote->queued || remote->seen_count == 0 || remote->attempts >= S_RESOLVE_ATTEMPTS)
         return;
+    if (self->resolving >= S_RESOLVERS_MAX) {
+        remote->queued = zlistx_add_start (self->resolve_queue, remote);
+        if (!remote->queued)
+            s_resolve_failed (self, remote, "out of memory");
+        return;
+    }
     remote->resolver = avahi_service_resolver_new (
         self->client, remote->seen [0].interface, remote->seen [0].protocol, remote->name,
         COLUGO__SERVICE_TYPE, "local", AVAHI_PROTO_INET, 0, s_on_resolve, remote);
     if (!remote->resolver) {
-        colugo__debug ("cannot start resolving '%s': %s", remote->name,
-                       avahi_strerror (avahi_client_errno (self->client)));
-        remote->retry = colugo__timers_add (self->config.timers, zclock_mono () + S_RETRY_MS, 0,
-                                            s_on_resolve_retry, remote);
+        s_resolve_failed (self, remote, avahi_strerror (avahi_client_errno (self->client)));
+        return;
+    }
+    self->resolving++;
+    remote->deadline =
+        colugo__timers_add (self->config.timers, zclock_mono () + S_RESOLVE_DEADLINE_MS, 0,
+                            s_on_resolve_deadline, remote);
+}
+
+//  Gives free resolver slots to the names that wait, newest first.
+static void
+s_resolve_next (colugo__discovery_t *self)
+{
+    s_remote_t *remote;
+    while (self->resolving < S_RESOLVERS_MAX
+           && (remote = (s_remote_t *) zlistx_detach (self->resolve_queue, NULL))) {
+        remote->queued = NULL;
+        s_resolve (self, remote);
     }
 }
 
@@ -650,6 +740,15 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         return;  //  the node connects its own sockets directly
     s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, name);
     if (event == AVAHI_BROWSER_NEW) {
+        if (!remote && zhashx_size (self->remotes) >= S_REMOTES_MAX) {
+            self->stats.resolve_failures++;
+            unsigned suppressed;
+            if (colugo__ratelimit (&self->resolve_log, &suppressed))
+                colugo__warn ("%d services of type %s known already: ignoring '%s' (%u more not "
+                              "shown)",
+                              S_REMOTES_MAX, COLUGO__SERVICE_TYPE, name, suppressed);
+            return;
+        }
         if (!remote) {
             remote = calloc (1, sizeof *remote);
             if (!remote || !(remote->name = strdup (name))) {
@@ -669,6 +768,8 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
         remote->seen = seen;
         remote->seen [remote->seen_count++] = (s_seen_t){interface, protocol};
         remote->stale = false;
+        if (remote->attempts >= S_RESOLVE_ATTEMPTS)
+            remote->attempts = 0;  //  parked, and announced again: one more round
         if (remote->state == S_NEW) {
             colugo__debug ("new service '%s': resolving", name);
             s_resolve (self, remote);
@@ -731,6 +832,12 @@ s_daemon_lost (colugo__discovery_t *self)
             zhashx_delete (self->remotes, name);
     }
     zlistx_destroy (&names);
+    //  A sweep armed after an earlier restart would forget live services
+    //  that this browse has not reported yet.
+    if (self->sweep)
+        colugo__timers_cancel (self->config.timers, self->sweep);
+    self->sweep = 0;
+    self->sweep_after_browse = false;
     self->lost = true;
 }
 
@@ -831,9 +938,10 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     self->node_name = strdup (config->node_name);
     self->publications = zlistx_new ();
     self->remotes = zhashx_new ();
+    self->resolve_queue = zlistx_new ();
     self->poll = colugo__avahi_poll_new (config->loop, config->timers, config->reaper);
     if (!self->node_uuid || !self->node_name || !self->publications || !self->remotes
-        || !self->poll) {
+        || !self->resolve_queue || !self->poll) {
         colugo__discovery_destroy (&self);
         return COLUGO_ENOMEM;
     }
@@ -872,6 +980,7 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
     }
     if (self->remotes)
         zhashx_destroy (&self->remotes);  //  frees resolvers first
+    zlistx_destroy (&self->resolve_queue);
     if (self->browser)
         avahi_service_browser_free (self->browser);
     if (self->client)

@@ -59,6 +59,7 @@ typedef struct {
 typedef struct {
     uint64_t services_seen;
     uint64_t services_invalid;
+    uint64_t resolve_failures;
     uint64_t daemon_restarts;
 } colugo__discovery_stats_t;
 

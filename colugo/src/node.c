@@ -34,10 +34,11 @@ struct colugo_node_t {
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
     colugo__discovery_t *discovery;  //  while started, with discovery on
-    zlistx_t *sockets;               //  colugo_socket_t, live ones
-    colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
-    bool running;                    //  inside zloop_start ()
-    bool stopping;                   //  colugo_node_stop () was called
+    colugo__u64map_t sockets;        //  id -> colugo_socket_t, live ones
+    uint64_t last_socket_id;
+    colugo__u64map_t user_timers;  //  heap id -> s_user_timer_t
+    bool running;                  //  inside zloop_start ()
+    bool stopping;                 //  colugo_node_stop () was called
     bool discovery_enabled;
     bool wait_for_daemon;
     int heartbeat_ivl;
@@ -90,24 +91,56 @@ s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *con
         colugo__socket_remove_peer (connecter, endpoint);
 }
 
+typedef void (s_socket_fn) (colugo_node_t *self, colugo_socket_t *socket, void *arg);
+
+//  Calls fn for every socket of the node, over a copy of their ids: what fn
+//  reaches (the application's peer callbacks) may add or close sockets.
+static void
+s_each_socket (colugo_node_t *self, s_socket_fn *fn, void *arg)
+{
+    size_t count = self->sockets.size, cursor = 0, taken = 0;
+    uint64_t *ids = malloc ((count ? count : 1) * sizeof *ids);
+    if (!ids) {
+        colugo__error ("out of memory: node '%s' cannot update its sockets", self->name);
+        return;
+    }
+    colugo_socket_t *socket;
+    while (taken < count && (socket = colugo__u64map_next (&self->sockets, &cursor)))
+        ids [taken++] = socket->id;
+    for (size_t i = 0; i < taken; i++)
+        if ((socket = colugo__u64map_get (&self->sockets, ids [i])))
+            fn (self, socket, arg);
+    free (ids);
+}
+
+typedef struct {
+    colugo__service_event_t event;
+    const colugo__service_t *service;
+} s_service_change_t;
+
+static void
+s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
+{
+    (void) self;
+    s_service_change_t *change = (s_service_change_t *) arg;
+    if (s_wanted_type (socket) != change->service->socket_type
+        || strcmp (socket->topic, change->service->topic) != 0)
+        return;
+    if (change->event == COLUGO__SERVICE_UP)
+        colugo__socket_add_peer (socket, change->service->endpoint, change->service->node_uuid,
+                                 change->service->node_name);
+    else
+        colugo__socket_remove_peer (socket, change->service->endpoint);
+}
+
 static void
 s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_node_t *self = (colugo_node_t *) arg;
     if (strcmp (service->node_uuid, self->uuid) == 0)
         return;  //  ours: linked directly
-    colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
-    while (socket) {
-        if (s_wanted_type (socket) == service->socket_type
-            && strcmp (socket->topic, service->topic) == 0) {
-            if (event == COLUGO__SERVICE_UP)
-                colugo__socket_add_peer (socket, service->endpoint, service->node_uuid,
-                                         service->node_name);
-            else
-                colugo__socket_remove_peer (socket, service->endpoint);
-        }
-        socket = (colugo_socket_t *) zlistx_next (self->sockets);
-    }
+    s_service_change_t change = {event, service};
+    s_each_socket (self, s_apply_service, &change);
 }
 
 //  Tells a newly added connecting socket of every service already known.
@@ -133,25 +166,45 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
 
+//  Links (arg true) or unlinks a socket with the sockets of this node it
+//  serves or is served by.
+typedef struct {
+    colugo_socket_t *socket;
+    bool link;
+} s_local_change_t;
+
+static void
+s_apply_local (colugo_node_t *self, colugo_socket_t *other, void *arg)
+{
+    s_local_change_t *change = (s_local_change_t *) arg;
+    colugo_socket_t *socket = change->socket;
+    if (other == socket || strcmp (other->topic, socket->topic) != 0)
+        return;
+    if (s_is_binder (socket) && other->kind == s_served_kind (socket))
+        s_link_local (self, socket, other, change->link);
+    else if (change->link && s_is_binder (other) && socket->kind == s_served_kind (other))
+        s_link_local (self, other, socket, true);
+}
+
+static void
+s_advertise_each (colugo_node_t *self, colugo_socket_t *socket, void *arg)
+{
+    (void) arg;
+    s_advertise (self, socket);
+}
+
 int
 colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (colugo__socket_start (socket, self->loop))
         return COLUGO_EZMQ;
-    if (!zlistx_add_end (self->sockets, socket)) {
+    socket->id = ++self->last_socket_id;
+    if (colugo__u64map_put (&self->sockets, socket->id, socket)) {
         colugo__socket_stop (socket, self->loop);
         return COLUGO_ENOMEM;
     }
-    colugo_socket_t *other = (colugo_socket_t *) zlistx_first (self->sockets);
-    while (other) {
-        if (other != socket && strcmp (other->topic, socket->topic) == 0) {
-            if (s_is_binder (socket) && other->kind == s_served_kind (socket))
-                s_link_local (self, socket, other, true);
-            else if (s_is_binder (other) && socket->kind == s_served_kind (other))
-                s_link_local (self, other, socket, true);
-        }
-        other = (colugo_socket_t *) zlistx_next (self->sockets);
-    }
+    s_local_change_t change = {socket, true};
+    s_each_socket (self, s_apply_local, &change);
     if (s_is_binder (socket))
         s_advertise (self, socket);
     else if (self->discovery)
@@ -162,24 +215,25 @@ colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 void
 colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
-    void *handle = zlistx_find (self->sockets, socket);
-    if (handle)
-        zlistx_delete (self->sockets, handle);
+    if (!colugo__u64map_take (&self->sockets, socket->id))
+        return;  //  removed already
     if (socket->publication && self->discovery)
         colugo__discovery_withdraw (self->discovery, socket->publication);
     socket->publication = 0;
+    //  Requests and their timers go now: no callback may run for them.
+    if (socket->destroy_kind)
+        socket->destroy_kind (socket);
+    socket->destroy_kind = NULL;
     if (s_is_binder (socket)) {
-        colugo_socket_t *other = (colugo_socket_t *) zlistx_first (self->sockets);
-        while (other) {
-            if (other->kind == s_served_kind (socket) && strcmp (other->topic, socket->topic) == 0)
-                s_link_local (self, socket, other, false);
-            other = (colugo_socket_t *) zlistx_next (self->sockets);
-        }
+        s_local_change_t change = {socket, false};
+        s_each_socket (self, s_apply_local, &change);
     }
     colugo__socket_stop (socket, self->loop);
     socket->dead = true;
-    if (!self->running || colugo__reaper_defer (self->reaper, colugo__socket_free, socket))
-        colugo__socket_free (socket);
+    //  Freed from the loop: zloop may still dispatch to it in this pass, and
+    //  the callback that closed it may still be using it.
+    if (colugo__reaper_defer (self->reaper, colugo__socket_free, socket))
+        colugo__error ("out of memory: a closed socket is leaked");
 }
 
 zloop_t *
@@ -249,14 +303,12 @@ colugo_node_new (const char *name)
     }
     self->name = strdup (name);
     self->loop = zloop_new ();
-    self->sockets = zlistx_new ();
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->discovery_enabled = true;
     self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
     self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    if (!self->name || !self->loop || !self->sockets || !self->timers || !self->reaper
-        || s_make_uuid (self->uuid)) {
+    if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo__set_error (COLUGO_ENOMEM);
         return NULL;
@@ -265,19 +317,34 @@ colugo_node_new (const char *name)
 }
 
 static void
+s_forget_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    (void) event;
+    s_on_service (arg, COLUGO__SERVICE_DOWN, service);
+}
+
+static void
+s_unadvertise (colugo_node_t *self, colugo_socket_t *socket, void *arg)
+{
+    (void) self;
+    (void) arg;
+    socket->publication = 0;
+}
+
+//  Withdraws every service and lets go of every peer discovery gave us: the
+//  next start finds them afresh, each counted once.
+static void
 s_stop_discovery (colugo_node_t *self)
 {
     if (!self->discovery)
         return;
+    colugo__discovery_foreach (self->discovery, s_forget_service, self);
     colugo__discovery_stats_t stats = colugo__discovery_stats (self->discovery);
     self->stats.services_seen += stats.services_seen;
     self->stats.services_invalid += stats.services_invalid;
+    self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
-    colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
-    while (socket) {
-        socket->publication = 0;
-        socket = (colugo_socket_t *) zlistx_next (self->sockets);
-    }
+    s_each_socket (self, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
 
@@ -289,13 +356,12 @@ colugo_node_destroy (colugo_node_t **self_p)
         return;
     assert (!self->running);  //  not from one of the node's own callbacks
     s_stop_discovery (self);
-    if (self->sockets) {
-        colugo_socket_t *socket;
-        while ((socket = (colugo_socket_t *) zlistx_first (self->sockets)))
-            colugo__node_remove_socket (self, socket);
-        zlistx_destroy (&self->sockets);
-    }
+    colugo_socket_t *socket;
     size_t cursor = 0;
+    while ((cursor = 0, socket = colugo__u64map_next (&self->sockets, &cursor)))
+        colugo__node_remove_socket (self, socket);
+    colugo__u64map_free (&self->sockets);
+    cursor = 0;
     s_user_timer_t *timer;
     while ((timer = colugo__u64map_next (&self->user_timers, &cursor)))
         free (timer);
@@ -325,11 +391,7 @@ colugo_node_start (colugo_node_t *self)
         int rc = colugo__discovery_new (&config, &self->discovery);
         if (rc)
             return rc;
-        colugo_socket_t *socket = (colugo_socket_t *) zlistx_first (self->sockets);
-        while (socket) {
-            s_advertise (self, socket);
-            socket = (colugo_socket_t *) zlistx_next (self->sockets);
-        }
+        s_each_socket (self, s_advertise_each, NULL);
     }
     colugo__info ("node '%s' (%s) running", self->name, self->uuid);
     colugo__timers_restart (self->timers);
@@ -391,6 +453,7 @@ colugo_node_stats (colugo_node_t *self)
         colugo__discovery_stats_t now = colugo__discovery_stats (self->discovery);
         stats.services_seen += now.services_seen;
         stats.services_invalid += now.services_invalid;
+        stats.resolve_failures += now.resolve_failures;
         stats.daemon_restarts += now.daemon_restarts;
     }
     return stats;

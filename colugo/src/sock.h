@@ -18,6 +18,7 @@
 
 struct colugo_socket_t {
     colugo_node_t *node;
+    uint64_t id;  //  in its node, never reused
     colugo_kind_t kind;
     int zmq_type;  //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
     char *topic;

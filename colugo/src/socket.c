@@ -8,6 +8,7 @@
     DISCONNECTED, and the peer stops counting as connected. A clean close or
     a killed process is reported at once by TCP.
 */
+#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,10 +417,33 @@ colugo_socket_peers (colugo_socket_t *self, colugo_peer_t *peers, size_t max)
     return count;
 }
 
+//  Accepts "tcp://<IPv4 address>:<port>" only: libzmq's monitor names a
+//  connection by its numeric address, so a host name would never be seen
+//  as connected.
+static bool
+s_numeric_endpoint (const char *endpoint)
+{
+    const char *prefix = "tcp://";
+    if (strncmp (endpoint, prefix, strlen (prefix)) != 0)
+        return false;
+    const char *host = endpoint + strlen (prefix);
+    const char *colon = strrchr (host, ':');
+    if (!colon || colon - host >= INET_ADDRSTRLEN)
+        return false;
+    char address [INET_ADDRSTRLEN];
+    memcpy (address, host, (size_t) (colon - host));
+    address [colon - host] = 0;
+    struct in_addr parsed;
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    return inet_pton (AF_INET, address, &parsed) == 1 && end && *end == 0 && colon [1] != 0
+           && port > 0 && port <= 65535;
+}
+
 int
 colugo_socket_connect (colugo_socket_t *self, const char *endpoint)
 {
-    if (!endpoint || s_is_binder (self) || self->dead)
+    if (!endpoint || s_is_binder (self) || self->dead || !s_numeric_endpoint (endpoint))
         return COLUGO_EINVAL;
     return colugo__socket_add_peer (self, endpoint, "", "");
 }

@@ -47,8 +47,9 @@ COLUGO_EXPORT size_t colugo_client_pending (colugo_client_t *self);
 //  Returns the client's common socket part.
 COLUGO_EXPORT colugo_socket_t *colugo_client_socket (colugo_client_t *self);
 
-//  Closes and frees the client before the node goes. Requests in flight are
-//  dropped without callbacks. Safe on NULL; sets *self_p to NULL.
+//  Destroys the client before the node goes: requests in flight are dropped
+//  at once, without callbacks; the socket is closed and freed once control
+//  returns to the event loop (or in colugo_node_destroy ()). Safe on NULL; sets *self_p to NULL.
 COLUGO_EXPORT void colugo_client_destroy (colugo_client_t **self_p);
 
 COLUGO_END_DECLS

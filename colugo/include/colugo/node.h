@@ -116,6 +116,7 @@ COLUGO_EXPORT int colugo_node_cancel_timer (colugo_node_t *self, int64_t timer_i
 typedef struct {
     uint64_t services_seen;     //  valid services of our type resolved
     uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
+    uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
     uint64_t daemon_restarts;   //  times the avahi-daemon came back
 } colugo_node_stats_t;
 

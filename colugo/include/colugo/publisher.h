@@ -21,8 +21,9 @@ COLUGO_EXPORT int colugo_publisher_send (colugo_publisher_t *self, const void *d
 //  Returns the publisher's common socket part.
 COLUGO_EXPORT colugo_socket_t *colugo_publisher_socket (colugo_publisher_t *self);
 
-//  Withdraws the service, closes the socket and frees the publisher before
-//  the node goes. Safe on NULL; sets *self_p to NULL.
+//  Withdraws the service at once; the socket is closed and freed
+//  once control returns to the event loop (or in colugo_node_destroy ()).
+//  Safe on NULL; sets *self_p to NULL.
 COLUGO_EXPORT void colugo_publisher_destroy (colugo_publisher_t **self_p);
 
 COLUGO_END_DECLS

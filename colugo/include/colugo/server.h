@@ -29,8 +29,9 @@ COLUGO_EXPORT size_t colugo_server_pending (colugo_server_t *self);
 //  Returns the server's common socket part.
 COLUGO_EXPORT colugo_socket_t *colugo_server_socket (colugo_server_t *self);
 
-//  Withdraws the service, closes the socket and frees the server before the
-//  node goes; unanswered requests are dropped. Safe on NULL; sets *self_p to NULL.
+//  Withdraws the service at once; unanswered requests are dropped; the socket is closed and freed
+//  once control returns to the event loop (or in colugo_node_destroy ()).
+//  Safe on NULL; sets *self_p to NULL.
 COLUGO_EXPORT void colugo_server_destroy (colugo_server_t **self_p);
 
 COLUGO_END_DECLS

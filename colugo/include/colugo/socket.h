@@ -30,8 +30,10 @@ typedef enum {
     COLUGO_SERVER = 4,
 } colugo_kind_t;
 
-//  A peer of a connecting socket. The strings belong to the socket and stay
-//  valid until control returns to the event loop.
+//  A peer of a connecting socket. The strings belong to the socket: in a
+//  peer callback they are valid during the call; from colugo_socket_peers ()
+//  until the socket's peers change (at the earliest when control returns to
+//  the event loop). Copy what you keep.
 typedef struct {
     const char *node_uuid;  //  the remote node's uuid ("" if unknown)
     const char *node_name;  //  the remote node's name ("" if unknown)
@@ -60,13 +62,13 @@ COLUGO_EXPORT void colugo_socket_set_peer_handler (colugo_socket_t *self, colugo
 COLUGO_EXPORT size_t colugo_socket_peer_count (colugo_socket_t *self);
 
 //  Copies up to max connected peers into peers (connecting sockets only);
-//  returns how many were copied. Strings are valid until control returns to
-//  the event loop.
+//  returns how many were copied. See colugo_peer_t for how long the strings
+//  stay valid.
 COLUGO_EXPORT size_t colugo_socket_peers (colugo_socket_t *self, colugo_peer_t *peers, size_t max);
 
-//  Connects to an endpoint by hand ("tcp://host:port"), besides what
-//  discovery finds: for plain ZeroMQ peers that do not advertise. Connecting
-//  sockets only. Returns 0 or a negative error.
+//  Connects to an endpoint by hand ("tcp://<IPv4 address>:<port>"; no host
+//  names), besides what discovery finds: for plain ZeroMQ peers that do not
+//  advertise. Connecting sockets only. Returns 0, or COLUGO_EINVAL.
 COLUGO_EXPORT int colugo_socket_connect (colugo_socket_t *self, const char *endpoint);
 
 //  Undoes colugo_socket_connect (). Returns 0 or COLUGO_ENOTFOUND.

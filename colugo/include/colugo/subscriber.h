@@ -18,8 +18,9 @@ COLUGO_BEGIN_DECLS
 //  Returns the subscriber's common socket part.
 COLUGO_EXPORT colugo_socket_t *colugo_subscriber_socket (colugo_subscriber_t *self);
 
-//  Closes and frees the subscriber before the node goes; its handler is not
-//  called again. Safe on NULL; sets *self_p to NULL.
+//  Destroys the subscriber before the node goes: its handler is not called
+//  again; the socket is closed and freed once control returns to the event
+//  loop (or in colugo_node_destroy ()). Safe on NULL; sets *self_p to NULL.
 COLUGO_EXPORT void colugo_subscriber_destroy (colugo_subscriber_t **self_p);
 
 COLUGO_END_DECLS
