@@ -545,3 +545,95 @@ Test (node, plain_sub_reads_the_payload_frame)
     cr_assert_str_eq (plain.got, "1:payload");
     colugo_node_destroy (&self.node);
 }
+
+//  --- Message types and sizes
+
+typedef struct {
+    colugo_node_t *node;
+    int received [4];
+    int mismatches [4];
+    char peer_type [64];
+    colugo_subscriber_t *subscribers [4];
+    colugo_publisher_t *publisher;
+} typed_t;
+
+static void
+on_typed_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+                  void *arg)
+{
+    (void) topic;
+    (void) data;
+    (void) size;
+    typed_t *self = (typed_t *) arg;
+    for (int i = 0; i < 4; i++)
+        if (self->subscribers [i] == subscriber)
+            self->received [i]++;
+}
+
+static void
+on_mismatch (colugo_socket_t *socket, const colugo_peer_t *peer, const char *peer_type, void *arg)
+{
+    typed_t *self = (typed_t *) arg;
+    cr_assert_str_eq (peer->node_uuid, colugo_node_uuid (self->node));
+    snprintf (self->peer_type, sizeof self->peer_type, "%s", peer_type);
+    for (int i = 0; i < 4; i++)
+        if (self->subscribers [i] && colugo_subscriber_socket (self->subscribers [i]) == socket)
+            self->mismatches [i]++;
+}
+
+static void
+on_typed_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    colugo_publisher_send (((typed_t *) arg)->publisher, "0123456789abcdef", 16);
+}
+
+Test (node, typed_sockets_match_only_their_type)
+{
+    typed_t self = {0};
+    self.node = colugo_node_new ("typed");
+    colugo_node_set_discovery (self.node, false);
+    //  0: same type, 1: another type (a mismatch, reported once), 2: untyped.
+    self.subscribers [0] =
+        colugo_node_add_typed_subscriber (self.node, "typed", "a.B", on_typed_message, &self);
+    self.subscribers [1] =
+        colugo_node_add_typed_subscriber (self.node, "typed", "a.C", on_typed_message, &self);
+    colugo_socket_set_mismatch_handler (colugo_subscriber_socket (self.subscribers [1]),
+                                        on_mismatch, &self);
+    self.subscribers [2] = colugo_node_add_subscriber (self.node, "typed", on_typed_message, &self);
+    self.publisher = colugo_node_add_typed_publisher (self.node, "typed", "a.B");
+    cr_assert_str_eq (colugo_socket_type (colugo_publisher_socket (self.publisher)), "a.B");
+    cr_assert_null (colugo_socket_type (colugo_subscriber_socket (self.subscribers [2])));
+    cr_assert_null (colugo_node_add_typed_publisher (self.node, "typed", "has space"));
+    cr_assert_eq (colugo_last_error (), COLUGO_EINVAL);
+    colugo_node_add_repeater (self.node, 10, on_typed_tick, &self);
+    colugo_node_add_delayed (self.node, 400, on_stop, NULL);
+    colugo_node_start (self.node);
+    cr_assert_gt (self.received [0], 5);
+    cr_assert_eq (self.received [1], 0);
+    cr_assert_gt (self.received [2], 5);
+    cr_assert_eq (self.mismatches [1], 1, "reported %d times", self.mismatches [1]);
+    cr_assert_str_eq (self.peer_type, "a.B");
+    cr_assert_eq (colugo_socket_stats (colugo_subscriber_socket (self.subscribers [1])).mismatches,
+                  1);
+    colugo_node_destroy (&self.node);
+}
+
+Test (node, messages_over_the_maximum_are_dropped_and_counted)
+{
+    typed_t self = {0};
+    self.node = colugo_node_new ("maxsize");
+    colugo_node_set_discovery (self.node, false);
+    colugo_node_set_max_message_size (self.node, 10);
+    self.subscribers [0] = colugo_node_add_subscriber (self.node, "big", on_typed_message, &self);
+    self.publisher = colugo_node_add_publisher (self.node, "big");
+    colugo_node_add_repeater (self.node, 10, on_typed_tick, &self);  //  16 bytes each
+    colugo_node_add_delayed (self.node, 300, on_stop, NULL);
+    colugo_node_start (self.node);
+    colugo_socket_stats_t stats =
+        colugo_socket_stats (colugo_subscriber_socket (self.subscribers [0]));
+    cr_assert_eq (self.received [0], 0);
+    cr_assert_gt (stats.dropped, 5);
+    cr_assert_eq (stats.received, 0);
+    colugo_node_destroy (&self.node);
+}

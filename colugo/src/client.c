@@ -150,14 +150,18 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
             colugo__socket_drop (&self->base, "a reply that is not [request id][empty][payload]");
         else {
             memcpy (&id, zmq_msg_data (&frames [0]), sizeof id);
-            s_request_t *request = colugo__u64map_take (&self->requests, id);
-            if (!request) {
+            s_request_t *request = colugo__u64map_get (&self->requests, id);
+            if (request && !colugo__socket_size_ok (&self->base, zmq_msg_size (&frames [2])))
+                request = NULL;  //  dropped and counted: it will time out
+            else if (request)
+                colugo__u64map_take (&self->requests, id);
+            else {
                 //  Its request timed out or was cancelled: expected, counted.
                 self->base.stats.dropped++;
                 colugo__debug ("topic '%s': late reply to request %llu dropped", self->base.topic,
                                (unsigned long long) id);
             }
-            else {
+            if (request) {
                 self->base.stats.received++;
                 colugo_reply_fn *on_reply = request->on_reply;
                 void *user_arg = request->arg;
@@ -190,7 +194,7 @@ s_destroy_kind (colugo_socket_t *socket)
 }
 
 colugo_socket_t *
-colugo__client_new (colugo_node_t *node, const char *topic, int *error)
+colugo__client_new (colugo_node_t *node, const char *topic, const char *type, int *error)
 {
     colugo_client_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -202,8 +206,8 @@ colugo__client_new (colugo_node_t *node, const char *topic, int *error)
     self->base.on_peer_up = s_on_peer_up;
     self->base.destroy_kind = s_destroy_kind;
     self->queue = zlistx_new ();
-    *error =
-        self->queue ? colugo__socket_init (&self->base, node, COLUGO_CLIENT, topic) : COLUGO_ENOMEM;
+    *error = self->queue ? colugo__socket_init (&self->base, node, COLUGO_CLIENT, topic, type)
+                         : COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;

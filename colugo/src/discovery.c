@@ -52,6 +52,7 @@ typedef struct {
     uint64_t id;
     char *topic;
     int socket_type;
+    char *type;  //  message type, NULL if untyped
     uint16_t port;
     char *name;              //  instance name in use (renamed on collision)
     AvahiEntryGroup *group;  //  NULL while not published
@@ -79,7 +80,7 @@ typedef struct {
     s_remote_state_t state;
     bool stale;                 //  reported before a daemon restart, not since
     colugo__service_t service;  //  valid in S_RESOLVED; strings below
-    char *topic, *node_uuid, *node_name, *host, *endpoint;
+    char *topic, *node_uuid, *node_name, *host, *endpoint, *message_type;
     colugo__discovery_t *owner;
 } s_remote_t;
 
@@ -275,6 +276,8 @@ s_add_records (colugo__discovery_t *self, s_publication_t *pub, AvahiEntryGroup 
     list = avahi_string_list_add_pair (list, "node_uuid", self->node_uuid);
     list = avahi_string_list_add_pair (list, "socket_type", s_socket_type_text (pub->socket_type));
     list = avahi_string_list_add_pair (list, "topic", pub->topic);
+    if (pub->type)
+        list = avahi_string_list_add_pair (list, "type", pub->type);
     size_t txt_size = avahi_string_list_serialize (list, txt, sizeof txt);
     avahi_string_list_free (list);
 
@@ -341,7 +344,7 @@ s_publish (colugo__discovery_t *self, s_publication_t *pub)
 
 uint64_t
 colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
-                           uint16_t port)
+                           const char *type, uint16_t port)
 {
     s_publication_t *pub = calloc (1, sizeof *pub);
     if (!pub)
@@ -354,7 +357,10 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
                              .port = port,
                              .name = strdup (name),
                              .owner = self};
-    if (!pub->topic || !pub->name || !zlistx_add_end (self->publications, pub)) {
+    pub->type = type ? strdup (type) : NULL;
+    if (!pub->topic || !pub->name || (type && !pub->type)
+        || !zlistx_add_end (self->publications, pub)) {
+        free (pub->type);
         free (pub->topic);
         free (pub->name);
         free (pub);
@@ -373,6 +379,7 @@ s_publication_destroy (s_publication_t *pub)
     if (pub->retry)
         colugo__timers_cancel (pub->owner->config.timers, pub->retry);
     free (pub->topic);
+    free (pub->type);
     free (pub->name);
     free (pub);
 }
@@ -423,7 +430,9 @@ s_remote_free_strings (s_remote_t *remote)
     free (remote->node_name);
     free (remote->host);
     free (remote->endpoint);
+    free (remote->message_type);
     remote->topic = remote->node_uuid = remote->node_name = remote->host = remote->endpoint = NULL;
+    remote->message_type = NULL;
 }
 
 static void s_resolve_next (colugo__discovery_t *self);
@@ -512,6 +521,7 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
     char *socket_type = s_txt_value (txt, "socket_type", &bad);
     char *node_uuid = s_txt_value (txt, "node_uuid", &bad);
     char *node_name = s_txt_value (txt, "node_name", &bad);
+    char *message_type = s_txt_value (txt, "type", &bad);
     const char *why = NULL;
     if (bad)
         why = "a TXT entry is not a string";
@@ -524,6 +534,8 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
     else if (node_name && *node_name
              && (strlen (node_name) > S_NODE_NAME_MAX || colugo_topic_check (node_name)))
         why = "'node_name' in TXT is not short printable UTF-8";
+    else if (message_type && colugo_type_check (message_type))
+        why = "'type' in TXT is not 1-128 printable ASCII characters";
     else if (!address || address->proto != AVAHI_PROTO_INET)
         why = "no IPv4 address";
     else if (port == 0)
@@ -533,6 +545,7 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
         free (socket_type);
         free (node_uuid);
         free (node_name);
+        free (message_type);
         return why;
     }
     char text [AVAHI_ADDRESS_STR_MAX];
@@ -545,9 +558,10 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
     remote->node_name = node_name ? node_name : strdup ("");
     remote->host = strdup (host ? host : "");
     remote->endpoint = strdup (endpoint);
+    remote->message_type = message_type ? message_type : strdup ("");
     int type = socket_type [0] == '1' ? ZMQ_PUB : ZMQ_REP;
     free (socket_type);
-    if (!remote->node_name || !remote->host || !remote->endpoint)
+    if (!remote->node_name || !remote->host || !remote->endpoint || !remote->message_type)
         return "out of memory";
     remote->service = (colugo__service_t){.name = remote->name,
                                           .topic = remote->topic,
@@ -555,7 +569,8 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
                                           .node_uuid = remote->node_uuid,
                                           .node_name = remote->node_name,
                                           .host = remote->host,
-                                          .endpoint = remote->endpoint};
+                                          .endpoint = remote->endpoint,
+                                          .type = remote->message_type};
     return NULL;
 }
 

@@ -6,8 +6,9 @@
 
     A service is advertised as DNS-SD type _colugo._tcp, instance name
     "_<topic>._<node uuid>" (shortened when longer than a DNS label), TXT keys
-    topic, socket_type (1 PUB, 4 REP), node_uuid, node_name and colugo
-    (protocol version). It is published as raw records, unique and without
+    topic, socket_type (1 PUB, 4 REP), node_uuid, node_name, colugo (protocol
+    version), and type (the message type) for typed sockets. It is published
+    as raw records, unique and without
     probing: the instance name carries a uuid drawn afresh at every start,
     so it cannot be in use (RFC 6762 section 8.1), and a new service is seen
     in about 0.1 s instead of after about 0.9 s of probing.
@@ -35,6 +36,7 @@ typedef struct {
     const char *node_name;  //  "" if not advertised
     const char *host;       //  host name from the SRV record
     const char *endpoint;   //  "tcp://<IPv4 address>:<port>"
+    const char *type;       //  message type, "" if untyped
 } colugo__service_t;
 
 typedef enum {
@@ -71,8 +73,9 @@ void colugo__discovery_destroy (colugo__discovery_t **self_p);
 
 //  Advertises a bound socket; returns a handle (> 0) or 0 when out of memory.
 //  Publication happens as soon as (and whenever again) the daemon runs.
+//  type is the message type (TXT key "type"), NULL for untyped sockets.
 uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
-                                    uint16_t port);
+                                    const char *type, uint16_t port);
 void colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle);
 
 //  Calls fn for every service that is up now.

@@ -18,6 +18,7 @@
 
 #define S_DEFAULT_HEARTBEAT_IVL_MS 500
 #define S_DEFAULT_HEARTBEAT_TIMEOUT_MS 2000
+#define S_DEFAULT_MAX_MESSAGE_SIZE (64 * 1024 * 1024)
 
 typedef struct {
     colugo_node_t *node;
@@ -43,6 +44,7 @@ struct colugo_node_t {
     bool wait_for_daemon;
     int heartbeat_ivl;
     int heartbeat_timeout;
+    size_t max_message_size;    //  0: no limit
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
@@ -80,15 +82,21 @@ s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
 }
 
 //  Connects (or disconnects) two sockets of this node.
+//  Connects (or disconnects) two sockets of this node, if their message
+//  types agree.
 static void
 s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
 {
-    char endpoint [64];
+    char endpoint [64], key [96];
     s_local_endpoint (binder, endpoint, sizeof endpoint);
-    if (link)
-        colugo__socket_add_peer (connecter, endpoint, self->uuid, self->name);
-    else
+    snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
+    if (!link) {
+        colugo__socket_forget_mismatch (connecter, key);
         colugo__socket_remove_peer (connecter, endpoint);
+    }
+    else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
+                                     key, endpoint, self->uuid, self->name))
+        colugo__socket_add_peer (connecter, endpoint, self->uuid, self->name);
 }
 
 typedef void (s_socket_fn) (colugo_node_t *self, colugo_socket_t *socket, void *arg);
@@ -123,14 +131,16 @@ s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
 {
     (void) self;
     s_service_change_t *change = (s_service_change_t *) arg;
-    if (s_wanted_type (socket) != change->service->socket_type
-        || strcmp (socket->topic, change->service->topic) != 0)
+    const colugo__service_t *service = change->service;
+    if (s_wanted_type (socket) != service->socket_type || strcmp (socket->topic, service->topic))
         return;
-    if (change->event == COLUGO__SERVICE_UP)
-        colugo__socket_add_peer (socket, change->service->endpoint, change->service->node_uuid,
-                                 change->service->node_name);
-    else
-        colugo__socket_remove_peer (socket, change->service->endpoint);
+    if (change->event == COLUGO__SERVICE_DOWN) {
+        colugo__socket_forget_mismatch (socket, service->name);
+        colugo__socket_remove_peer (socket, service->endpoint);
+    }
+    else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
+                                     service->node_uuid, service->node_name))
+        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid, service->node_name);
 }
 
 static void
@@ -148,10 +158,10 @@ static void
 s_on_known_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_socket_t *socket = (colugo_socket_t *) arg;
-    if (strcmp (service->node_uuid, socket->node->uuid) != 0
-        && s_wanted_type (socket) == service->socket_type
-        && strcmp (socket->topic, service->topic) == 0 && event == COLUGO__SERVICE_UP)
-        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid, service->node_name);
+    if (event != COLUGO__SERVICE_UP || strcmp (service->node_uuid, socket->node->uuid) == 0)
+        return;
+    s_service_change_t change = {event, service};
+    s_apply_service (socket->node, socket, &change);
 }
 
 static void
@@ -161,7 +171,7 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
         return;
     socket->publication = colugo__discovery_publish (
         self->discovery, socket->topic, socket->kind == COLUGO_PUBLISHER ? ZMQ_PUB : ZMQ_REP,
-        socket->port);
+        socket->message_type, socket->port);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
@@ -254,6 +264,18 @@ colugo__node_handler_rc (colugo_node_t *self)
     return self->stopping ? -1 : 0;
 }
 
+size_t
+colugo__node_max_message_size (colugo_node_t *self)
+{
+    return self->max_message_size;
+}
+
+void
+colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
+{
+    self->max_message_size = bytes;
+}
+
 void
 colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
 {
@@ -308,6 +330,7 @@ colugo_node_new (const char *name)
     self->discovery_enabled = true;
     self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
     self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    self->max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo__set_error (COLUGO_ENOMEM);
@@ -484,61 +507,96 @@ s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int erro
     return socket->owner;
 }
 
+//  Checks a topic and a type (NULL: untyped) before anything is bound.
 static bool
-s_topic_ok (const char *topic)
+s_names_ok (const char *topic, const char *type)
 {
-    if (colugo_topic_check (topic) == 0)
-        return true;
-    colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
-                   COLUGO_TOPIC_MAX);
-    colugo__set_error (COLUGO_ETOPIC);
-    return false;
+    if (colugo_topic_check (topic)) {
+        colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
+                       COLUGO_TOPIC_MAX);
+        colugo__set_error (COLUGO_ETOPIC);
+        return false;
+    }
+    if (type && colugo_type_check (type)) {
+        colugo__error ("invalid message type: it must be 1-%d printable ASCII characters",
+                       COLUGO_TYPE_MAX);
+        colugo__set_error (COLUGO_EINVAL);
+        return false;
+    }
+    return true;
+}
+
+colugo_publisher_t *
+colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const char *type)
+{
+    if (!s_names_ok (topic, type))
+        return NULL;
+    int error = 0;
+    return s_add (self, topic, colugo__publisher_new (self, topic, type, &error), error);
+}
+
+colugo_subscriber_t *
+colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const char *type,
+                                  colugo_message_fn *handler, void *arg)
+{
+    if (!s_names_ok (topic, type))
+        return NULL;
+    if (!handler) {
+        colugo__set_error (COLUGO_EINVAL);
+        return NULL;
+    }
+    int error = 0;
+    return s_add (self, topic, colugo__subscriber_new (self, topic, type, handler, arg, &error),
+                  error);
+}
+
+colugo_client_t *
+colugo_node_add_typed_client (colugo_node_t *self, const char *topic, const char *type)
+{
+    if (!s_names_ok (topic, type))
+        return NULL;
+    int error = 0;
+    return s_add (self, topic, colugo__client_new (self, topic, type, &error), error);
+}
+
+colugo_server_t *
+colugo_node_add_typed_server (colugo_node_t *self, const char *topic, const char *type,
+                              colugo_request_fn *handler, void *arg)
+{
+    if (!s_names_ok (topic, type))
+        return NULL;
+    if (!handler) {
+        colugo__set_error (COLUGO_EINVAL);
+        return NULL;
+    }
+    int error = 0;
+    return s_add (self, topic, colugo__server_new (self, topic, type, handler, arg, &error), error);
 }
 
 colugo_publisher_t *
 colugo_node_add_publisher (colugo_node_t *self, const char *topic)
 {
-    if (!s_topic_ok (topic))
-        return NULL;
-    int error = 0;
-    return s_add (self, topic, colugo__publisher_new (self, topic, &error), error);
+    return colugo_node_add_typed_publisher (self, topic, NULL);
 }
 
 colugo_subscriber_t *
 colugo_node_add_subscriber (colugo_node_t *self, const char *topic, colugo_message_fn *handler,
                             void *arg)
 {
-    if (!s_topic_ok (topic))
-        return NULL;
-    if (!handler) {
-        colugo__set_error (COLUGO_EINVAL);
-        return NULL;
-    }
-    int error = 0;
-    return s_add (self, topic, colugo__subscriber_new (self, topic, handler, arg, &error), error);
+    return colugo_node_add_typed_subscriber (self, topic, NULL, handler, arg);
 }
 
 colugo_client_t *
 colugo_node_add_client (colugo_node_t *self, const char *topic)
 {
-    if (!s_topic_ok (topic))
-        return NULL;
-    int error = 0;
-    return s_add (self, topic, colugo__client_new (self, topic, &error), error);
+    return colugo_node_add_typed_client (self, topic, NULL);
 }
 
 colugo_server_t *
 colugo_node_add_server (colugo_node_t *self, const char *topic, colugo_request_fn *handler,
                         void *arg)
 {
-    if (!s_topic_ok (topic))
-        return NULL;
-    if (!handler) {
-        colugo__set_error (COLUGO_EINVAL);
-        return NULL;
-    }
-    int error = 0;
-    return s_add (self, topic, colugo__server_new (self, topic, handler, arg, &error), error);
+    return colugo_node_add_typed_server (self, topic, NULL, handler, arg);
 }
 
 //  --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ struct colugo_publisher_t {
 };
 
 colugo_socket_t *
-colugo__publisher_new (colugo_node_t *node, const char *topic, int *error)
+colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type, int *error)
 {
     colugo_publisher_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -17,7 +17,7 @@ colugo__publisher_new (colugo_node_t *node, const char *topic, int *error)
         return NULL;
     }
     self->base.owner = self;
-    *error = colugo__socket_init (&self->base, node, COLUGO_PUBLISHER, topic);
+    *error = colugo__socket_init (&self->base, node, COLUGO_PUBLISHER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;

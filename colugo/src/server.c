@@ -53,6 +53,11 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
             continue;
         }
         zmsg_destroy (&message);
+        if (!colugo__socket_size_ok (&self->base, zframe_size (payload))) {
+            zframe_destroy (&payload);
+            zmsg_destroy (&envelope);
+            continue;
+        }
         uint64_t id = ++self->last_id;
         if (colugo__u64map_put (&self->pending, id, envelope)) {
             colugo__socket_drop (&self->base, "out of memory");
@@ -81,8 +86,8 @@ s_destroy_kind (colugo_socket_t *socket)
 }
 
 colugo_socket_t *
-colugo__server_new (colugo_node_t *node, const char *topic, colugo_request_fn *handler, void *arg,
-                    int *error)
+colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
+                    colugo_request_fn *handler, void *arg, int *error)
 {
     colugo_server_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -94,7 +99,7 @@ colugo__server_new (colugo_node_t *node, const char *topic, colugo_request_fn *h
     self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SERVER, topic);
+    *error = colugo__socket_init (&self->base, node, COLUGO_SERVER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;

@@ -22,6 +22,7 @@ struct colugo_socket_t {
     colugo_kind_t kind;
     int zmq_type;  //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
     char *topic;
+    char *message_type;  //  NULL for an untyped socket
     zsock_t *zsock;
     void *handle;            //  the libzmq socket inside zsock
     zsock_t *monitor;        //  PAIR receiving the monitor's events
@@ -33,6 +34,11 @@ struct colugo_socket_t {
     size_t connected;        //  peers whose handshake succeeded, still up
     colugo_peer_fn *on_peer;
     void *peer_arg;
+    colugo_mismatch_fn *on_mismatch;
+    void *mismatch_arg;
+    zhashx_t *mismatched;         //  service names reported as mismatched
+    void (*cleanup_fn) (void *);  //  the application's or a layer's
+    void *cleanup_data;
     colugo_socket_stats_t stats;
     colugo__ratelimit_t drop_log;  //  for malformed input
     bool dead;                     //  closed; memory waits for the reaper
@@ -46,7 +52,7 @@ struct colugo_socket_t {
 //  Creates the ZeroMQ socket with the node's options and a monitor, and
 //  binds it on an ephemeral TCP port if it is a publisher or server.
 int colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
-                         const char *topic);
+                         const char *topic, const char *type);
 //  Frees what init made (after the node unregistered the socket).
 void colugo__socket_fini (colugo_socket_t *self);
 //  Registers the socket's readers on the loop.
@@ -60,23 +66,38 @@ int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const 
                              const char *node_name);
 int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
 
+//  Whether a connecting socket may connect to a peer of message type
+//  peer_type ("" if untyped): types must be equal when both have one. A
+//  mismatch is reported once per key (a service name), then remembered
+//  until colugo__socket_forget_mismatch (key).
+bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
+                             const char *endpoint, const char *node_uuid, const char *node_name);
+void colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+
 //  Counts and logs (rate limited) a dropped message.
 void colugo__socket_drop (colugo_socket_t *self, const char *why);
+
+//  Whether a message of size bytes is within the node's maximum; if not,
+//  it is counted and logged as dropped.
+bool colugo__socket_size_ok (colugo_socket_t *self, size_t size);
 
 //  The four kinds (publisher.c, subscriber.c, client.c, server.c): each
 //  makes its object around an initialised socket, or returns NULL and sets
 //  *error.
-colugo_socket_t *colugo__publisher_new (colugo_node_t *node, const char *topic, int *error);
-colugo_socket_t *colugo__subscriber_new (colugo_node_t *node, const char *topic,
+colugo_socket_t *colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type,
+                                        int *error);
+colugo_socket_t *colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
                                          colugo_message_fn *handler, void *arg, int *error);
-colugo_socket_t *colugo__client_new (colugo_node_t *node, const char *topic, int *error);
-colugo_socket_t *colugo__server_new (colugo_node_t *node, const char *topic,
+colugo_socket_t *colugo__client_new (colugo_node_t *node, const char *topic, const char *type,
+                                     int *error);
+colugo_socket_t *colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
                                      colugo_request_fn *handler, void *arg, int *error);
 //  Frees a socket of any kind (its kind's state, then the common part).
 void colugo__socket_free (void *socket);
 
 //  What the sockets need of the node (node.c)
 void colugo__node_heartbeat (colugo_node_t *node, int *interval_ms, int *timeout_ms);
+size_t colugo__node_max_message_size (colugo_node_t *node);
 zloop_t *colugo__node_loop (colugo_node_t *node);
 colugo__timers_t *colugo__node_timers (colugo_node_t *node);
 //  Returns what a zloop handler must return: -1 once the node is stopping.

@@ -67,16 +67,19 @@ s_is_binder (const colugo_socket_t *self)
 
 int
 colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
-                     const char *topic)
+                     const char *topic, const char *type)
 {
     self->node = node;
     self->kind = kind;
     self->zmq_type = s_zmq_type (kind);
     self->topic = strdup (topic);
+    self->message_type = type ? strdup (type) : NULL;
+    self->mismatched = zhashx_new ();
     self->peers = zhashx_new ();
     self->accepted_fds = zlistx_new ();
     self->zsock = zsock_new (self->zmq_type);
-    if (!self->topic || !self->peers || !self->accepted_fds || !self->zsock)
+    if (!self->topic || (type && !self->message_type) || !self->mismatched || !self->peers
+        || !self->accepted_fds || !self->zsock)
         return COLUGO_ENOMEM;
     zhashx_set_destructor (self->peers, s_peer_destructor);
     self->handle = zsock_resolve (self->zsock);
@@ -136,8 +139,11 @@ colugo__socket_fini (colugo_socket_t *self)
     zsock_destroy (&self->zsock);
     zhashx_destroy (&self->peers);
     zlistx_destroy (&self->accepted_fds);
+    zhashx_destroy (&self->mismatched);
     free (self->topic);
+    free (self->message_type);
     self->topic = NULL;
+    self->message_type = NULL;
 }
 
 void
@@ -146,6 +152,8 @@ colugo__socket_free (void *socket)
     colugo_socket_t *self = (colugo_socket_t *) socket;
     if (self->destroy_kind)
         self->destroy_kind (self);
+    if (self->cleanup_fn)
+        self->cleanup_fn (self->cleanup_data);
     colugo__socket_fini (self);
     free (self->owner);  //  the base is the owner's first member
 }
@@ -358,6 +366,46 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint)
     return 0;
 }
 
+bool
+colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
+                        const char *endpoint, const char *node_uuid, const char *node_name)
+{
+    if (!self->message_type || !*peer_type || strcmp (self->message_type, peer_type) == 0)
+        return true;
+    if (zhashx_lookup (self->mismatched, key))
+        return false;  //  reported already
+    zhashx_insert (self->mismatched, key, (void *) 1);
+    self->stats.mismatches++;
+    colugo__warn ("topic '%s': not connecting to %s (node '%s'): it carries '%s', we expect '%s'",
+                  self->topic, endpoint, node_name, peer_type, self->message_type);
+    if (self->on_mismatch) {
+        colugo_peer_t peer = {.node_uuid = node_uuid,
+                              .node_name = node_name,
+                              .endpoint = endpoint,
+                              .connected = false};
+        self->on_mismatch (self, &peer, peer_type, self->mismatch_arg);
+    }
+    return false;
+}
+
+void
+colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key)
+{
+    zhashx_delete (self->mismatched, key);
+}
+
+bool
+colugo__socket_size_ok (colugo_socket_t *self, size_t size)
+{
+    size_t max = colugo__node_max_message_size (self->node);
+    if (max == 0 || size <= max)
+        return true;
+    char why [96];
+    snprintf (why, sizeof why, "%zu bytes, more than the maximum of %zu", size, max);
+    colugo__socket_drop (self, why);
+    return false;
+}
+
 void
 colugo__socket_drop (colugo_socket_t *self, const char *why)
 {
@@ -375,6 +423,32 @@ const char *
 colugo_socket_topic (colugo_socket_t *self)
 {
     return self->topic;
+}
+
+const char *
+colugo_socket_type (colugo_socket_t *self)
+{
+    return self->message_type;
+}
+
+void
+colugo_socket_set_mismatch_handler (colugo_socket_t *self, colugo_mismatch_fn *handler, void *arg)
+{
+    self->on_mismatch = handler;
+    self->mismatch_arg = arg;
+}
+
+void
+colugo_socket_drop (colugo_socket_t *self, const char *why)
+{
+    colugo__socket_drop (self, why ? why : "dropped by the application");
+}
+
+void
+colugo_socket_set_cleanup (colugo_socket_t *self, void (*free_fn) (void *), void *data)
+{
+    self->cleanup_fn = free_fn;
+    self->cleanup_data = data;
 }
 
 colugo_kind_t

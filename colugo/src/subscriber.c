@@ -40,6 +40,10 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
             zmq_msg_close (&extra);
             colugo__socket_drop (&self->base, "extra frames after the payload");
         }
+        if (!colugo__socket_size_ok (&self->base, zmq_msg_size (&message))) {
+            zmq_msg_close (&message);
+            continue;
+        }
         self->base.stats.received++;
         self->handler (self, self->base.topic, zmq_msg_data (&message), zmq_msg_size (&message),
                        self->arg);
@@ -51,8 +55,8 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 colugo_socket_t *
-colugo__subscriber_new (colugo_node_t *node, const char *topic, colugo_message_fn *handler,
-                        void *arg, int *error)
+colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
+                        colugo_message_fn *handler, void *arg, int *error)
 {
     colugo_subscriber_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -63,7 +67,7 @@ colugo__subscriber_new (colugo_node_t *node, const char *topic, colugo_message_f
     self->base.on_readable = s_on_readable;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SUBSCRIBER, topic);
+    *error = colugo__socket_init (&self->base, node, COLUGO_SUBSCRIBER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;

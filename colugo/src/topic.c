@@ -64,3 +64,17 @@ colugo_topic_check (const char *topic)
     }
     return 0;
 }
+
+int
+colugo_type_check (const char *type)
+{
+    if (!type)
+        return COLUGO_EINVAL;
+    size_t length = strnlen (type, COLUGO_TYPE_MAX + 1);
+    if (length == 0 || length > COLUGO_TYPE_MAX)
+        return COLUGO_EINVAL;
+    for (size_t i = 0; i < length; i++)
+        if (type [i] <= 0x20 || type [i] >= 0x7F)
+            return COLUGO_EINVAL;
+    return 0;
+}

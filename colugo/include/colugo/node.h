@@ -72,6 +72,10 @@ COLUGO_EXPORT void colugo_node_set_discovery (colugo_node_t *self, bool enabled)
 //  the call, in ms (defaults 500 and 2000: a dead peer is noticed in 2-2.5 s).
 COLUGO_EXPORT int colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms);
 
+//  Sets the largest message the node's sockets accept (default 64 MiB; 0: no
+//  limit). A larger message that arrives is dropped, counted and logged.
+COLUGO_EXPORT void colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes);
+
 //  --- Sockets: the node owns them and frees them in colugo_node_destroy ();
 //  each returns NULL on failure (colugo_last_error (): COLUGO_ETOPIC for a bad
 //  topic, checked before anything is bound). They may be added before or
@@ -95,6 +99,20 @@ typedef void (colugo_request_fn) (colugo_server_t *server, uint64_t request, con
                                   size_t size, void *arg);
 COLUGO_EXPORT colugo_server_t *colugo_node_add_server (colugo_node_t *self, const char *topic,
                                                        colugo_request_fn *handler, void *arg);
+
+//  Typed sockets: the same, with a message type (see colugo_type_check ())
+//  that is advertised and must match the peer's, if the peer has one. The
+//  payload is still bytes: colugo/proto.h and colugo/json.h encode them.
+COLUGO_EXPORT colugo_publisher_t *
+colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const char *type);
+COLUGO_EXPORT colugo_subscriber_t *
+colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const char *type,
+                                  colugo_message_fn *handler, void *arg);
+COLUGO_EXPORT colugo_client_t *colugo_node_add_typed_client (colugo_node_t *self, const char *topic,
+                                                             const char *type);
+COLUGO_EXPORT colugo_server_t *colugo_node_add_typed_server (colugo_node_t *self, const char *topic,
+                                                             const char *type,
+                                                             colugo_request_fn *handler, void *arg);
 
 //  --- Timers, on the node's loop, in milliseconds
 

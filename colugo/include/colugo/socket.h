@@ -41,6 +41,11 @@ typedef struct {
     bool connected;         //  true while the connection is up
 } colugo_peer_t;
 
+//  A typed connecting socket met a peer of its topic and kind whose message
+//  type (peer_type) differs from its own: it does not connect to it.
+typedef void (colugo_mismatch_fn) (colugo_socket_t *socket, const colugo_peer_t *peer,
+                                   const char *peer_type, void *arg);
+
 //  Called when a peer connects (connected true) or disconnects (false).
 typedef void (colugo_peer_fn) (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected,
                                void *arg);
@@ -50,6 +55,26 @@ COLUGO_EXPORT const char *colugo_socket_topic (colugo_socket_t *self);
 
 //  Returns the kind of socket.
 COLUGO_EXPORT colugo_kind_t colugo_socket_kind (colugo_socket_t *self);
+
+//  Returns the socket's message type (advertised in DNS-SD, matched against
+//  peers'), or NULL for an untyped socket, which carries bytes and matches
+//  every peer of its topic and kind.
+COLUGO_EXPORT const char *colugo_socket_type (colugo_socket_t *self);
+
+//  Sets the callback for peers not connected to because their message type
+//  differs (typed connecting sockets). Each is reported once, here and in the
+//  log, and counted in the socket's stats.
+COLUGO_EXPORT void colugo_socket_set_mismatch_handler (colugo_socket_t *self,
+                                                       colugo_mismatch_fn *handler, void *arg);
+
+//  Counts a message the application (or a layer such as colugo/proto.h) could
+//  not use, such as one that does not decode, and logs why at a bounded rate.
+COLUGO_EXPORT void colugo_socket_drop (colugo_socket_t *self, const char *why);
+
+//  Attaches data to the socket: free_fn (data) runs when the socket is freed
+//  (after colugo_*_destroy or with the node). For layers built on Colugo.
+COLUGO_EXPORT void colugo_socket_set_cleanup (colugo_socket_t *self, void (*free_fn) (void *),
+                                              void *data);
 
 //  Returns the TCP port a publisher or server is bound to, 0 for others.
 COLUGO_EXPORT uint16_t colugo_socket_port (colugo_socket_t *self);
@@ -76,10 +101,11 @@ COLUGO_EXPORT int colugo_socket_disconnect (colugo_socket_t *self, const char *e
 
 //  Counters kept by every socket.
 typedef struct {
-    uint64_t sent;      //  messages sent (requests, replies, publications)
-    uint64_t received;  //  messages delivered to the application
-    uint64_t dropped;   //  malformed or unexpected messages dropped (logged)
-    uint64_t timeouts;  //  requests that timed out (clients)
+    uint64_t sent;        //  messages sent (requests, replies, publications)
+    uint64_t received;    //  messages delivered to the application
+    uint64_t dropped;     //  malformed or unexpected messages dropped (logged)
+    uint64_t timeouts;    //  requests that timed out (clients)
+    uint64_t mismatches;  //  peers of another message type, not connected to
 } colugo_socket_stats_t;
 
 //  Returns the counters of a socket.

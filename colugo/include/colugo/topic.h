@@ -1,4 +1,4 @@
-/*  colugo/topic.h: topic names.
+/*  colugo/topic.h: topic names and message type names.
 
     A topic is 1 to COLUGO_TOPIC_MAX bytes of printable UTF-8: any character
     but control characters (U+0000-U+001F, U+007F-U+009F), '_' and '.'
@@ -16,6 +16,13 @@ COLUGO_BEGIN_DECLS
 
 //  Returns 0 if topic is a valid topic name, else COLUGO_ETOPIC.
 COLUGO_EXPORT int colugo_topic_check (const char *topic);
+
+#define COLUGO_TYPE_MAX 128
+
+//  Returns 0 if type is a valid message type name (1 to COLUGO_TYPE_MAX
+//  printable ASCII characters, no spaces: a protobuf full name such as
+//  "colugo.examples.Telemetry", or "json"), else COLUGO_EINVAL.
+COLUGO_EXPORT int colugo_type_check (const char *type);
 
 COLUGO_END_DECLS
 
