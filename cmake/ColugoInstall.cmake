@@ -2,7 +2,7 @@
 # (find_package (colugo)) and a pkg-config file (pkg-config colugo).
 include (CMakePackageConfigHelpers)
 
-install (TARGETS colugo EXPORT colugoTargets
+install (TARGETS colugo ${COLUGO_LAYERS} EXPORT colugoTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -23,3 +23,17 @@ install (FILES ${PROJECT_BINARY_DIR}/colugoConfig.cmake
 
 configure_file (${PROJECT_SOURCE_DIR}/cmake/colugo.pc.in ${PROJECT_BINARY_DIR}/colugo.pc @ONLY)
 install (FILES ${PROJECT_BINARY_DIR}/colugo.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# One pkg-config file per typed layer: pkg-config colugo-proto / colugo-json.
+foreach (layer ${COLUGO_LAYERS})
+    string (REPLACE "colugo_" "" COLUGO_LAYER_NAME ${layer})
+    if (layer STREQUAL "colugo_proto")
+        set (COLUGO_LAYER_REQUIRES "colugo libprotobuf-c >= 1.3")
+    else ()
+        set (COLUGO_LAYER_REQUIRES "colugo jansson >= 2.12")
+    endif ()
+    configure_file (${PROJECT_SOURCE_DIR}/cmake/colugo-layer.pc.in
+                    ${PROJECT_BINARY_DIR}/colugo-${COLUGO_LAYER_NAME}.pc @ONLY)
+    install (FILES ${PROJECT_BINARY_DIR}/colugo-${COLUGO_LAYER_NAME}.pc
+             DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach ()

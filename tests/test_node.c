@@ -626,7 +626,17 @@ Test (node, messages_over_the_maximum_are_dropped_and_counted)
     colugo_node_set_discovery (self.node, false);
     colugo_node_set_max_message_size (self.node, 10);
     self.subscribers [0] = colugo_node_add_subscriber (self.node, "big", on_typed_message, &self);
-    self.publisher = colugo_node_add_publisher (self.node, "big");
+    //  The sender has the default maximum; this node refuses to send 16 bytes.
+    colugo_node_t *sender = colugo_node_new ("sender");
+    colugo_node_set_discovery (sender, false);
+    self.publisher = colugo_node_add_publisher (sender, "big");
+    colugo_publisher_t *own = colugo_node_add_publisher (self.node, "big.own");
+    cr_assert_eq (colugo_publisher_send (own, "0123456789abcdef", 16), COLUGO_ETOOBIG);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
+              colugo_socket_port (colugo_publisher_socket (self.publisher)));
+    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (self.subscribers [0]), endpoint),
+                  0);
     colugo_node_add_repeater (self.node, 10, on_typed_tick, &self);  //  16 bytes each
     colugo_node_add_delayed (self.node, 300, on_stop, NULL);
     colugo_node_start (self.node);
@@ -636,4 +646,5 @@ Test (node, messages_over_the_maximum_are_dropped_and_counted)
     cr_assert_gt (stats.dropped, 5);
     cr_assert_eq (stats.received, 0);
     colugo_node_destroy (&self.node);
+    colugo_node_destroy (&sender);
 }

@@ -8,7 +8,8 @@
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
-    and, with any of them: -R ms (stop the node after ms, print RESTART, start
+    and, with any of them: -y TYPE (pub and sub: a typed socket; prints
+    "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
     it again), -W ms (stop the node after ms, print STOPPED, keep its
     sockets open 3 s more).
 
@@ -71,6 +72,14 @@ on_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, voi
     (void) arg;
     s_line ("%s %s %s", connected ? "UP" : "DOWN", peer->endpoint,
             *peer->node_uuid ? peer->node_uuid : "-");
+}
+
+static void
+on_mismatch (colugo_socket_t *socket, const colugo_peer_t *peer, const char *peer_type, void *arg)
+{
+    (void) socket;
+    (void) arg;
+    s_line ("MISMATCH %s %s", peer->endpoint, peer_type);
 }
 
 static void
@@ -255,11 +264,12 @@ main (int argc, char *argv [])
     const char *name = "TestNode";
     long exit_after_ms = 60000;
     long publishers = 1;
-    long restart_ms = 0;   //  -R: stop the node after this, then start it again
-    long withdraw_ms = 0;  //  -W: stop the node after this, keep the sockets 3 s
+    const char *type = NULL;  //  -y: a message type for typed sockets
+    long restart_ms = 0;      //  -R: stop the node after this, then start it again
+    long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:")) != -1) {
         switch (option) {
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
@@ -271,6 +281,7 @@ main (int argc, char *argv [])
             case 'm': publishers = atol (optarg); break;
             case 'R': restart_ms = atol (optarg); break;
             case 'W': withdraw_ms = atol (optarg); break;
+            case 'y': type = optarg; break;
             default: return 2;
         }
     }
@@ -280,7 +291,7 @@ main (int argc, char *argv [])
     colugo_node_set_wait_for_daemon (self.node, getenv ("TESTNODE_NO_WAIT") == NULL);
     colugo_socket_t *socket = NULL;
     if (strcmp (self.mode, "pub") == 0) {
-        self.publisher = colugo_node_add_publisher (self.node, self.topic);
+        self.publisher = colugo_node_add_typed_publisher (self.node, self.topic, type);
         for (long i = 1; i < publishers && i <= 3 && self.publisher; i++)
             if (!(self.more_publishers [i - 1] = colugo_node_add_publisher (self.node, self.topic)))
                 self.publisher = NULL;
@@ -301,7 +312,7 @@ main (int argc, char *argv [])
     }
     else if (strcmp (self.mode, "sub") == 0) {
         colugo_subscriber_t *subscriber =
-            colugo_node_add_subscriber (self.node, self.topic, on_message, &self);
+            colugo_node_add_typed_subscriber (self.node, self.topic, type, on_message, &self);
         if (subscriber)
             socket = colugo_subscriber_socket (subscriber);
     }
@@ -342,6 +353,7 @@ main (int argc, char *argv [])
         return 1;
     }
     colugo_socket_set_peer_handler (socket, on_peer, &self);
+    colugo_socket_set_mismatch_handler (socket, on_mismatch, &self);
     colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;

@@ -223,6 +223,9 @@ colugo_client_send (colugo_client_t *self, const void *data, size_t size, colugo
         return COLUGO_EINVAL;
     if (self->base.dead)
         return COLUGO_ESTATE;
+    size_t max = colugo__node_max_message_size (self->base.node);
+    if (max && size > max)
+        return COLUGO_ETOOBIG;
     s_request_t *request = calloc (1, sizeof *request);
     if (!request)
         return COLUGO_ENOMEM;

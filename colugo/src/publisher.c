@@ -30,6 +30,9 @@ colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size)
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
+    size_t max = colugo__node_max_message_size (self->base.node);
+    if (max && size > max)
+        return COLUGO_ETOOBIG;
     if (zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0) {
         colugo__warn ("topic '%s': cannot publish: %s", self->base.topic,
                       zmq_strerror (zmq_errno ()));

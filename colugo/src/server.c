@@ -112,6 +112,9 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
+    size_t max = colugo__node_max_message_size (self->base.node);
+    if (max && size > max)
+        return COLUGO_ETOOBIG;  //  the request stays: answer it with less
     zmsg_t *envelope = colugo__u64map_take (&self->pending, request);
     if (!envelope)
         return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
@@ -136,6 +139,17 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
         colugo__debug ("topic '%s': reply to request %llu dropped: %s", self->base.topic,
                        (unsigned long long) request, zmq_strerror (zmq_errno ()));
     }
+    return 0;
+}
+
+int
+colugo_server_drop (colugo_server_t *self, uint64_t request, const char *why)
+{
+    zmsg_t *envelope = colugo__u64map_take (&self->pending, request);
+    if (!envelope)
+        return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
+    zmsg_destroy (&envelope);
+    colugo__socket_drop (&self->base, why ? why : "dropped by the application");
     return 0;
 }
 

@@ -445,10 +445,16 @@ colugo_socket_drop (colugo_socket_t *self, const char *why)
 }
 
 void
-colugo_socket_set_cleanup (colugo_socket_t *self, void (*free_fn) (void *), void *data)
+colugo_socket_set_attachment (colugo_socket_t *self, void *data, void (*free_fn) (void *))
 {
-    self->cleanup_fn = free_fn;
     self->cleanup_data = data;
+    self->cleanup_fn = free_fn;
+}
+
+void *
+colugo_socket_attachment (colugo_socket_t *self)
+{
+    return self->cleanup_data;
 }
 
 colugo_kind_t

@@ -1,21 +1,22 @@
 /*  topic.c: topic names are 1-240 bytes of printable UTF-8. Checked before
     anything is bound or advertised, and on every name a stranger advertises.
 */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include "colugo/error.h"
 #include "colugo/topic.h"
 
-//  Returns the length of the UTF-8 sequence at s if it is a well-formed,
-//  printable character (no control characters, no surrogates, no overlong
-//  forms), else 0.
+//  Returns the length of the UTF-8 sequence at s if it is a well-formed
+//  character (no surrogates, no overlong forms) and, if printable is set,
+//  not a control character; else 0.
 static size_t
-s_printable_char (const unsigned char *s, size_t left)
+s_utf8_char (const unsigned char *s, size_t left, bool printable)
 {
     uint32_t c;
     size_t n;
     if (s [0] < 0x80) {
-        return (s [0] >= 0x20 && s [0] != 0x7F) ? 1 : 0;
+        return !printable || (s [0] >= 0x20 && s [0] != 0x7F) ? 1 : 0;
     }
     else if ((s [0] & 0xE0) == 0xC0) {
         c = s [0] & 0x1F;
@@ -41,7 +42,7 @@ s_printable_char (const unsigned char *s, size_t left)
     static const uint32_t min_for_length [] = {0, 0, 0x80, 0x800, 0x10000};
     if (c < min_for_length [n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
         return 0;
-    if (c >= 0x80 && c <= 0x9F)
+    if (printable && c >= 0x80 && c <= 0x9F)
         return 0;  //  C1 control characters
     return n;
 }
@@ -57,12 +58,26 @@ colugo_topic_check (const char *topic)
     const unsigned char *s = (const unsigned char *) topic;
     size_t at = 0;
     while (at < length) {
-        size_t n = s_printable_char (s + at, length - at);
+        size_t n = s_utf8_char (s + at, length - at, true);
         if (n == 0)
             return COLUGO_ETOPIC;
         at += n;
     }
     return 0;
+}
+
+bool
+colugo_utf8_valid (const void *data, size_t size)
+{
+    const unsigned char *s = (const unsigned char *) data;
+    size_t at = 0;
+    while (at < size) {
+        size_t n = s_utf8_char (s + at, size - at, false);
+        if (n == 0)
+            return false;
+        at += n;
+    }
+    return true;
 }
 
 int

@@ -30,8 +30,9 @@ typedef void (colugo_timeout_fn) (colugo_client_t *client, void *arg);
 #define COLUGO_DEFAULT_TIMEOUT_MS 2000
 
 //  Sends a request (size bytes, copied). timeout_ms 0 means
-//  COLUGO_DEFAULT_TIMEOUT_MS. Returns a request id (> 0), or a negative error,
-//  in which case neither callback will be called. Either callback may be
+//  COLUGO_DEFAULT_TIMEOUT_MS. Returns a request id (> 0), or a negative error
+//  (COLUGO_ETOOBIG over the node's maximum message size), in which case
+//  neither callback will be called. Either callback may be
 //  NULL (the outcome is then only counted).
 COLUGO_EXPORT int64_t colugo_client_send (colugo_client_t *self, const void *data, size_t size,
                                           colugo_reply_fn *on_reply, colugo_timeout_fn *on_timeout,

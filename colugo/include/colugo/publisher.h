@@ -13,8 +13,8 @@
 
 COLUGO_BEGIN_DECLS
 
-//  Sends size bytes (copied) to every connected subscriber. Returns 0, or
-//  COLUGO_EZMQ. Like ZeroMQ PUB, a subscriber that is not connected yet, or
+//  Sends size bytes (copied) to every connected subscriber. Returns 0,
+//  COLUGO_ETOOBIG (over the node's maximum message size) or COLUGO_EZMQ. Like ZeroMQ PUB, a subscriber that is not connected yet, or
 //  whose queue is full, misses the message.
 COLUGO_EXPORT int colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size);
 

@@ -17,11 +17,18 @@
 COLUGO_BEGIN_DECLS
 
 //  Answers a request with size bytes (copied), exactly once. Returns 0;
+//  COLUGO_ETOOBIG over the node's maximum message size (the request still
+//  waits for an answer);
 //  COLUGO_EALREADY if that request was already answered; COLUGO_ENOTFOUND if
 //  there never was such a request. If the client has gone meanwhile, the reply
 //  is dropped, counted and logged at debug level, and 0 is returned.
 COLUGO_EXPORT int colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data,
                                        size_t size);
+
+//  Gives up a request without answering it (its client will time out), and
+//  counts and logs it as dropped with the reason: for a request the
+//  application cannot use. Returns 0, COLUGO_EALREADY or COLUGO_ENOTFOUND.
+COLUGO_EXPORT int colugo_server_drop (colugo_server_t *self, uint64_t request, const char *why);
 
 //  Returns how many requests wait for an answer.
 COLUGO_EXPORT size_t colugo_server_pending (colugo_server_t *self);

@@ -71,10 +71,15 @@ COLUGO_EXPORT void colugo_socket_set_mismatch_handler (colugo_socket_t *self,
 //  not use, such as one that does not decode, and logs why at a bounded rate.
 COLUGO_EXPORT void colugo_socket_drop (colugo_socket_t *self, const char *why);
 
-//  Attaches data to the socket: free_fn (data) runs when the socket is freed
-//  (after colugo_*_destroy or with the node). For layers built on Colugo.
-COLUGO_EXPORT void colugo_socket_set_cleanup (colugo_socket_t *self, void (*free_fn) (void *),
-                                              void *data);
+//  Attaches data to the socket (for layers built on Colugo, such as
+//  colugo/proto.h): free_fn (data), if set, runs when the socket is freed
+//  (after colugo_*_destroy, or with the node). Replaces an earlier one
+//  without freeing it.
+COLUGO_EXPORT void colugo_socket_set_attachment (colugo_socket_t *self, void *data,
+                                                 void (*free_fn) (void *));
+
+//  Returns the data attached to the socket, or NULL.
+COLUGO_EXPORT void *colugo_socket_attachment (colugo_socket_t *self);
 
 //  Returns the TCP port a publisher or server is bound to, 0 for others.
 COLUGO_EXPORT uint16_t colugo_socket_port (colugo_socket_t *self);

@@ -8,6 +8,8 @@
 #ifndef COLUGO_TOPIC_H_INCLUDED
 #define COLUGO_TOPIC_H_INCLUDED
 
+#include <stdbool.h>
+#include <stddef.h>
 #include "colugo/export.h"
 
 COLUGO_BEGIN_DECLS
@@ -16,6 +18,10 @@ COLUGO_BEGIN_DECLS
 
 //  Returns 0 if topic is a valid topic name, else COLUGO_ETOPIC.
 COLUGO_EXPORT int colugo_topic_check (const char *topic);
+
+//  Returns true if size bytes are well-formed UTF-8 (no overlong forms, no
+//  surrogates, nothing past U+10FFFF); NUL and control characters allowed.
+COLUGO_EXPORT bool colugo_utf8_valid (const void *data, size_t size);
 
 #define COLUGO_TYPE_MAX 128
 

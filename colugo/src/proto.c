@@ -1,0 +1,430 @@
+/*  proto.c: protobuf-c messages on Colugo's byte sockets.
+
+    Each typed socket carries an attachment (s_state_t) with its descriptors
+    and the application's callback; the core handler unpacks, checks and
+    hands the message over, then frees it. protobuf-c checks the wire format
+    but not that strings are UTF-8, so every string field, nested ones
+    included, is checked before the application sees the message.
+*/
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+#include "colugo/proto.h"
+
+//  Nested messages deeper than this are refused (protobuf-c itself does not
+//  limit recursion of self-referencing message types while unpacking).
+#define S_MAX_DEPTH 64
+#define S_STACK_BUFFER 4096
+
+typedef struct {
+    const ProtobufCMessageDescriptor *descriptor;        //  messages, or requests
+    const ProtobufCMessageDescriptor *reply_descriptor;  //  servers and clients
+    void *handler;                                       //  the application's
+    void *arg;
+    zlistx_t *calls;  //  clients: s_call_t in flight
+} s_state_t;
+
+typedef struct {
+    s_state_t *state;
+    void *handle;  //  in state->calls
+    int64_t id;
+    colugo_proto_reply_fn *on_reply;
+    colugo_timeout_fn *on_failure;
+    void *arg;
+} s_call_t;
+
+static void
+s_state_free (void *data)
+{
+    s_state_t *state = (s_state_t *) data;
+    if (state->calls) {
+        s_call_t *call;
+        while ((call = (s_call_t *) zlistx_detach (state->calls, NULL)))
+            free (call);
+        zlistx_destroy (&state->calls);
+    }
+    free (state);
+}
+
+static s_state_t *
+s_state_new (const ProtobufCMessageDescriptor *descriptor,
+             const ProtobufCMessageDescriptor *reply_descriptor, void *handler, void *arg)
+{
+    s_state_t *state = calloc (1, sizeof *state);
+    if (state)
+        *state = (s_state_t){descriptor, reply_descriptor, handler, arg, NULL};
+    return state;
+}
+
+//  Gives the socket its state (freed with the socket); false if there is
+//  none (out of memory).
+static bool
+s_attach (colugo_socket_t *socket, s_state_t *state)
+{
+    if (state)
+        colugo_socket_set_attachment (socket, state, s_state_free);
+    return state != NULL;
+}
+
+int
+colugo_proto_type_name (const ProtobufCMessageDescriptor *descriptor,
+                        const ProtobufCMessageDescriptor *reply, char *buffer, size_t size)
+{
+    if (!descriptor || descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC
+        || (reply && reply->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC))
+        return COLUGO_EINVAL;
+    int length = reply ? snprintf (buffer, size, "%s/%s", descriptor->name, reply->name)
+                       : snprintf (buffer, size, "%s", descriptor->name);
+    if (length < 0 || (size_t) length >= size || colugo_type_check (buffer))
+        return COLUGO_EINVAL;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Checking what protobuf-c unpacked
+
+static bool s_valid_message (const ProtobufCMessage *message, int depth);
+
+static bool
+s_valid_field (const ProtobufCFieldDescriptor *field, const void *member, int depth)
+{
+    if (field->type == PROTOBUF_C_TYPE_STRING) {
+        const char *text = *(char *const *) member;
+        return !text || colugo_utf8_valid (text, strlen (text));
+    }
+    if (field->type == PROTOBUF_C_TYPE_MESSAGE) {
+        const ProtobufCMessage *nested = *(ProtobufCMessage *const *) member;
+        return !nested || s_valid_message (nested, depth + 1);
+    }
+    return true;
+}
+
+//  Checks every string is UTF-8, down through nested messages.
+static bool
+s_valid_message (const ProtobufCMessage *message, int depth)
+{
+    if (depth > S_MAX_DEPTH)
+        return false;
+    const ProtobufCMessageDescriptor *descriptor = message->descriptor;
+    const char *base = (const char *) message;
+    for (unsigned i = 0; i < descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &descriptor->fields [i];
+        if (field->type != PROTOBUF_C_TYPE_STRING && field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(const size_t *) (base + field->quantifier_offset);
+            const char *const *items = *(const char *const *const *) (base + field->offset);
+            for (size_t k = 0; k < count; k++)
+                if (!s_valid_field (field, &items [k], depth))
+                    return false;
+        }
+        else {
+            if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+                && *(const uint32_t *) (base + field->quantifier_offset) != field->id)
+                continue;  //  another member of the oneof is set
+            if (!s_valid_field (field, base + field->offset, depth))
+                return false;
+        }
+    }
+    return true;
+}
+
+int
+colugo_proto_decode (const ProtobufCMessageDescriptor *descriptor, const void *data, size_t size,
+                     ProtobufCMessage **message_p, char *why, size_t why_size)
+{
+    *message_p = NULL;
+    if (!descriptor || descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC || (!data && size))
+        return COLUGO_EINVAL;
+    ProtobufCMessage *message =
+        protobuf_c_message_unpack (descriptor, NULL, size, (const uint8_t *) data);
+    if (!message) {
+        if (why)
+            snprintf (why, why_size, "%zu bytes that do not decode as %s", size, descriptor->name);
+        return COLUGO_EINVAL;
+    }
+    if (!s_valid_message (message, 0)) {
+        if (why)
+            snprintf (why, why_size, "a %s with a string that is not UTF-8 (or nested too deep)",
+                      descriptor->name);
+        protobuf_c_message_free_unpacked (message, NULL);
+        return COLUGO_EINVAL;
+    }
+    *message_p = message;
+    return 0;
+}
+
+//  Unpacks a payload, or counts it as dropped on the socket and returns NULL.
+static ProtobufCMessage *
+s_unpack (colugo_socket_t *socket, const ProtobufCMessageDescriptor *descriptor, const void *data,
+          size_t size)
+{
+    ProtobufCMessage *message;
+    char why [160];
+    if (colugo_proto_decode (descriptor, data, size, &message, why, sizeof why))
+        colugo_socket_drop (socket, why);
+    return message;
+}
+
+//  Packs a message and hands it to send (publisher, request or reply).
+typedef int (s_send_fn) (void *target, uint64_t request, const void *data, size_t size);
+
+static int
+s_pack_and_send (const ProtobufCMessage *message, const ProtobufCMessageDescriptor *expected,
+                 s_send_fn *send, void *target, uint64_t request)
+{
+    if (!message || !expected || message->descriptor != expected)
+        return COLUGO_EINVAL;
+    size_t size = protobuf_c_message_get_packed_size (message);
+    uint8_t stack [S_STACK_BUFFER];
+    uint8_t *buffer = size <= sizeof stack ? stack : malloc (size);
+    if (!buffer)
+        return COLUGO_ENOMEM;
+    protobuf_c_message_pack (message, buffer);
+    int rc = send (target, request, buffer, size);
+    if (buffer != stack)
+        free (buffer);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Publish and subscribe
+
+static int
+s_publish (void *target, uint64_t request, const void *data, size_t size)
+{
+    (void) request;
+    return colugo_publisher_send ((colugo_publisher_t *) target, data, size);
+}
+
+colugo_publisher_t *
+colugo_proto_add_publisher (colugo_node_t *node, const char *topic,
+                            const ProtobufCMessageDescriptor *descriptor)
+{
+    char type [COLUGO_TYPE_MAX + 1];
+    if (colugo_proto_type_name (descriptor, NULL, type, sizeof type))
+        return NULL;
+    colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
+    if (publisher
+        && !s_attach (colugo_publisher_socket (publisher),
+                      s_state_new (descriptor, NULL, NULL, NULL)))
+        colugo_publisher_destroy (&publisher);
+    return publisher;
+}
+
+int
+colugo_proto_publish (colugo_publisher_t *publisher, const ProtobufCMessage *message)
+{
+    if (!publisher)
+        return COLUGO_EINVAL;
+    s_state_t *state = colugo_socket_attachment (colugo_publisher_socket (publisher));
+    return s_pack_and_send (message, state ? state->descriptor : NULL, s_publish, publisher, 0);
+}
+
+static void
+s_on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+              void *arg)
+{
+    s_state_t *state = (s_state_t *) arg;
+    colugo_socket_t *socket = colugo_subscriber_socket (subscriber);
+    ProtobufCMessage *message = s_unpack (socket, state->descriptor, data, size);
+    if (!message)
+        return;
+    ((colugo_proto_message_fn *) state->handler) (subscriber, topic, message, state->arg);
+    protobuf_c_message_free_unpacked (message, NULL);
+}
+
+colugo_subscriber_t *
+colugo_proto_add_subscriber (colugo_node_t *node, const char *topic,
+                             const ProtobufCMessageDescriptor *descriptor,
+                             colugo_proto_message_fn *handler, void *arg)
+{
+    char type [COLUGO_TYPE_MAX + 1];
+    if (!handler || colugo_proto_type_name (descriptor, NULL, type, sizeof type))
+        return NULL;
+    s_state_t *state = s_state_new (descriptor, NULL, (void *) handler, arg);
+    if (!state)
+        return NULL;
+    colugo_subscriber_t *subscriber =
+        colugo_node_add_typed_subscriber (node, topic, type, s_on_message, state);
+    if (!subscriber)
+        free (state);
+    else
+        s_attach (colugo_subscriber_socket (subscriber), state);
+    return subscriber;
+}
+
+//  --------------------------------------------------------------------------
+//  Requests and replies
+
+static void
+s_on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    s_state_t *state = (s_state_t *) arg;
+    ProtobufCMessage *message;
+    char why [160];
+    if (colugo_proto_decode (state->descriptor, data, size, &message, why, sizeof why)) {
+        colugo_server_drop (server, request, why);
+        return;
+    }
+    ((colugo_proto_request_fn *) state->handler) (server, request, message, state->arg);
+    protobuf_c_message_free_unpacked (message, NULL);
+}
+
+colugo_server_t *
+colugo_proto_add_server (colugo_node_t *node, const char *topic,
+                         const ProtobufCMessageDescriptor *request_descriptor,
+                         const ProtobufCMessageDescriptor *reply_descriptor,
+                         colugo_proto_request_fn *handler, void *arg)
+{
+    char type [COLUGO_TYPE_MAX + 1];
+    if (!handler || !reply_descriptor
+        || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
+        return NULL;
+    s_state_t *state = s_state_new (request_descriptor, reply_descriptor, (void *) handler, arg);
+    if (!state)
+        return NULL;
+    colugo_server_t *server = colugo_node_add_typed_server (node, topic, type, s_on_request, state);
+    if (!server)
+        free (state);
+    else
+        s_attach (colugo_server_socket (server), state);
+    return server;
+}
+
+static int
+s_reply (void *target, uint64_t request, const void *data, size_t size)
+{
+    return colugo_server_reply ((colugo_server_t *) target, request, data, size);
+}
+
+int
+colugo_proto_reply (colugo_server_t *server, uint64_t request, const ProtobufCMessage *reply)
+{
+    if (!server)
+        return COLUGO_EINVAL;
+    s_state_t *state = colugo_socket_attachment (colugo_server_socket (server));
+    return s_pack_and_send (reply, state ? state->reply_descriptor : NULL, s_reply, server,
+                            request);
+}
+
+colugo_client_t *
+colugo_proto_add_client (colugo_node_t *node, const char *topic,
+                         const ProtobufCMessageDescriptor *request_descriptor,
+                         const ProtobufCMessageDescriptor *reply_descriptor)
+{
+    char type [COLUGO_TYPE_MAX + 1];
+    if (!reply_descriptor
+        || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
+        return NULL;
+    s_state_t *state = s_state_new (request_descriptor, reply_descriptor, NULL, NULL);
+    if (state && !(state->calls = zlistx_new ())) {
+        free (state);
+        state = NULL;
+    }
+    if (!state)
+        return NULL;
+    colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
+    if (!client)
+        s_state_free (state);
+    else
+        s_attach (colugo_client_socket (client), state);
+    return client;
+}
+
+static void
+s_call_done (s_call_t *call)
+{
+    zlistx_delete (call->state->calls, call->handle);
+    free (call);
+}
+
+static void
+s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    s_call_t *call = (s_call_t *) arg;
+    s_call_t copy = *call;
+    s_call_done (call);
+    ProtobufCMessage *reply =
+        s_unpack (colugo_client_socket (client), copy.state->reply_descriptor, data, size);
+    if (!reply) {
+        if (copy.on_failure)
+            copy.on_failure (client, copy.arg);
+        return;
+    }
+    if (copy.on_reply)
+        copy.on_reply (client, reply, copy.arg);
+    protobuf_c_message_free_unpacked (reply, NULL);
+}
+
+static void
+s_on_timeout (colugo_client_t *client, void *arg)
+{
+    s_call_t *call = (s_call_t *) arg;
+    s_call_t copy = *call;
+    s_call_done (call);
+    if (copy.on_failure)
+        copy.on_failure (client, copy.arg);
+}
+
+typedef struct {
+    colugo_client_t *client;
+    s_call_t *call;
+    uint32_t timeout_ms;
+    int64_t id;
+} s_send_request_t;
+
+static int
+s_request (void *target, uint64_t request, const void *data, size_t size)
+{
+    (void) request;
+    s_send_request_t *send = (s_send_request_t *) target;
+    send->id = colugo_client_send (send->client, data, size, s_on_reply, s_on_timeout,
+                                   send->timeout_ms, send->call);
+    return send->id < 0 ? (int) send->id : 0;
+}
+
+int64_t
+colugo_proto_call (colugo_client_t *client, const ProtobufCMessage *request,
+                   colugo_proto_reply_fn *on_reply, colugo_timeout_fn *on_failure,
+                   uint32_t timeout_ms, void *arg)
+{
+    if (!client)
+        return COLUGO_EINVAL;
+    s_state_t *state = colugo_socket_attachment (colugo_client_socket (client));
+    if (!state || !state->calls)
+        return COLUGO_EINVAL;
+    s_call_t *call = calloc (1, sizeof *call);
+    if (!call)
+        return COLUGO_ENOMEM;
+    *call = (s_call_t){.state = state, .on_reply = on_reply, .on_failure = on_failure, .arg = arg};
+    call->handle = zlistx_add_end (state->calls, call);
+    if (!call->handle) {
+        free (call);
+        return COLUGO_ENOMEM;
+    }
+    s_send_request_t send = {client, call, timeout_ms, 0};
+    int rc = s_pack_and_send (request, state->descriptor, s_request, &send, 0);
+    if (rc) {
+        s_call_done (call);
+        return rc;
+    }
+    call->id = send.id;
+    return send.id;
+}
+
+int
+colugo_proto_cancel (colugo_client_t *client, int64_t request)
+{
+    s_state_t *state = client ? colugo_socket_attachment (colugo_client_socket (client)) : NULL;
+    if (!state || !state->calls)
+        return COLUGO_EINVAL;
+    s_call_t *call = (s_call_t *) zlistx_first (state->calls);
+    while (call && call->id != request)
+        call = (s_call_t *) zlistx_next (state->calls);
+    if (!call)
+        return COLUGO_ENOTFOUND;
+    colugo_client_cancel (client, request);
+    s_call_done (call);
+    return 0;
+}

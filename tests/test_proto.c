@@ -1,0 +1,361 @@
+/*  test_proto.c: the protobuf-c layer in one process, discovery off: round
+    trips of every field type, RPC, type mismatches, and bad input dropped,
+    counted and survived.
+*/
+#include <colugo/proto.h>
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "calculator.pb-c.h"
+#include "message.pb-c.h"
+#include "telemetry_sample.h"
+
+#define DEADLINE_MS 5000
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_publisher_t *publisher;
+    colugo_publisher_t *raw_publisher;
+    colugo_subscriber_t *subscriber;
+    colugo_server_t *server;
+    colugo_client_t *client;
+    int received;
+    int replies;
+    int failures;
+    int mismatches;
+    const char *check;
+    double result;
+    char error [64];
+    bool deadline_hit;
+} fixture_t;
+
+static void
+on_deadline (colugo_node_t *node, void *arg)
+{
+    ((fixture_t *) arg)->deadline_hit = true;
+    colugo_node_stop (node);
+}
+
+static void
+on_stop (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    colugo_node_stop (node);
+}
+
+static void
+s_setup (fixture_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->node = colugo_node_new ("proto");
+    cr_assert_not_null (self->node);
+    colugo_node_set_discovery (self->node, false);
+    colugo_node_add_delayed (self->node, DEADLINE_MS, on_deadline, self);
+}
+
+//  --- Publish and subscribe
+
+static void
+on_telemetry (colugo_subscriber_t *subscriber, const char *topic, const ProtobufCMessage *message,
+              void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    fixture_t *self = (fixture_t *) arg;
+    cr_assert_eq (message->descriptor, &colugo__examples__telemetry__descriptor);
+    self->check = telemetry_sample_check ((const Colugo__Examples__Telemetry *) message);
+    self->received++;
+    colugo_node_stop (self->node);
+}
+
+static void
+on_publish_telemetry (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    fixture_t *self = (fixture_t *) arg;
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    cr_assert_eq (colugo_proto_publish (self->publisher, &sample.base), 0);
+}
+
+Test (proto, every_field_type_round_trips)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.publisher = colugo_proto_add_publisher (self.node, "telemetry",
+                                                 &colugo__examples__telemetry__descriptor);
+    self.subscriber = colugo_proto_add_subscriber (
+        self.node, "telemetry", &colugo__examples__telemetry__descriptor, on_telemetry, &self);
+    cr_assert (self.publisher && self.subscriber);
+    cr_assert_str_eq (colugo_socket_type (colugo_publisher_socket (self.publisher)),
+                      "colugo.examples.Telemetry");
+    colugo_node_add_repeater (self.node, 20, on_publish_telemetry, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.received, 1);
+    cr_assert_null (self.check, "field '%s' differs", self.check);
+    //  A message of another type is refused before anything is sent.
+    Colugo__Examples__Message other = COLUGO__EXAMPLES__MESSAGE__INIT;
+    cr_assert_eq (colugo_proto_publish (self.publisher, &other.base), COLUGO_EINVAL);
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_message_count (colugo_subscriber_t *subscriber, const char *topic,
+                  const ProtobufCMessage *message, void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    (void) message;
+    ((fixture_t *) arg)->received++;
+}
+
+static void
+on_mismatch (colugo_socket_t *socket, const colugo_peer_t *peer, const char *peer_type, void *arg)
+{
+    (void) socket;
+    (void) peer;
+    cr_assert_str_eq (peer_type, "colugo.examples.Telemetry");
+    ((fixture_t *) arg)->mismatches++;
+}
+
+Test (proto, another_message_type_is_reported_not_connected)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.subscriber = colugo_proto_add_subscriber (
+        self.node, "mixed", &colugo__examples__message__descriptor, on_message_count, &self);
+    colugo_socket_set_mismatch_handler (colugo_subscriber_socket (self.subscriber), on_mismatch,
+                                        &self);
+    self.publisher =
+        colugo_proto_add_publisher (self.node, "mixed", &colugo__examples__telemetry__descriptor);
+    colugo_node_add_repeater (self.node, 20, on_publish_telemetry, &self);
+    colugo_node_add_delayed (self.node, 300, on_stop, NULL);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.mismatches, 1);
+    cr_assert_eq (self.received, 0);
+    cr_assert_eq (colugo_socket_peer_count (colugo_subscriber_socket (self.subscriber)), 0);
+    colugo_node_destroy (&self.node);
+}
+
+//  Bad payloads, sent by an untyped publisher (which matches every peer).
+static const char *s_bad [4];
+static size_t s_bad_size [4];
+static int s_bad_next;
+
+static void
+on_publish_bad (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    fixture_t *self = (fixture_t *) arg;
+    int i = s_bad_next++ % 4;
+    colugo_publisher_send (self->raw_publisher, s_bad [i], s_bad_size [i]);
+    if (s_bad_next == 40)
+        colugo_node_stop (self->node);
+}
+
+Test (proto, undecodable_messages_are_dropped_and_counted)
+{
+    //  A valid Message with an invalid UTF-8 string, a truncated one, a
+    //  wire type that does not fit field 2, and random bytes.
+    Colugo__Examples__Message message = COLUGO__EXAMPLES__MESSAGE__INIT;
+    message.message = "\xff\xfe not UTF-8";
+    message.id = 7;
+    static uint8_t bad_utf8 [64], truncated [64];
+    s_bad_size [0] = protobuf_c_message_pack (&message.base, bad_utf8);
+    s_bad [0] = (const char *) bad_utf8;
+    message.message = "fine";
+    size_t size = protobuf_c_message_pack (&message.base, truncated);
+    s_bad [1] = (const char *) truncated;
+    s_bad_size [1] = size - 3;
+    s_bad [2] = "\x12\x05hello";  //  field 2 (int32) as a length-delimited field
+    s_bad_size [2] = 7;
+    s_bad [3] = "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
+    s_bad_size [3] = 11;
+
+    fixture_t self;
+    s_setup (&self);
+    self.subscriber = colugo_proto_add_subscriber (
+        self.node, "bad", &colugo__examples__message__descriptor, on_message_count, &self);
+    self.raw_publisher = colugo_node_add_publisher (self.node, "bad");
+    colugo_node_add_repeater (self.node, 5, on_publish_bad, &self);
+    colugo_node_start (self.node);
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_subscriber_socket (self.subscriber));
+    cr_assert_eq (self.received, 0, "%d bad messages were delivered", self.received);
+    cr_assert_geq (stats.dropped, 30, "only %llu dropped", (unsigned long long) stats.dropped);
+    colugo_node_destroy (&self.node);
+}
+
+Test (proto, decode_gives_reasons)
+{
+    ProtobufCMessage *message;
+    char why [160];
+    cr_assert_eq (colugo_proto_decode (&colugo__examples__message__descriptor, "\x08", 1, &message,
+                                       why, sizeof why),
+                  COLUGO_EINVAL);
+    cr_assert_null (message);
+    cr_assert (strstr (why, "do not decode as colugo.examples.Message"), "%s", why);
+    //  A nested string (a map key) that is not UTF-8.
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    sample.counters [0]->key = "\xc0\x80";
+    uint8_t buffer [1024];
+    size_t size = protobuf_c_message_pack (&sample.base, buffer);
+    sample.counters [0]->key = "errors";
+    cr_assert_eq (colugo_proto_decode (&colugo__examples__telemetry__descriptor, buffer, size,
+                                       &message, why, sizeof why),
+                  COLUGO_EINVAL);
+    cr_assert (strstr (why, "not UTF-8"), "%s", why);
+    size = protobuf_c_message_pack (&sample.base, buffer);
+    cr_assert_eq (colugo_proto_decode (&colugo__examples__telemetry__descriptor, buffer, size,
+                                       &message, why, sizeof why),
+                  0);
+    cr_assert_null (telemetry_sample_check ((Colugo__Examples__Telemetry *) message));
+    protobuf_c_message_free_unpacked (message, NULL);
+}
+
+//  --- Requests and replies
+
+static void
+on_calc (colugo_server_t *server, uint64_t request, const ProtobufCMessage *message, void *arg)
+{
+    (void) arg;
+    const Colugo__Examples__CalcRequest *in = (const Colugo__Examples__CalcRequest *) message;
+    Colugo__Examples__CalcReply out = COLUGO__EXAMPLES__CALC_REPLY__INIT;
+    if (in->op == COLUGO__EXAMPLES__CALC_REQUEST__OP__DIV && in->b == 0)
+        out.error = "division by zero";
+    else
+        out.result = in->a * in->b;
+    cr_assert_eq (colugo_proto_reply (server, request, &out.base), 0);
+    //  Exactly once, and only replies of the reply type.
+    cr_assert_eq (colugo_proto_reply (server, request, &out.base), COLUGO_EALREADY);
+    cr_assert_eq (colugo_proto_reply (server, request, message), COLUGO_EINVAL);
+}
+
+static void
+on_calc_reply (colugo_client_t *client, const ProtobufCMessage *message, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    const Colugo__Examples__CalcReply *reply = (const Colugo__Examples__CalcReply *) message;
+    self->result = reply->result;
+    snprintf (self->error, sizeof self->error, "%s", reply->error);
+    if (++self->replies + self->failures == 2)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_calc_failure (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    if (self->replies + ++self->failures == 2)
+        colugo_node_stop (self->node);
+}
+
+static int64_t
+s_call (fixture_t *self, Colugo__Examples__CalcRequest__Op op, double a, double b,
+        uint32_t timeout_ms)
+{
+    Colugo__Examples__CalcRequest request = COLUGO__EXAMPLES__CALC_REQUEST__INIT;
+    request.op = op;
+    request.a = a;
+    request.b = b;
+    return colugo_proto_call (self->client, &request.base, on_calc_reply, on_calc_failure,
+                              timeout_ms, self);
+}
+
+Test (proto, calls_get_replies)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.server =
+        colugo_proto_add_server (self.node, "calc", &colugo__examples__calc_request__descriptor,
+                                 &colugo__examples__calc_reply__descriptor, on_calc, &self);
+    self.client =
+        colugo_proto_add_client (self.node, "calc", &colugo__examples__calc_request__descriptor,
+                                 &colugo__examples__calc_reply__descriptor);
+    cr_assert_str_eq (colugo_socket_type (colugo_client_socket (self.client)),
+                      "colugo.examples.CalcRequest/colugo.examples.CalcReply");
+    cr_assert_gt (s_call (&self, COLUGO__EXAMPLES__CALC_REQUEST__OP__MUL, 6, 7, 2000), 0);
+    int64_t cancelled = s_call (&self, COLUGO__EXAMPLES__CALC_REQUEST__OP__MUL, 1, 1, 2000);
+    cr_assert_eq (colugo_proto_cancel (self.client, cancelled), 0);
+    cr_assert_eq (colugo_proto_cancel (self.client, cancelled), COLUGO_ENOTFOUND);
+    cr_assert_gt (s_call (&self, COLUGO__EXAMPLES__CALC_REQUEST__OP__DIV, 1, 0, 2000), 0);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.replies, 2);
+    cr_assert_eq (self.failures, 0);
+    cr_assert_str_eq (self.error, "division by zero");
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_answer_garbage (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                   void *arg)
+{
+    (void) data;
+    (void) size;
+    (void) arg;
+    colugo_server_reply (server, request, "\xff\xff\xff", 3);
+}
+
+Test (proto, a_reply_that_does_not_decode_fails_the_call)
+{
+    fixture_t self;
+    s_setup (&self);
+    //  A server of the right type that answers garbage.
+    self.server = colugo_node_add_typed_server (
+        self.node, "calc.bad", "colugo.examples.CalcRequest/colugo.examples.CalcReply",
+        on_answer_garbage, &self);
+    self.client =
+        colugo_proto_add_client (self.node, "calc.bad", &colugo__examples__calc_request__descriptor,
+                                 &colugo__examples__calc_reply__descriptor);
+    int64_t started = zclock_mono ();
+    s_call (&self, COLUGO__EXAMPLES__CALC_REQUEST__OP__ADD, 1, 2, 3000);
+    s_call (&self, COLUGO__EXAMPLES__CALC_REQUEST__OP__ADD, 1, 2, 3000);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.failures, 2);
+    cr_assert_eq (self.replies, 0);
+    cr_assert_lt (zclock_mono () - started, 2000, "failed by timeout, not at once");
+    cr_assert_eq (colugo_socket_stats (colugo_client_socket (self.client)).dropped, 2);
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_raw_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    (void) data;
+    (void) size;
+    ((fixture_t *) arg)->replies++;
+}
+
+static void
+on_raw_timeout (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    fixture_t *self = (fixture_t *) arg;
+    self->failures++;
+    colugo_node_stop (self->node);
+}
+
+Test (proto, an_undecodable_request_is_dropped_by_the_server)
+{
+    fixture_t self;
+    s_setup (&self);
+    self.server =
+        colugo_proto_add_server (self.node, "calc.raw", &colugo__examples__calc_request__descriptor,
+                                 &colugo__examples__calc_reply__descriptor, on_calc, &self);
+    colugo_client_t *raw = colugo_node_add_client (self.node, "calc.raw");  //  untyped
+    colugo_client_send (raw, "\xff\xff", 2, on_raw_reply, on_raw_timeout, 300, &self);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.failures, 1);
+    cr_assert_eq (self.replies, 0);
+    colugo_socket_t *socket = colugo_server_socket (self.server);
+    cr_assert_eq (colugo_socket_stats (socket).dropped, 1);
+    cr_assert_eq (colugo_server_pending (self.server), 0);
+    colugo_node_destroy (&self.node);
+}
