@@ -216,6 +216,20 @@ Test (proto, decode_gives_reasons)
     protobuf_c_message_free_unpacked (message, NULL);
 }
 
+Test (proto, a_field_numbered_zero_is_refused)
+{
+    //  Found by fuzz_proto: a padded tag (0x82 0x00) for field 0, length 0.
+    //  protobuf-c keeps it as an unknown field and packs bytes it cannot
+    //  read back; the layer refuses it.
+    ProtobufCMessage *message;
+    char why [160];
+    cr_assert_eq (colugo_proto_decode (&colugo__examples__message__descriptor, "\x82\x00\x00", 3,
+                                       &message, why, sizeof why),
+                  COLUGO_EINVAL);
+    cr_assert_null (message);
+    cr_assert (strstr (why, "numbered 0"), "%s", why);
+}
+
 //  --- Requests and replies
 
 static void

@@ -99,12 +99,19 @@ s_valid_field (const ProtobufCFieldDescriptor *field, const void *member, int de
     return true;
 }
 
-//  Checks every string is UTF-8, down through nested messages.
+//  Checks every string is UTF-8 and no field is numbered 0, down through
+//  nested messages.
 static bool
 s_valid_message (const ProtobufCMessage *message, int depth)
 {
     if (depth > S_MAX_DEPTH)
         return false;
+    //  protobuf-c 1.4 keeps a field numbered 0 (invalid in protobuf) as an
+    //  unknown field when its tag is padded, then packs bytes it cannot read
+    //  back: refuse it (found by fuzz/fuzz_proto.c).
+    for (unsigned i = 0; i < message->n_unknown_fields; i++)
+        if (message->unknown_fields [i].tag == 0)
+            return false;
     const ProtobufCMessageDescriptor *descriptor = message->descriptor;
     const char *base = (const char *) message;
     for (unsigned i = 0; i < descriptor->n_fields; i++) {
@@ -145,8 +152,10 @@ colugo_proto_decode (const ProtobufCMessageDescriptor *descriptor, const void *d
     }
     if (!s_valid_message (message, 0)) {
         if (why)
-            snprintf (why, why_size, "a %s with a string that is not UTF-8 (or nested too deep)",
-                      descriptor->name);
+            snprintf (
+                why, why_size,
+                "a %s with a string that is not UTF-8, a field numbered 0, or nesting too deep",
+                descriptor->name);
         protobuf_c_message_free_unpacked (message, NULL);
         return COLUGO_EINVAL;
     }
