@@ -1,6 +1,6 @@
 /*  test_typed.c: typed sockets across processes, against a real
-    avahi-daemon in a private namespace: every protobuf field type survives
-    the trip; a mismatched typed pair reports the mismatch instead of
+    avahi-daemon in a private namespace: every protobuf field type and every
+    JSON type survives the trip; a mismatched typed pair reports the mismatch instead of
     exchanging garbage; the typed examples run and talk.
 */
 #include <criterion/criterion.h>
@@ -93,6 +93,46 @@ Test (proto, the_examples_talk)
     //  included, as an error in the reply).
     cr_assert_not_null (proc_expect (client, "Reply: ", FIND_MS));
     cr_assert_not_null (proc_expect (server, "Request: ", 1000));
+    proc_destroy (&client);
+    proc_destroy (&server);
+    proc_destroy (&pub);
+    proc_destroy (&sub);
+}
+
+Test (json, every_json_type_across_processes)
+{
+    proc_t *sub = s_program ("TYPEDNODE", "json-sub", "typed.json", "5", NULL);
+    proc_t *pub = s_program ("TYPEDNODE", "json-pub", "typed.json", NULL);
+    cr_assert_not_null (proc_expect (sub, "READY", 5000));
+    for (int i = 0; i < 5; i++) {
+        const char *line = proc_expect (sub, "", FIND_MS);
+        cr_assert_not_null (line);
+        cr_assert_eq (strncmp (line, "OK ", 3), 0, "got: %s", line);
+    }
+    cr_assert_not_null (proc_expect (sub, "DONE", 5000));
+    cr_assert_not_null (proc_expect (sub, "DROPPED 0", 5000));
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
+Test (json, mismatched_schema_reports_not_garbage)
+{
+    proc_t *sub = s_example ("sub_json");
+    proc_t *pub = s_program ("TYPEDNODE", "json-pub", "json.pub.topic", NULL);
+    cr_assert_not_null (proc_expect (sub, "Mismatch: ", FIND_MS));
+    cr_assert_eq (proc_count (sub, "Received", 1000), 0);
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
+Test (json, the_examples_talk)
+{
+    proc_t *sub = s_example ("sub_json");
+    proc_t *pub = s_example ("pub_json");
+    proc_t *server = s_example ("calc_json_server");
+    proc_t *client = s_example ("calc_json_client");
+    cr_assert_not_null (proc_expect (sub, "Received on json.pub.topic: ", FIND_MS));
+    cr_assert_not_null (proc_expect (client, "Reply to request", FIND_MS));
     proc_destroy (&client);
     proc_destroy (&server);
     proc_destroy (&pub);

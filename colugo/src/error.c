@@ -32,6 +32,12 @@ colugo_last_error (void)
 }
 
 void
+colugo_set_last_error (int err)
+{
+    s_last_error = err;
+}
+
+void
 colugo__set_error (int err)
 {
     s_last_error = err;

@@ -91,8 +91,8 @@ s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *con
     s_local_endpoint (binder, endpoint, sizeof endpoint);
     snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
     if (!link) {
-        colugo__socket_forget_mismatch (connecter, key);
-        colugo__socket_remove_peer (connecter, endpoint);
+        if (!colugo__socket_forget_mismatch (connecter, key))
+            colugo__socket_remove_peer (connecter, endpoint);
     }
     else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
                                      key, endpoint, self->uuid, self->name))
@@ -135,8 +135,10 @@ s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
     if (s_wanted_type (socket) != service->socket_type || strcmp (socket->topic, service->topic))
         return;
     if (change->event == COLUGO__SERVICE_DOWN) {
-        colugo__socket_forget_mismatch (socket, service->name);
-        colugo__socket_remove_peer (socket, service->endpoint);
+        //  A mismatched service was never connected: its endpoint may now
+        //  belong to another service (a port reused), which stays.
+        if (!colugo__socket_forget_mismatch (socket, service->name))
+            colugo__socket_remove_peer (socket, service->endpoint);
     }
     else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
                                      service->node_uuid, service->node_name))

@@ -56,6 +56,15 @@ s_state_new (const ProtobufCMessageDescriptor *descriptor,
     return state;
 }
 
+//  Refuses to add a socket (a bad descriptor or handler): NULL, with
+//  COLUGO_EINVAL in colugo_last_error ().
+static void *
+s_refuse (void)
+{
+    colugo_set_last_error (COLUGO_EINVAL);
+    return NULL;
+}
+
 //  Gives the socket its state (freed with the socket); false if there is
 //  none (out of memory).
 static bool
@@ -212,7 +221,7 @@ colugo_proto_add_publisher (colugo_node_t *node, const char *topic,
 {
     char type [COLUGO_TYPE_MAX + 1];
     if (colugo_proto_type_name (descriptor, NULL, type, sizeof type))
-        return NULL;
+        return s_refuse ();
     colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
     if (publisher
         && !s_attach (colugo_publisher_socket (publisher),
@@ -250,7 +259,7 @@ colugo_proto_add_subscriber (colugo_node_t *node, const char *topic,
 {
     char type [COLUGO_TYPE_MAX + 1];
     if (!handler || colugo_proto_type_name (descriptor, NULL, type, sizeof type))
-        return NULL;
+        return s_refuse ();
     s_state_t *state = s_state_new (descriptor, NULL, (void *) handler, arg);
     if (!state)
         return NULL;
@@ -289,7 +298,7 @@ colugo_proto_add_server (colugo_node_t *node, const char *topic,
     char type [COLUGO_TYPE_MAX + 1];
     if (!handler || !reply_descriptor
         || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
-        return NULL;
+        return s_refuse ();
     s_state_t *state = s_state_new (request_descriptor, reply_descriptor, (void *) handler, arg);
     if (!state)
         return NULL;
@@ -325,7 +334,7 @@ colugo_proto_add_client (colugo_node_t *node, const char *topic,
     char type [COLUGO_TYPE_MAX + 1];
     if (!reply_descriptor
         || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
-        return NULL;
+        return s_refuse ();
     s_state_t *state = s_state_new (request_descriptor, reply_descriptor, NULL, NULL);
     if (state && !(state->calls = zlistx_new ())) {
         free (state);

@@ -69,10 +69,11 @@ int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
 //  Whether a connecting socket may connect to a peer of message type
 //  peer_type ("" if untyped): types must be equal when both have one. A
 //  mismatch is reported once per key (a service name), then remembered
-//  until colugo__socket_forget_mismatch (key).
+//  until colugo__socket_forget_mismatch (key), which says whether the key
+//  was a mismatch (and so never connected: nothing to disconnect).
 bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
                              const char *endpoint, const char *node_uuid, const char *node_name);
-void colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
 
 //  Counts and logs (rate limited) a dropped message.
 void colugo__socket_drop (colugo_socket_t *self, const char *why);

@@ -388,10 +388,13 @@ colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char
     return false;
 }
 
-void
+bool
 colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key)
 {
+    if (!zhashx_lookup (self->mismatched, key))
+        return false;
     zhashx_delete (self->mismatched, key);
+    return true;
 }
 
 bool

@@ -32,6 +32,10 @@ COLUGO_EXPORT const char *colugo_strerror (int err);
 //  that returned NULL (0 if none failed yet).
 COLUGO_EXPORT int colugo_last_error (void);
 
+//  Leaves err for colugo_last_error () on this thread: for layers built on
+//  Colugo (colugo/proto.h, colugo/json.h) that return NULL.
+COLUGO_EXPORT void colugo_set_last_error (int err);
+
 COLUGO_END_DECLS
 
 #endif
