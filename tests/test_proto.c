@@ -230,6 +230,26 @@ Test (proto, a_field_numbered_zero_is_refused)
     cr_assert (strstr (why, "numbered 0"), "%s", why);
 }
 
+Test (proto, sockets_of_other_layers_are_refused)
+{
+    //  A publisher of the right type, carrying someone else's attachment.
+    colugo_node_t *node = colugo_node_new ("proto");
+    colugo_node_set_discovery (node, false);
+    colugo_publisher_t *publisher =
+        colugo_node_add_typed_publisher (node, "foreign", "colugo.examples.Message");
+    static int other_owner;
+    int data [8] = {0};
+    colugo_socket_set_attachment (colugo_publisher_socket (publisher), &other_owner, data, NULL);
+    Colugo__Examples__Message message = COLUGO__EXAMPLES__MESSAGE__INIT;
+    cr_assert_eq (colugo_proto_publish (publisher, &message.base), COLUGO_EINVAL);
+    cr_assert_eq (colugo_socket_attachment (colugo_publisher_socket (publisher), &other_owner),
+                  data);
+    colugo_client_t *client = colugo_node_add_client (node, "foreign.rpc");
+    cr_assert_eq (colugo_proto_call (client, &message.base, NULL, NULL, 100, NULL), COLUGO_EINVAL);
+    cr_assert_eq (colugo_proto_cancel (client, 1), COLUGO_EINVAL);
+    colugo_node_destroy (&node);
+}
+
 //  --- Requests and replies
 
 static void

@@ -1,6 +1,6 @@
 /*  json.c: JSON documents (jansson) on Colugo's byte sockets.
 
-    Each JSON socket carries an attachment (s_state_t) with its flags and
+    Each JSON socket carries this layer's state (s_state_t, see layer.h) with its flags and
     the application's callback; the core handler decodes, checks and hands
     the document over, then releases it. Every payload goes through
     colugo_json_decode (), which a fuzz target calls too. Before encoding,
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "colugo/json.h"
+#include "layer.h"
 
 //  jansson's decoder refuses documents nested deeper than this
 //  (JSON_PARSER_MAX_DEPTH in its load.c; not in its header: a unit test
@@ -18,7 +19,6 @@
 #define S_MAX_DEPTH 2048
 #define S_STACK_BUFFER 4096
 #define S_TYPE "json"
-#define S_MAGIC 0x4A534F4E  //  "JSON": the attachment is ours
 
 //  How documents are encoded: compact, any value at the top level (without
 //  JSON_ENCODE_ANY jansson only encodes arrays and objects), and reals with
@@ -26,65 +26,37 @@
 #define S_ENCODE_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
 typedef struct {
-    uint32_t magic;  //  S_MAGIC
-    int flags;       //  COLUGO_JSON_*
-    void *handler;   //  the application's: subscribers and servers
+    colugo__layer_t layer;  //  first: see layer.h
+    int flags;              //  COLUGO_JSON_*
+    void *handler;          //  the application's: subscribers and servers
     void *arg;
-    zlistx_t *calls;  //  clients: s_call_t in flight
 } s_state_t;
 
-typedef struct {
-    s_state_t *state;
-    void *handle;  //  in state->calls
-    int64_t id;
-    colugo_json_reply_fn *on_reply;
-    colugo_timeout_fn *on_failure;
-    void *arg;
-} s_call_t;
-
-static void
-s_state_free (void *data)
-{
-    s_state_t *state = (s_state_t *) data;
-    if (state->calls) {
-        s_call_t *call;
-        while ((call = (s_call_t *) zlistx_detach (state->calls, NULL)))
-            free (call);
-        zlistx_destroy (&state->calls);
-    }
-    free (state);
-}
+//  This layer's tag on the sockets it attaches its state to.
+static const char s_owner [] = "colugo_json";
 
 static s_state_t *
 s_state_new (int flags, void *handler, void *arg)
 {
     s_state_t *state = calloc (1, sizeof *state);
     if (state)
-        *state = (s_state_t){S_MAGIC, flags, handler, arg, NULL};
+        *state = (s_state_t){.flags = flags, .handler = handler, .arg = arg};
     return state;
 }
 
-//  Gives the socket its state (freed with the socket); false if there is
-//  none (out of memory).
+//  Gives the socket its state (freed with the socket); false, the state
+//  freed, when out of memory.
 static bool
-s_attach (colugo_socket_t *socket, s_state_t *state)
+s_attach (colugo_socket_t *socket, s_state_t *state, bool with_calls)
 {
-    if (state)
-        colugo_socket_set_attachment (socket, state, s_state_free);
-    return state != NULL;
+    return colugo__layer_attach (socket, s_owner, state ? &state->layer : NULL, with_calls);
 }
 
-//  Returns the state of a JSON socket, or NULL for any other socket (whose
-//  attachment, if any, belongs to another layer).
+//  The state this layer attached to a socket, or NULL for any other socket.
 static s_state_t *
 s_state_of (colugo_socket_t *socket)
 {
-    const char *type = colugo_socket_type (socket);
-    if (!type || strncmp (type, S_TYPE, strlen (S_TYPE)) != 0
-        || (type [strlen (S_TYPE)] != 0 && type [strlen (S_TYPE)] != ':'))
-        return NULL;
-    s_state_t *state = (s_state_t *) colugo_socket_attachment (socket);
-    return state && state->magic == S_MAGIC ? state : NULL;
+    return (s_state_t *) colugo__layer_of (socket, s_owner);
 }
 
 int
@@ -267,7 +239,7 @@ colugo_json_add_publisher (colugo_node_t *node, const char *topic, const char *s
     colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
     if (publisher
         && !s_attach (colugo_publisher_socket (publisher),
-                      s_state_new (COLUGO_JSON_ANY, NULL, NULL)))
+                      s_state_new (COLUGO_JSON_ANY, NULL, NULL), false))
         colugo_publisher_destroy (&publisher);
     return publisher;
 }
@@ -308,7 +280,7 @@ colugo_json_add_subscriber (colugo_node_t *node, const char *topic, const char *
     if (!subscriber)
         free (state);
     else
-        s_attach (colugo_subscriber_socket (subscriber), state);
+        s_attach (colugo_subscriber_socket (subscriber), state, false);
     return subscriber;
 }
 
@@ -343,7 +315,7 @@ colugo_json_add_server (colugo_node_t *node, const char *topic, const char *sche
     if (!server)
         free (state);
     else
-        s_attach (colugo_server_socket (server), state);
+        s_attach (colugo_server_socket (server), state, false);
     return server;
 }
 
@@ -368,59 +340,38 @@ colugo_json_add_client (colugo_node_t *node, const char *topic, const char *sche
     char type [COLUGO_TYPE_MAX + 1];
     if (!s_arguments_ok (schema, flags, type, sizeof type))
         return s_refuse (node, topic);
-    s_state_t *state = s_state_new (flags, NULL, NULL);
-    if (state && !(state->calls = zlistx_new ())) {
-        free (state);
-        state = NULL;
-    }
-    if (!state)
-        return NULL;
     colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
-    if (!client)
-        s_state_free (state);
-    else
-        s_attach (colugo_client_socket (client), state);
+    if (client
+        && !s_attach (colugo_client_socket (client), s_state_new (flags, NULL, NULL), true)) {
+        colugo_client_destroy (&client);
+        colugo_set_last_error (COLUGO_ENOMEM);
+    }
     return client;
-}
-
-static void
-s_call_done (s_call_t *call)
-{
-    zlistx_delete (call->state->calls, call->handle);
-    free (call);
 }
 
 static void
 s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
 {
-    s_call_t *call = (s_call_t *) arg;
-    s_call_t copy = *call;
-    s_call_done (call);  //  before the callbacks, which may destroy the client
-    json_t *reply = s_decode (colugo_client_socket (client), copy.state->flags, data, size);
+    colugo__call_t call = colugo__call_end ((colugo__call_t *) arg);
+    s_state_t *state = (s_state_t *) call.layer;
+    json_t *reply = s_decode (colugo_client_socket (client), state->flags, data, size);
     if (!reply) {
-        if (copy.on_failure)
-            copy.on_failure (client, copy.arg);
+        if (call.on_failure)
+            call.on_failure (client, call.arg);
         return;
     }
-    if (copy.on_reply)
-        copy.on_reply (client, reply, copy.arg);
+    if (call.on_reply)
+        ((colugo_json_reply_fn *) call.on_reply) (client, reply, call.arg);
     json_decref (reply);
-}
-
-static void
-s_on_timeout (colugo_client_t *client, void *arg)
-{
-    s_call_t *call = (s_call_t *) arg;
-    s_call_t copy = *call;
-    s_call_done (call);
-    if (copy.on_failure)
-        copy.on_failure (client, copy.arg);
 }
 
 typedef struct {
     colugo_client_t *client;
-    s_call_t *call;
+    s_state_t *state;
+    colugo_json_reply_fn *on_reply;
+    colugo_timeout_fn *on_failure;
     uint32_t timeout_ms;
+    void *arg;
     int64_t id;
 } s_send_request_t;
 
@@ -429,8 +380,9 @@ s_request (void *target, uint64_t request, const void *data, size_t size)
 {
     (void) request;
     s_send_request_t *send = (s_send_request_t *) target;
-    send->id = colugo_client_send (send->client, data, size, s_on_reply, s_on_timeout,
-                                   send->timeout_ms, send->call);
+    send->id = colugo__call (&send->state->layer, send->client, data, size, s_on_reply,
+                             (void (*) (void)) send->on_reply, send->on_failure, send->timeout_ms,
+                             send->arg);
     return send->id < 0 ? (int) send->id : 0;
 }
 
@@ -438,42 +390,17 @@ int64_t
 colugo_json_call (colugo_client_t *client, const json_t *request, colugo_json_reply_fn *on_reply,
                   colugo_timeout_fn *on_failure, uint32_t timeout_ms, void *arg)
 {
-    if (!client)
+    s_state_t *state = client ? s_state_of (colugo_client_socket (client)) : NULL;
+    if (!state || !state->layer.calls)
         return COLUGO_EINVAL;
-    s_state_t *state = s_state_of (colugo_client_socket (client));
-    if (!state || !state->calls)
-        return COLUGO_EINVAL;
-    s_call_t *call = calloc (1, sizeof *call);
-    if (!call)
-        return COLUGO_ENOMEM;
-    *call = (s_call_t){.state = state, .on_reply = on_reply, .on_failure = on_failure, .arg = arg};
-    call->handle = zlistx_add_end (state->calls, call);
-    if (!call->handle) {
-        free (call);
-        return COLUGO_ENOMEM;
-    }
-    s_send_request_t send = {client, call, timeout_ms, 0};
+    s_send_request_t send = {client, state, on_reply, on_failure, timeout_ms, arg, 0};
     int rc = s_encode_and_send (request, state, s_request, &send, 0);
-    if (rc) {
-        s_call_done (call);
-        return rc;
-    }
-    call->id = send.id;
-    return send.id;
+    return rc ? rc : send.id;
 }
 
 int
 colugo_json_cancel (colugo_client_t *client, int64_t request)
 {
     s_state_t *state = client ? s_state_of (colugo_client_socket (client)) : NULL;
-    if (!state || !state->calls)
-        return COLUGO_EINVAL;
-    s_call_t *call = (s_call_t *) zlistx_first (state->calls);
-    while (call && call->id != request)
-        call = (s_call_t *) zlistx_next (state->calls);
-    if (!call)
-        return COLUGO_ENOTFOUND;
-    colugo_client_cancel (client, request);
-    s_call_done (call);
-    return 0;
+    return colugo__call_cancel (state ? &state->layer : NULL, client, request);
 }

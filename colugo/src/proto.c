@@ -1,7 +1,7 @@
 /*  proto.c: protobuf-c messages on Colugo's byte sockets.
 
-    Each typed socket carries an attachment (s_state_t) with its descriptors
-    and the application's callback; the core handler unpacks, checks and
+    Each typed socket carries this layer's state (s_state_t, see layer.h)
+    with its descriptors and the application's callback; the core handler unpacks, checks and
     hands the message over, then frees it. protobuf-c checks the wire format
     but not that strings are UTF-8, so every string field, nested ones
     included, is checked before the application sees the message.
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "colugo/proto.h"
+#include "layer.h"
 
 //  Nested messages deeper than this are refused (protobuf-c itself does not
 //  limit recursion of self-referencing message types while unpacking).
@@ -17,34 +18,15 @@
 #define S_STACK_BUFFER 4096
 
 typedef struct {
+    colugo__layer_t layer;                               //  first: see layer.h
     const ProtobufCMessageDescriptor *descriptor;        //  messages, or requests
     const ProtobufCMessageDescriptor *reply_descriptor;  //  servers and clients
     void *handler;                                       //  the application's
     void *arg;
-    zlistx_t *calls;  //  clients: s_call_t in flight
 } s_state_t;
 
-typedef struct {
-    s_state_t *state;
-    void *handle;  //  in state->calls
-    int64_t id;
-    colugo_proto_reply_fn *on_reply;
-    colugo_timeout_fn *on_failure;
-    void *arg;
-} s_call_t;
-
-static void
-s_state_free (void *data)
-{
-    s_state_t *state = (s_state_t *) data;
-    if (state->calls) {
-        s_call_t *call;
-        while ((call = (s_call_t *) zlistx_detach (state->calls, NULL)))
-            free (call);
-        zlistx_destroy (&state->calls);
-    }
-    free (state);
-}
+//  This layer's tag on the sockets it attaches its state to.
+static const char s_owner [] = "colugo_proto";
 
 static s_state_t *
 s_state_new (const ProtobufCMessageDescriptor *descriptor,
@@ -52,7 +34,10 @@ s_state_new (const ProtobufCMessageDescriptor *descriptor,
 {
     s_state_t *state = calloc (1, sizeof *state);
     if (state)
-        *state = (s_state_t){descriptor, reply_descriptor, handler, arg, NULL};
+        *state = (s_state_t){.descriptor = descriptor,
+                             .reply_descriptor = reply_descriptor,
+                             .handler = handler,
+                             .arg = arg};
     return state;
 }
 
@@ -65,14 +50,19 @@ s_refuse (void)
     return NULL;
 }
 
-//  Gives the socket its state (freed with the socket); false if there is
-//  none (out of memory).
+//  Gives the socket its state (freed with the socket); false, the state
+//  freed, when out of memory.
 static bool
-s_attach (colugo_socket_t *socket, s_state_t *state)
+s_attach (colugo_socket_t *socket, s_state_t *state, bool with_calls)
 {
-    if (state)
-        colugo_socket_set_attachment (socket, state, s_state_free);
-    return state != NULL;
+    return colugo__layer_attach (socket, s_owner, state ? &state->layer : NULL, with_calls);
+}
+
+//  The state this layer attached to a socket, or NULL.
+static s_state_t *
+s_state_of (colugo_socket_t *socket)
+{
+    return (s_state_t *) colugo__layer_of (socket, s_owner);
 }
 
 int
@@ -225,8 +215,10 @@ colugo_proto_add_publisher (colugo_node_t *node, const char *topic,
     colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
     if (publisher
         && !s_attach (colugo_publisher_socket (publisher),
-                      s_state_new (descriptor, NULL, NULL, NULL)))
+                      s_state_new (descriptor, NULL, NULL, NULL), false)) {
         colugo_publisher_destroy (&publisher);
+        colugo_set_last_error (COLUGO_ENOMEM);
+    }
     return publisher;
 }
 
@@ -235,7 +227,7 @@ colugo_proto_publish (colugo_publisher_t *publisher, const ProtobufCMessage *mes
 {
     if (!publisher)
         return COLUGO_EINVAL;
-    s_state_t *state = colugo_socket_attachment (colugo_publisher_socket (publisher));
+    s_state_t *state = s_state_of (colugo_publisher_socket (publisher));
     return s_pack_and_send (message, state ? state->descriptor : NULL, s_publish, publisher, 0);
 }
 
@@ -268,7 +260,7 @@ colugo_proto_add_subscriber (colugo_node_t *node, const char *topic,
     if (!subscriber)
         free (state);
     else
-        s_attach (colugo_subscriber_socket (subscriber), state);
+        s_attach (colugo_subscriber_socket (subscriber), state, false);
     return subscriber;
 }
 
@@ -306,7 +298,7 @@ colugo_proto_add_server (colugo_node_t *node, const char *topic,
     if (!server)
         free (state);
     else
-        s_attach (colugo_server_socket (server), state);
+        s_attach (colugo_server_socket (server), state, false);
     return server;
 }
 
@@ -321,7 +313,7 @@ colugo_proto_reply (colugo_server_t *server, uint64_t request, const ProtobufCMe
 {
     if (!server)
         return COLUGO_EINVAL;
-    s_state_t *state = colugo_socket_attachment (colugo_server_socket (server));
+    s_state_t *state = s_state_of (colugo_server_socket (server));
     return s_pack_and_send (reply, state ? state->reply_descriptor : NULL, s_reply, server,
                             request);
 }
@@ -335,60 +327,40 @@ colugo_proto_add_client (colugo_node_t *node, const char *topic,
     if (!reply_descriptor
         || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
         return s_refuse ();
-    s_state_t *state = s_state_new (request_descriptor, reply_descriptor, NULL, NULL);
-    if (state && !(state->calls = zlistx_new ())) {
-        free (state);
-        state = NULL;
-    }
-    if (!state)
-        return NULL;
     colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
-    if (!client)
-        s_state_free (state);
-    else
-        s_attach (colugo_client_socket (client), state);
+    if (client
+        && !s_attach (colugo_client_socket (client),
+                      s_state_new (request_descriptor, reply_descriptor, NULL, NULL), true)) {
+        colugo_client_destroy (&client);
+        colugo_set_last_error (COLUGO_ENOMEM);
+    }
     return client;
-}
-
-static void
-s_call_done (s_call_t *call)
-{
-    zlistx_delete (call->state->calls, call->handle);
-    free (call);
 }
 
 static void
 s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
 {
-    s_call_t *call = (s_call_t *) arg;
-    s_call_t copy = *call;
-    s_call_done (call);
+    colugo__call_t call = colugo__call_end ((colugo__call_t *) arg);
+    s_state_t *state = (s_state_t *) call.layer;
     ProtobufCMessage *reply =
-        s_unpack (colugo_client_socket (client), copy.state->reply_descriptor, data, size);
+        s_unpack (colugo_client_socket (client), state->reply_descriptor, data, size);
     if (!reply) {
-        if (copy.on_failure)
-            copy.on_failure (client, copy.arg);
+        if (call.on_failure)
+            call.on_failure (client, call.arg);
         return;
     }
-    if (copy.on_reply)
-        copy.on_reply (client, reply, copy.arg);
+    if (call.on_reply)
+        ((colugo_proto_reply_fn *) call.on_reply) (client, reply, call.arg);
     protobuf_c_message_free_unpacked (reply, NULL);
-}
-
-static void
-s_on_timeout (colugo_client_t *client, void *arg)
-{
-    s_call_t *call = (s_call_t *) arg;
-    s_call_t copy = *call;
-    s_call_done (call);
-    if (copy.on_failure)
-        copy.on_failure (client, copy.arg);
 }
 
 typedef struct {
     colugo_client_t *client;
-    s_call_t *call;
+    s_state_t *state;
+    colugo_proto_reply_fn *on_reply;
+    colugo_timeout_fn *on_failure;
     uint32_t timeout_ms;
+    void *arg;
     int64_t id;
 } s_send_request_t;
 
@@ -397,8 +369,9 @@ s_request (void *target, uint64_t request, const void *data, size_t size)
 {
     (void) request;
     s_send_request_t *send = (s_send_request_t *) target;
-    send->id = colugo_client_send (send->client, data, size, s_on_reply, s_on_timeout,
-                                   send->timeout_ms, send->call);
+    send->id = colugo__call (&send->state->layer, send->client, data, size, s_on_reply,
+                             (void (*) (void)) send->on_reply, send->on_failure, send->timeout_ms,
+                             send->arg);
     return send->id < 0 ? (int) send->id : 0;
 }
 
@@ -407,42 +380,17 @@ colugo_proto_call (colugo_client_t *client, const ProtobufCMessage *request,
                    colugo_proto_reply_fn *on_reply, colugo_timeout_fn *on_failure,
                    uint32_t timeout_ms, void *arg)
 {
-    if (!client)
+    s_state_t *state = client ? s_state_of (colugo_client_socket (client)) : NULL;
+    if (!state || !state->layer.calls)
         return COLUGO_EINVAL;
-    s_state_t *state = colugo_socket_attachment (colugo_client_socket (client));
-    if (!state || !state->calls)
-        return COLUGO_EINVAL;
-    s_call_t *call = calloc (1, sizeof *call);
-    if (!call)
-        return COLUGO_ENOMEM;
-    *call = (s_call_t){.state = state, .on_reply = on_reply, .on_failure = on_failure, .arg = arg};
-    call->handle = zlistx_add_end (state->calls, call);
-    if (!call->handle) {
-        free (call);
-        return COLUGO_ENOMEM;
-    }
-    s_send_request_t send = {client, call, timeout_ms, 0};
+    s_send_request_t send = {client, state, on_reply, on_failure, timeout_ms, arg, 0};
     int rc = s_pack_and_send (request, state->descriptor, s_request, &send, 0);
-    if (rc) {
-        s_call_done (call);
-        return rc;
-    }
-    call->id = send.id;
-    return send.id;
+    return rc ? rc : send.id;
 }
 
 int
 colugo_proto_cancel (colugo_client_t *client, int64_t request)
 {
-    s_state_t *state = client ? colugo_socket_attachment (colugo_client_socket (client)) : NULL;
-    if (!state || !state->calls)
-        return COLUGO_EINVAL;
-    s_call_t *call = (s_call_t *) zlistx_first (state->calls);
-    while (call && call->id != request)
-        call = (s_call_t *) zlistx_next (state->calls);
-    if (!call)
-        return COLUGO_ENOTFOUND;
-    colugo_client_cancel (client, request);
-    s_call_done (call);
-    return 0;
+    s_state_t *state = client ? s_state_of (colugo_client_socket (client)) : NULL;
+    return colugo__call_cancel (state ? &state->layer : NULL, client, request);
 }

@@ -36,9 +36,10 @@ struct colugo_socket_t {
     void *peer_arg;
     colugo_mismatch_fn *on_mismatch;
     void *mismatch_arg;
-    zhashx_t *mismatched;         //  service names reported as mismatched
-    void (*cleanup_fn) (void *);  //  the application's or a layer's
-    void *cleanup_data;              //  the attachment (a layer's state)
+    zhashx_t *mismatched;          //  service names reported as mismatched
+    const void *attachment_owner;  //  who attached cleanup_data
+    void (*cleanup_fn) (void *);   //  the application's or a layer's
+    void *cleanup_data;            //  the attachment (a layer's state)
     colugo_socket_stats_t stats;
     colugo__ratelimit_t drop_log;  //  for malformed input
     bool dead;                     //  closed; memory waits for the reaper

@@ -448,16 +448,18 @@ colugo_socket_drop (colugo_socket_t *self, const char *why)
 }
 
 void
-colugo_socket_set_attachment (colugo_socket_t *self, void *data, void (*free_fn) (void *))
+colugo_socket_set_attachment (colugo_socket_t *self, const void *owner, void *data,
+                              void (*free_fn) (void *))
 {
+    self->attachment_owner = owner;
     self->cleanup_data = data;
     self->cleanup_fn = free_fn;
 }
 
 void *
-colugo_socket_attachment (colugo_socket_t *self)
+colugo_socket_attachment (colugo_socket_t *self, const void *owner)
 {
-    return self->cleanup_data;
+    return owner && owner == self->attachment_owner ? self->cleanup_data : NULL;
 }
 
 colugo_kind_t

@@ -71,15 +71,18 @@ COLUGO_EXPORT void colugo_socket_set_mismatch_handler (colugo_socket_t *self,
 //  not use, such as one that does not decode, and logs why at a bounded rate.
 COLUGO_EXPORT void colugo_socket_drop (colugo_socket_t *self, const char *why);
 
-//  Attaches data to the socket (for layers built on Colugo, such as
-//  colugo/proto.h): free_fn (data), if set, runs when the socket is freed
-//  (after colugo_*_destroy, or with the node). Replaces an earlier one
+//  Attaches data to the socket on behalf of owner (for layers built on
+//  Colugo, such as colugo/proto.h: owner is the address of something of the
+//  layer's own, so no one else's attachment is mistaken for its own).
+//  free_fn (data), if set, runs when the socket is freed (after
+//  colugo_*_destroy, or with the node). Replaces an earlier attachment
 //  without freeing it.
-COLUGO_EXPORT void colugo_socket_set_attachment (colugo_socket_t *self, void *data,
-                                                 void (*free_fn) (void *));
+COLUGO_EXPORT void colugo_socket_set_attachment (colugo_socket_t *self, const void *owner,
+                                                 void *data, void (*free_fn) (void *));
 
-//  Returns the data attached to the socket, or NULL.
-COLUGO_EXPORT void *colugo_socket_attachment (colugo_socket_t *self);
+//  Returns the data owner attached to the socket, or NULL (nothing, or
+//  another owner's).
+COLUGO_EXPORT void *colugo_socket_attachment (colugo_socket_t *self, const void *owner);
 
 //  Returns the TCP port a publisher or server is bound to, 0 for others.
 COLUGO_EXPORT uint16_t colugo_socket_port (colugo_socket_t *self);

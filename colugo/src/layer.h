@@ -1,0 +1,53 @@
+/*  layer.h: what the typed layers (proto.c, json.c) share, compiled into
+    each of their libraries: their state on a socket, found again only by
+    the layer that attached it, and a client's calls in flight, each of
+    whose callbacks runs exactly once.
+*/
+#ifndef COLUGO__LAYER_H_INCLUDED
+#define COLUGO__LAYER_H_INCLUDED
+
+#include <czmq.h>
+#include "colugo.h"
+
+//  The start of a layer's socket state; the layer's own struct begins with
+//  it and is allocated with malloc.
+typedef struct {
+    zlistx_t *calls;  //  clients: colugo__call_t in flight, else NULL
+} colugo__layer_t;
+
+//  Attaches state to the socket for owner (the layer's tag: the address of
+//  something of its own); with_calls for a client. Returns false, having
+//  freed state, when out of memory (or state is NULL).
+bool colugo__layer_attach (colugo_socket_t *socket, const void *owner, colugo__layer_t *state,
+                           bool with_calls);
+
+//  Returns the state owner attached to the socket, or NULL (none, or
+//  another layer's).
+colugo__layer_t *colugo__layer_of (colugo_socket_t *socket, const void *owner);
+
+typedef struct {
+    colugo__layer_t *layer;
+    void *handle;             //  in layer->calls
+    int64_t id;               //  the client's request id
+    void (*on_reply) (void);  //  the application's, of the layer's type
+    colugo_timeout_fn *on_failure;
+    void *arg;
+} colugo__call_t;
+
+//  Sends a request for a call on a client with the layer's state: reply_fn
+//  (the layer's, which decodes) gets the call as its argument and must end
+//  it with colugo__call_end (); a timeout ends it and runs on_failure.
+//  Returns the request id, or a negative error (then no callback runs).
+int64_t colugo__call (colugo__layer_t *layer, colugo_client_t *client, const void *data,
+                      size_t size, colugo_reply_fn *reply_fn, void (*on_reply) (void),
+                      colugo_timeout_fn *on_failure, uint32_t timeout_ms, void *arg);
+
+//  Ends a call before its callbacks run (they may destroy the client):
+//  returns a copy and frees the call.
+colugo__call_t colugo__call_end (colugo__call_t *call);
+
+//  Forgets a call in flight. 0, COLUGO_ENOTFOUND, or COLUGO_EINVAL for a
+//  socket that is not a client of the layer.
+int colugo__call_cancel (colugo__layer_t *layer, colugo_client_t *client, int64_t request);
+
+#endif
