@@ -19,6 +19,7 @@
 #define S_DEFAULT_HEARTBEAT_IVL_MS 500
 #define S_DEFAULT_HEARTBEAT_TIMEOUT_MS 2000
 #define S_DEFAULT_MAX_MESSAGE_SIZE (64 * 1024 * 1024)
+#define S_DEFAULT_QUEUE_LIMIT 1000
 
 typedef struct {
     colugo_node_t *node;
@@ -45,6 +46,7 @@ struct colugo_node_t {
     int heartbeat_ivl;
     int heartbeat_timeout;
     size_t max_message_size;    //  0: no limit
+    int queue_limit;            //  ZMQ_SNDHWM and ZMQ_RCVHWM
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
@@ -278,6 +280,21 @@ colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
     self->max_message_size = bytes;
 }
 
+int
+colugo_node_set_queue_limit (colugo_node_t *self, int messages)
+{
+    if (messages < 1)
+        return COLUGO_EINVAL;
+    self->queue_limit = messages;
+    return 0;
+}
+
+int
+colugo__node_queue_limit (colugo_node_t *self)
+{
+    return self->queue_limit;
+}
+
 void
 colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
 {
@@ -333,6 +350,7 @@ colugo_node_new (const char *name)
     self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
     self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     self->max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE;
+    self->queue_limit = S_DEFAULT_QUEUE_LIMIT;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo__set_error (COLUGO_ENOMEM);

@@ -6,68 +6,121 @@
     application answers, and sent back in front of the reply.
 */
 #include <stdlib.h>
+#include <string.h>
 #include "colugo/error.h"
 #include "colugo/server.h"
 #include "sock.h"
 #include "u64map.h"
 
 #define S_BATCH 256
+#define S_MAX_FRAMES 16  //  routing id, envelope, delimiter and payload
 
 struct colugo_server_t {
     colugo_socket_t base;  //  first: the socket is the server
     colugo_request_fn *handler;
     void *arg;
-    colugo__u64map_t pending;  //  request id -> zmsg_t envelope, unanswered
+    colugo__u64map_t pending;  //  request id -> s_envelope_t, unanswered
     uint64_t last_id;
 };
+
+//  The frames before the payload (routing id, the client's envelope, the
+//  empty delimiter), kept in one allocation until the reply goes out.
+typedef struct {
+    size_t count;
+    size_t sizes [S_MAX_FRAMES];
+    uint8_t data [];
+} s_envelope_t;
+
+static s_envelope_t *
+s_envelope_new (zmq_msg_t *frames, size_t count)
+{
+    size_t total = 0;
+    for (size_t f = 0; f < count; f++)
+        total += zmq_msg_size (&frames [f]);
+    s_envelope_t *envelope = malloc (sizeof *envelope + total);
+    if (!envelope)
+        return NULL;
+    envelope->count = count;
+    uint8_t *at = envelope->data;
+    for (size_t f = 0; f < count; f++) {
+        envelope->sizes [f] = zmq_msg_size (&frames [f]);
+        memcpy (at, zmq_msg_data (&frames [f]), envelope->sizes [f]);
+        at += envelope->sizes [f];
+    }
+    return envelope;
+}
+
+//  Sends the envelope's frames, all with more to follow. -1 if refused
+//  (EHOSTUNREACH: the client is gone).
+static int
+s_envelope_send (void *handle, const s_envelope_t *envelope)
+{
+    const uint8_t *at = envelope->data;
+    for (size_t f = 0; f < envelope->count; f++) {
+        if (zmq_send (handle, at, envelope->sizes [f], ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return -1;  //  only the first frame can be refused
+        at += envelope->sizes [f];
+    }
+    return 0;
+}
+
+//  Handles one request already received into frames: [envelope][empty]
+//  [payload], the envelope starting with the routing id.
+static void
+s_request (colugo_server_t *self, zmq_msg_t *frames, size_t count, bool complete)
+{
+    size_t delimiter = 0;
+    for (size_t f = 1; f < count && !delimiter; f++)
+        if (zmq_msg_size (&frames [f]) == 0)
+            delimiter = f;
+    if (!complete || delimiter == 0 || delimiter + 2 != count) {
+        colugo__socket_drop (&self->base, "a request that is not [envelope][empty][payload]");
+        return;
+    }
+    zmq_msg_t *payload = &frames [delimiter + 1];
+    if (!colugo__socket_size_ok (&self->base, zmq_msg_size (payload)))
+        return;
+    s_envelope_t *envelope = s_envelope_new (frames, delimiter + 1);
+    uint64_t id = ++self->last_id;
+    if (!envelope || colugo__u64map_put (&self->pending, id, envelope)) {
+        free (envelope);
+        colugo__socket_drop (&self->base, "out of memory");
+        return;
+    }
+    self->base.stats.received++;
+    self->handler (self, id, zmq_msg_data (payload), zmq_msg_size (payload), self->arg);
+}
 
 static int
 s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
+    (void) reader;
     colugo_server_t *self = (colugo_server_t *) arg;
     for (int i = 0; i < S_BATCH && !self->base.dead; i++) {
-        if (!(zsock_events (reader) & ZMQ_POLLIN))
-            break;
-        zmsg_t *message = zmsg_recv (reader);
-        if (!message)
-            break;
-        //  Split off the envelope: every frame up to the first empty one.
-        zmsg_t *envelope = zmsg_new ();
-        zframe_t *frame;
-        bool delimited = false;
-        while ((frame = zmsg_pop (message))) {
-            bool empty = zframe_size (frame) == 0;
-            zmsg_append (envelope, &frame);
-            if (empty) {
-                delimited = true;
+        //  Straight into zmq_msg_t, no czmq frames: this is every request.
+        zmq_msg_t frames [S_MAX_FRAMES];
+        size_t count = 0;
+        bool more = true;
+        while (more) {
+            zmq_msg_t scratch;  //  frames past S_MAX_FRAMES: the request is dropped
+            zmq_msg_t *frame = count < S_MAX_FRAMES ? &frames [count] : &scratch;
+            zmq_msg_init (frame);
+            if (zmq_msg_recv (frame, self->base.handle, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (frame);
                 break;
             }
+            more = zmq_msg_more (frame);
+            if (count >= S_MAX_FRAMES)
+                zmq_msg_close (frame);
+            count++;
         }
-        zframe_t *payload = zmsg_pop (message);
-        if (!delimited || !payload || zmsg_size (message) > 0) {
-            colugo__socket_drop (&self->base, "a request that is not [envelope][empty][payload]");
-            zframe_destroy (&payload);
-            zmsg_destroy (&envelope);
-            zmsg_destroy (&message);
-            continue;
-        }
-        zmsg_destroy (&message);
-        if (!colugo__socket_size_ok (&self->base, zframe_size (payload))) {
-            zframe_destroy (&payload);
-            zmsg_destroy (&envelope);
-            continue;
-        }
-        uint64_t id = ++self->last_id;
-        if (colugo__u64map_put (&self->pending, id, envelope)) {
-            colugo__socket_drop (&self->base, "out of memory");
-            zframe_destroy (&payload);
-            zmsg_destroy (&envelope);
-            continue;
-        }
-        self->base.stats.received++;
-        self->handler (self, id, zframe_data (payload), zframe_size (payload), self->arg);
-        zframe_destroy (&payload);
+        if (count == 0)
+            break;  //  nothing more to read
+        size_t kept = count < S_MAX_FRAMES ? count : S_MAX_FRAMES;
+        s_request (self, frames, kept, count <= S_MAX_FRAMES);
+        for (size_t f = 0; f < kept; f++)
+            zmq_msg_close (&frames [f]);
         if (colugo__node_handler_rc (self->base.node))
             break;
     }
@@ -78,10 +131,10 @@ static void
 s_destroy_kind (colugo_socket_t *socket)
 {
     colugo_server_t *self = (colugo_server_t *) socket->owner;
-    zmsg_t *envelope;
+    s_envelope_t *envelope;
     size_t cursor = 0;
     while ((envelope = colugo__u64map_next (&self->pending, &cursor)))
-        zmsg_destroy (&envelope);
+        free (envelope);
     colugo__u64map_free (&self->pending);
 }
 
@@ -115,20 +168,11 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
     size_t max = colugo__node_max_message_size (self->base.node);
     if (max && size > max)
         return COLUGO_ETOOBIG;  //  the request stays: answer it with less
-    zmsg_t *envelope = colugo__u64map_take (&self->pending, request);
+    s_envelope_t *envelope = colugo__u64map_take (&self->pending, request);
     if (!envelope)
         return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
-    int rc = 0;
-    zframe_t *frame;
-    while ((frame = zmsg_pop (envelope))) {
-        if (rc == 0
-            && zmq_send (self->base.handle, zframe_data (frame), zframe_size (frame),
-                         ZMQ_SNDMORE | ZMQ_DONTWAIT)
-                   < 0)
-            rc = -1;
-        zframe_destroy (&frame);
-    }
-    zmsg_destroy (&envelope);
+    int rc = s_envelope_send (self->base.handle, envelope);
+    free (envelope);
     if (rc == 0 && zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0)
         rc = -1;
     if (rc == 0)
@@ -145,10 +189,10 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
 int
 colugo_server_drop (colugo_server_t *self, uint64_t request, const char *why)
 {
-    zmsg_t *envelope = colugo__u64map_take (&self->pending, request);
+    s_envelope_t *envelope = colugo__u64map_take (&self->pending, request);
     if (!envelope)
         return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
-    zmsg_destroy (&envelope);
+    free (envelope);
     colugo__socket_drop (&self->base, why ? why : "dropped by the application");
     return 0;
 }

@@ -100,6 +100,7 @@ void colugo__socket_free (void *socket);
 //  What the sockets need of the node (node.c)
 void colugo__node_heartbeat (colugo_node_t *node, int *interval_ms, int *timeout_ms);
 size_t colugo__node_max_message_size (colugo_node_t *node);
+int colugo__node_queue_limit (colugo_node_t *node);
 zloop_t *colugo__node_loop (colugo_node_t *node);
 colugo__timers_t *colugo__node_timers (colugo_node_t *node);
 //  Returns what a zloop handler must return: -1 once the node is stopping.

@@ -90,6 +90,8 @@ colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t k
     s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, timeout_ms);
     s_set (self->handle, ZMQ_HEARTBEAT_TTL, timeout_ms);
     s_set (self->handle, ZMQ_LINGER, S_LINGER_MS);
+    s_set (self->handle, ZMQ_SNDHWM, colugo__node_queue_limit (node));
+    s_set (self->handle, ZMQ_RCVHWM, colugo__node_queue_limit (node));
     s_set (self->handle, ZMQ_RECONNECT_IVL_MAX, S_RECONNECT_MAX_MS);
     s_set (self->handle, ZMQ_CONNECT_TIMEOUT, S_CONNECT_TIMEOUT_MS);
     if (kind == COLUGO_SUBSCRIBER)

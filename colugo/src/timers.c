@@ -109,12 +109,12 @@ static int s_on_zloop_timer (zloop_t *loop, int timer_id, void *arg);
 static void
 s_rearm (colugo__timers_t *self)
 {
-    if (self->size == 0) {
-        if (self->armed_id != -1)
-            zloop_timer_end (self->loop, self->armed_id);
-        self->armed_id = -1;
+    //  An armed zloop timer that fires early, or finds nothing due, only
+    //  costs a look at the heap; ending and adding zloop timers costs more,
+    //  and a client adds and cancels a deadline for every request. So the
+    //  armed one stays unless a deadline comes before it.
+    if (self->size == 0)
         return;
-    }
     int64_t when = self->heap [0]->when;
     if (self->armed_id != -1 && self->armed_when <= when)
         return;  //  it fires early enough; we re-arm then

@@ -72,6 +72,11 @@ COLUGO_EXPORT void colugo_node_set_discovery (colugo_node_t *self, bool enabled)
 //  the call, in ms (defaults 500 and 2000: a dead peer is noticed in 2-2.5 s).
 COLUGO_EXPORT int colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms);
 
+//  Sets how many messages a socket created after the call queues per peer,
+//  each way (ZeroMQ's high-water marks; default 1000): past it a publisher
+//  drops messages for that subscriber, and a client keeps requests waiting.
+COLUGO_EXPORT int colugo_node_set_queue_limit (colugo_node_t *self, int messages);
+
 //  Sets the largest message the node's sockets accept (default 64 MiB; 0: no
 //  limit). A larger message that arrives is dropped, counted and logged.
 COLUGO_EXPORT void colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes);
