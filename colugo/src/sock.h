@@ -26,6 +26,8 @@ struct colugo_socket_t {
     zsock_t *zsock;
     void *handle;            //  the libzmq socket inside zsock
     zsock_t *monitor;        //  PAIR receiving the monitor's events
+    int monitor_fd;          //  its ZMQ_FD, polled as a plain fd
+    uint64_t monitor_retry;  //  timer that drains it again after a bound
     uint16_t port;           //  bound port (publishers, servers)
     uint64_t publication;    //  discovery handle, 0 if not advertised
     zhashx_t *peers;         //  endpoint -> s_peer_t (connecting sockets)

@@ -246,18 +246,20 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
     }
 }
 
-static int
-s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+//  Reads the monitor's events until there are none left. Returns false if
+//  it stopped early (a bound, or the socket closed from a callback).
+static bool
+s_drain_monitor (colugo_socket_t *self)
 {
-    (void) loop;
-    (void) reader;
-    colugo_socket_t *self = (colugo_socket_t *) arg;
-    for (int i = 0; i < 100 && !self->dead; i++) {
+    void *monitor = zsock_resolve (self->monitor);
+    for (int i = 0; i < 1000; i++) {
+        if (self->dead)
+            return false;
         zmq_msg_t first, second;
         zmq_msg_init (&first);
-        if (zmq_msg_recv (&first, zsock_resolve (self->monitor), ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv (&first, monitor, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&first);
-            break;
+            return true;  //  EAGAIN: drained, the fd will signal again
         }
         uint16_t event = 0;
         uint32_t value = 0;
@@ -268,7 +270,7 @@ s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         zmq_msg_close (&first);
         zmq_msg_init (&second);
         char endpoint [256] = "";
-        if (zmq_msg_recv (&second, zsock_resolve (self->monitor), ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_recv (&second, monitor, ZMQ_DONTWAIT) >= 0) {
             size_t size = zmq_msg_size (&second);
             if (size >= sizeof endpoint)
                 size = sizeof endpoint - 1;
@@ -278,6 +280,32 @@ s_on_monitor (zloop_t *loop, zsock_t *reader, void *arg)
         zmq_msg_close (&second);
         s_on_event (self, event, value, endpoint);
     }
+    return false;
+}
+
+static void
+s_on_monitor_retry (void *arg)
+{
+    colugo_socket_t *self = (colugo_socket_t *) arg;
+    self->monitor_retry = 0;
+    if (!s_drain_monitor (self) && !self->dead)
+        self->monitor_retry =
+            colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
+}
+
+//  The monitor socket is polled through its ZMQ_FD, like a plain fd: it is
+//  only ever read, so draining it to EAGAIN is enough for the fd to signal
+//  again, and zmq_poll need not ask it for ZMQ_EVENTS on every wake-up of
+//  the loop (which, on a request path, costs as much as the request).
+static int
+s_on_monitor (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    colugo_socket_t *self = (colugo_socket_t *) arg;
+    if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
+        self->monitor_retry =
+            colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
     return colugo__node_handler_rc (self->node);
 }
 
@@ -294,12 +322,21 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 int
 colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
 {
-    if (zloop_reader (loop, self->monitor, s_on_monitor, self))
+    size_t length = sizeof self->monitor_fd;
+    if (zmq_getsockopt (zsock_resolve (self->monitor), ZMQ_FD, &self->monitor_fd, &length))
         return COLUGO_EZMQ;
-    zloop_reader_set_tolerant (loop, self->monitor);
+    zmq_pollitem_t item = {NULL, self->monitor_fd, ZMQ_POLLIN, 0};
+    if (zloop_poller (loop, &item, s_on_monitor, self))
+        return COLUGO_EZMQ;
+    zloop_poller_set_tolerant (loop, &item);
+    //  ZMQ_FD only signals after the socket's commands were read to the
+    //  end; what happened before (the monitor's start) may have used the
+    //  signal up. A first drain from the loop puts the two in step.
+    self->monitor_retry =
+        colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
     if (self->on_readable) {
         if (zloop_reader (loop, self->zsock, s_on_readable, self)) {
-            zloop_reader_end (loop, self->monitor);
+            zloop_poller_end (loop, &item);
             return COLUGO_EZMQ;
         }
         zloop_reader_set_tolerant (loop, self->zsock);
@@ -310,7 +347,11 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
 void
 colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
 {
-    zloop_reader_end (loop, self->monitor);
+    zmq_pollitem_t item = {NULL, self->monitor_fd, 0, 0};
+    zloop_poller_end (loop, &item);
+    if (self->monitor_retry)
+        colugo__timers_cancel (colugo__node_timers (self->node), self->monitor_retry);
+    self->monitor_retry = 0;
     if (self->on_readable)
         zloop_reader_end (loop, self->zsock);
 }
