@@ -44,14 +44,6 @@ s_state_new (int flags, void *handler, void *arg)
     return state;
 }
 
-//  Gives the socket its state (freed with the socket); false, the state
-//  freed, when out of memory.
-static bool
-s_attach (colugo_socket_t *socket, s_state_t *state, bool with_calls)
-{
-    return colugo__layer_attach (socket, s_owner, state ? &state->layer : NULL, with_calls);
-}
-
 //  The state this layer attached to a socket, or NULL for any other socket.
 static s_state_t *
 s_state_of (colugo_socket_t *socket)
@@ -236,12 +228,8 @@ colugo_json_add_publisher (colugo_node_t *node, const char *topic, const char *s
     char type [COLUGO_TYPE_MAX + 1];
     if (!s_arguments_ok (schema, COLUGO_JSON_ANY, type, sizeof type))
         return s_refuse (node, topic);
-    colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
-    if (publisher
-        && !s_attach (colugo_publisher_socket (publisher),
-                      s_state_new (COLUGO_JSON_ANY, NULL, NULL), false))
-        colugo_publisher_destroy (&publisher);
-    return publisher;
+    s_state_t *state = s_state_new (COLUGO_JSON_ANY, NULL, NULL);
+    return colugo__layer_add_publisher (node, topic, type, s_owner, state ? &state->layer : NULL);
 }
 
 int
@@ -273,15 +261,8 @@ colugo_json_add_subscriber (colugo_node_t *node, const char *topic, const char *
     if (!handler || !s_arguments_ok (schema, flags, type, sizeof type))
         return s_refuse (node, topic);
     s_state_t *state = s_state_new (flags, (void *) handler, arg);
-    if (!state)
-        return NULL;
-    colugo_subscriber_t *subscriber =
-        colugo_node_add_typed_subscriber (node, topic, type, s_on_message, state);
-    if (!subscriber)
-        free (state);
-    else
-        s_attach (colugo_subscriber_socket (subscriber), state, false);
-    return subscriber;
+    return colugo__layer_add_subscriber (node, topic, type, s_owner, state ? &state->layer : NULL,
+                                         s_on_message);
 }
 
 //  --------------------------------------------------------------------------
@@ -309,14 +290,8 @@ colugo_json_add_server (colugo_node_t *node, const char *topic, const char *sche
     if (!handler || !s_arguments_ok (schema, flags, type, sizeof type))
         return s_refuse (node, topic);
     s_state_t *state = s_state_new (flags, (void *) handler, arg);
-    if (!state)
-        return NULL;
-    colugo_server_t *server = colugo_node_add_typed_server (node, topic, type, s_on_request, state);
-    if (!server)
-        free (state);
-    else
-        s_attach (colugo_server_socket (server), state, false);
-    return server;
+    return colugo__layer_add_server (node, topic, type, s_owner, state ? &state->layer : NULL,
+                                     s_on_request);
 }
 
 static int
@@ -340,13 +315,8 @@ colugo_json_add_client (colugo_node_t *node, const char *topic, const char *sche
     char type [COLUGO_TYPE_MAX + 1];
     if (!s_arguments_ok (schema, flags, type, sizeof type))
         return s_refuse (node, topic);
-    colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
-    if (client
-        && !s_attach (colugo_client_socket (client), s_state_new (flags, NULL, NULL), true)) {
-        colugo_client_destroy (&client);
-        colugo_set_last_error (COLUGO_ENOMEM);
-    }
-    return client;
+    s_state_t *state = s_state_new (flags, NULL, NULL);
+    return colugo__layer_add_client (node, topic, type, s_owner, state ? &state->layer : NULL);
 }
 
 static void

@@ -30,6 +30,82 @@ colugo__layer_attach (colugo_socket_t *socket, const void *owner, colugo__layer_
     return true;
 }
 
+//  Gives a new socket the layer's state; false (the state freed, the error
+//  set) when out of memory, and the caller destroys the socket.
+static bool
+s_adopt (colugo_socket_t *socket, const void *owner, colugo__layer_t *state, bool with_calls)
+{
+    if (colugo__layer_attach (socket, owner, state, with_calls))
+        return true;
+    colugo_set_last_error (COLUGO_ENOMEM);
+    return false;
+}
+
+static bool
+s_have_state (colugo__layer_t *state)
+{
+    if (!state)
+        colugo_set_last_error (COLUGO_ENOMEM);
+    return state != NULL;
+}
+
+colugo_publisher_t *
+colugo__layer_add_publisher (colugo_node_t *node, const char *topic, const char *type,
+                             const void *owner, colugo__layer_t *state)
+{
+    if (!s_have_state (state))
+        return NULL;
+    colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
+    if (!publisher)
+        free (state);
+    else if (!s_adopt (colugo_publisher_socket (publisher), owner, state, false))
+        colugo_publisher_destroy (&publisher);
+    return publisher;
+}
+
+colugo_subscriber_t *
+colugo__layer_add_subscriber (colugo_node_t *node, const char *topic, const char *type,
+                              const void *owner, colugo__layer_t *state, colugo_message_fn *handler)
+{
+    if (!s_have_state (state))
+        return NULL;
+    colugo_subscriber_t *subscriber =
+        colugo_node_add_typed_subscriber (node, topic, type, handler, state);
+    if (!subscriber)
+        free (state);
+    else if (!s_adopt (colugo_subscriber_socket (subscriber), owner, state, false))
+        colugo_subscriber_destroy (&subscriber);
+    return subscriber;
+}
+
+colugo_server_t *
+colugo__layer_add_server (colugo_node_t *node, const char *topic, const char *type,
+                          const void *owner, colugo__layer_t *state, colugo_request_fn *handler)
+{
+    if (!s_have_state (state))
+        return NULL;
+    colugo_server_t *server = colugo_node_add_typed_server (node, topic, type, handler, state);
+    if (!server)
+        free (state);
+    else if (!s_adopt (colugo_server_socket (server), owner, state, false))
+        colugo_server_destroy (&server);
+    return server;
+}
+
+colugo_client_t *
+colugo__layer_add_client (colugo_node_t *node, const char *topic, const char *type,
+                          const void *owner, colugo__layer_t *state)
+{
+    if (!s_have_state (state))
+        return NULL;
+    colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
+    if (!client)
+        free (state);
+    else if (!s_adopt (colugo_client_socket (client), owner, state, true))
+        colugo_client_destroy (&client);
+    return client;
+}
+
 colugo__layer_t *
 colugo__layer_of (colugo_socket_t *socket, const void *owner)
 {

@@ -25,6 +25,23 @@ bool colugo__layer_attach (colugo_socket_t *socket, const void *owner, colugo__l
 //  another layer's).
 colugo__layer_t *colugo__layer_of (colugo_socket_t *socket, const void *owner);
 
+//  Adds a typed socket with the layer's state attached (the state is the
+//  argument of handler, where there is one). On failure returns NULL, with
+//  the state freed and colugo_last_error () set; state may be NULL (out of
+//  memory already).
+colugo_publisher_t *colugo__layer_add_publisher (colugo_node_t *node, const char *topic,
+                                                 const char *type, const void *owner,
+                                                 colugo__layer_t *state);
+colugo_subscriber_t *colugo__layer_add_subscriber (colugo_node_t *node, const char *topic,
+                                                   const char *type, const void *owner,
+                                                   colugo__layer_t *state,
+                                                   colugo_message_fn *handler);
+colugo_server_t *colugo__layer_add_server (colugo_node_t *node, const char *topic, const char *type,
+                                           const void *owner, colugo__layer_t *state,
+                                           colugo_request_fn *handler);
+colugo_client_t *colugo__layer_add_client (colugo_node_t *node, const char *topic, const char *type,
+                                           const void *owner, colugo__layer_t *state);
+
 typedef struct {
     colugo__layer_t *layer;
     void *handle;             //  in layer->calls

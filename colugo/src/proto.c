@@ -50,14 +50,6 @@ s_refuse (void)
     return NULL;
 }
 
-//  Gives the socket its state (freed with the socket); false, the state
-//  freed, when out of memory.
-static bool
-s_attach (colugo_socket_t *socket, s_state_t *state, bool with_calls)
-{
-    return colugo__layer_attach (socket, s_owner, state ? &state->layer : NULL, with_calls);
-}
-
 //  The state this layer attached to a socket, or NULL.
 static s_state_t *
 s_state_of (colugo_socket_t *socket)
@@ -212,14 +204,8 @@ colugo_proto_add_publisher (colugo_node_t *node, const char *topic,
     char type [COLUGO_TYPE_MAX + 1];
     if (colugo_proto_type_name (descriptor, NULL, type, sizeof type))
         return s_refuse ();
-    colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
-    if (publisher
-        && !s_attach (colugo_publisher_socket (publisher),
-                      s_state_new (descriptor, NULL, NULL, NULL), false)) {
-        colugo_publisher_destroy (&publisher);
-        colugo_set_last_error (COLUGO_ENOMEM);
-    }
-    return publisher;
+    s_state_t *state = s_state_new (descriptor, NULL, NULL, NULL);
+    return colugo__layer_add_publisher (node, topic, type, s_owner, state ? &state->layer : NULL);
 }
 
 int
@@ -253,15 +239,8 @@ colugo_proto_add_subscriber (colugo_node_t *node, const char *topic,
     if (!handler || colugo_proto_type_name (descriptor, NULL, type, sizeof type))
         return s_refuse ();
     s_state_t *state = s_state_new (descriptor, NULL, (void *) handler, arg);
-    if (!state)
-        return NULL;
-    colugo_subscriber_t *subscriber =
-        colugo_node_add_typed_subscriber (node, topic, type, s_on_message, state);
-    if (!subscriber)
-        free (state);
-    else
-        s_attach (colugo_subscriber_socket (subscriber), state, false);
-    return subscriber;
+    return colugo__layer_add_subscriber (node, topic, type, s_owner, state ? &state->layer : NULL,
+                                         s_on_message);
 }
 
 //  --------------------------------------------------------------------------
@@ -292,14 +271,8 @@ colugo_proto_add_server (colugo_node_t *node, const char *topic,
         || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
         return s_refuse ();
     s_state_t *state = s_state_new (request_descriptor, reply_descriptor, (void *) handler, arg);
-    if (!state)
-        return NULL;
-    colugo_server_t *server = colugo_node_add_typed_server (node, topic, type, s_on_request, state);
-    if (!server)
-        free (state);
-    else
-        s_attach (colugo_server_socket (server), state, false);
-    return server;
+    return colugo__layer_add_server (node, topic, type, s_owner, state ? &state->layer : NULL,
+                                     s_on_request);
 }
 
 static int
@@ -327,14 +300,8 @@ colugo_proto_add_client (colugo_node_t *node, const char *topic,
     if (!reply_descriptor
         || colugo_proto_type_name (request_descriptor, reply_descriptor, type, sizeof type))
         return s_refuse ();
-    colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
-    if (client
-        && !s_attach (colugo_client_socket (client),
-                      s_state_new (request_descriptor, reply_descriptor, NULL, NULL), true)) {
-        colugo_client_destroy (&client);
-        colugo_set_last_error (COLUGO_ENOMEM);
-    }
-    return client;
+    s_state_t *state = s_state_new (request_descriptor, reply_descriptor, NULL, NULL);
+    return colugo__layer_add_client (node, topic, type, s_owner, state ? &state->layer : NULL);
 }
 
 static void
