@@ -83,7 +83,6 @@ s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
     snprintf (buffer, size, "tcp://127.0.0.1:%u", binder->port);
 }
 
-//  Connects (or disconnects) two sockets of this node.
 //  Connects (or disconnects) two sockets of this node, if their message
 //  types agree.
 static void
@@ -180,7 +179,7 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
 
-//  Links (arg true) or unlinks a socket with the sockets of this node it
+//  Links (link true) or unlinks a socket with the sockets of this node it
 //  serves or is served by.
 typedef struct {
     colugo_socket_t *socket;

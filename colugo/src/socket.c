@@ -329,11 +329,6 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
     if (zloop_poller (loop, &item, s_on_monitor, self))
         return COLUGO_EZMQ;
     zloop_poller_set_tolerant (loop, &item);
-    //  ZMQ_FD only signals after the socket's commands were read to the
-    //  end; what happened before (the monitor's start) may have used the
-    //  signal up. A first drain from the loop puts the two in step.
-    self->monitor_retry =
-        colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
     if (self->on_readable) {
         if (zloop_reader (loop, self->zsock, s_on_readable, self)) {
             zloop_poller_end (loop, &item);
@@ -341,6 +336,11 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
         }
         zloop_reader_set_tolerant (loop, self->zsock);
     }
+    //  ZMQ_FD only signals after the socket's commands were read to the
+    //  end; what happened before (the monitor's start) may have used the
+    //  signal up. A first drain from the loop puts the two in step.
+    self->monitor_retry =
+        colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
     return 0;
 }
 
