@@ -154,6 +154,16 @@ colugo__call (colugo__layer_t *layer, colugo_client_t *client, const void *data,
 }
 
 int
+colugo__call_send (void *target, uint64_t unused, const void *data, size_t size)
+{
+    (void) unused;
+    colugo__call_request_t *call = (colugo__call_request_t *) target;
+    call->id = colugo__call (call->layer, call->client, data, size, call->reply_fn, call->on_reply,
+                             call->on_failure, call->timeout_ms, call->arg);
+    return call->id < 0 ? (int) call->id : 0;
+}
+
+int
 colugo__call_cancel (colugo__layer_t *layer, colugo_client_t *client, int64_t request)
 {
     if (!layer || !layer->calls)

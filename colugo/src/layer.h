@@ -59,6 +59,22 @@ int64_t colugo__call (colugo__layer_t *layer, colugo_client_t *client, const voi
                       size_t size, colugo_reply_fn *reply_fn, void (*on_reply) (void),
                       colugo_timeout_fn *on_failure, uint32_t timeout_ms, void *arg);
 
+//  A call whose request is being encoded: the layers' encoders hand their
+//  bytes to colugo__call_send (target, 0, data, size) with this as target,
+//  which starts the call (colugo__call) and leaves its id, or the error.
+typedef struct {
+    colugo__layer_t *layer;
+    colugo_client_t *client;
+    colugo_reply_fn *reply_fn;
+    void (*on_reply) (void);
+    colugo_timeout_fn *on_failure;
+    uint32_t timeout_ms;
+    void *arg;
+    int64_t id;  //  out: the request id, or a negative error
+} colugo__call_request_t;
+
+int colugo__call_send (void *target, uint64_t unused, const void *data, size_t size);
+
 //  Ends a call before its callbacks run (they may destroy the client):
 //  returns a copy and frees the call.
 colugo__call_t colugo__call_end (colugo__call_t *call);

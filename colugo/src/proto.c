@@ -321,27 +321,6 @@ s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
     protobuf_c_message_free_unpacked (reply, NULL);
 }
 
-typedef struct {
-    colugo_client_t *client;
-    s_state_t *state;
-    colugo_proto_reply_fn *on_reply;
-    colugo_timeout_fn *on_failure;
-    uint32_t timeout_ms;
-    void *arg;
-    int64_t id;
-} s_send_request_t;
-
-static int
-s_request (void *target, uint64_t request, const void *data, size_t size)
-{
-    (void) request;
-    s_send_request_t *send = (s_send_request_t *) target;
-    send->id = colugo__call (&send->state->layer, send->client, data, size, s_on_reply,
-                             (void (*) (void)) send->on_reply, send->on_failure, send->timeout_ms,
-                             send->arg);
-    return send->id < 0 ? (int) send->id : 0;
-}
-
 int64_t
 colugo_proto_call (colugo_client_t *client, const ProtobufCMessage *request,
                    colugo_proto_reply_fn *on_reply, colugo_timeout_fn *on_failure,
@@ -350,8 +329,14 @@ colugo_proto_call (colugo_client_t *client, const ProtobufCMessage *request,
     s_state_t *state = client ? s_state_of (colugo_client_socket (client)) : NULL;
     if (!state || !state->layer.calls)
         return COLUGO_EINVAL;
-    s_send_request_t send = {client, state, on_reply, on_failure, timeout_ms, arg, 0};
-    int rc = s_pack_and_send (request, state->descriptor, s_request, &send, 0);
+    colugo__call_request_t send = {.layer = &state->layer,
+                                   .client = client,
+                                   .reply_fn = s_on_reply,
+                                   .on_reply = (void (*) (void)) on_reply,
+                                   .on_failure = on_failure,
+                                   .timeout_ms = timeout_ms,
+                                   .arg = arg};
+    int rc = s_pack_and_send (request, state->descriptor, colugo__call_send, &send, 0);
     return rc ? rc : send.id;
 }
 
