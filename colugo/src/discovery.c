@@ -475,18 +475,6 @@ s_on_resolve_retry (void *arg)
     s_resolve (remote->owner, remote);
 }
 
-static bool
-s_printable_ascii (const char *value, size_t max)
-{
-    size_t length = strlen (value);
-    if (length == 0 || length > max)
-        return false;
-    for (size_t i = 0; i < length; i++)
-        if (value [i] <= 0x20 || value [i] >= 0x7F)
-            return false;
-    return true;
-}
-
 //  Gets a TXT value as a string; returns NULL if absent. Caller frees.
 static char *
 s_txt_value (AvahiStringList *txt, const char *key, bool *bad)
@@ -529,7 +517,7 @@ s_check (s_remote_t *remote, const char *host, const AvahiAddress *address, uint
         why = "no valid 'topic' in TXT";
     else if (!socket_type || (strcmp (socket_type, "1") && strcmp (socket_type, "4")))
         why = "'socket_type' in TXT is neither 1 (PUB) nor 4 (REP)";
-    else if (!node_uuid || !s_printable_ascii (node_uuid, S_UUID_MAX))
+    else if (!node_uuid || !colugo__printable_ascii (node_uuid, S_UUID_MAX))
         why = "no valid 'node_uuid' in TXT";
     else if (node_name && *node_name
              && (strlen (node_name) > S_NODE_NAME_MAX || colugo_topic_check (node_name)))

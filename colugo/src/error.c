@@ -36,9 +36,3 @@ colugo_set_last_error (int err)
 {
     s_last_error = err;
 }
-
-void
-colugo__set_error (int err)
-{
-    s_last_error = err;
-}

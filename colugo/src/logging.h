@@ -5,13 +5,17 @@
 #define COLUGO__LOGGING_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "colugo/log.h"
 
 void colugo__log (colugo_log_level_t level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 bool colugo__log_enabled (colugo_log_level_t level);
-void colugo__set_error (int err);
+
+//  Whether value is 1 to max printable ASCII characters, no spaces (topic.c):
+//  message types, node uuids.
+bool colugo__printable_ascii (const char *value, size_t max);
 
 #define colugo__error(...) colugo__log (COLUGO_LOG_ERROR, __VA_ARGS__)
 #define colugo__warn(...) colugo__log (COLUGO_LOG_WARN, __VA_ARGS__)

@@ -332,13 +332,13 @@ colugo_node_new (const char *name)
 {
     if (!name || strlen (name) > 64 || colugo_topic_check (name)) {
         colugo__error ("a node name must be 1-64 bytes of printable UTF-8");
-        colugo__set_error (COLUGO_EINVAL);
+        colugo_set_last_error (COLUGO_EINVAL);
         return NULL;
     }
     zsys_init ();  //  SIGINT and SIGTERM end the loop
     colugo_node_t *self = calloc (1, sizeof *self);
     if (!self) {
-        colugo__set_error (COLUGO_ENOMEM);
+        colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
     }
     self->name = strdup (name);
@@ -352,7 +352,7 @@ colugo_node_new (const char *name)
     self->queue_limit = S_DEFAULT_QUEUE_LIMIT;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
-        colugo__set_error (COLUGO_ENOMEM);
+        colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
     }
     return self;
@@ -508,13 +508,13 @@ static void *
 s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int error)
 {
     if (!socket) {
-        colugo__set_error (error);
+        colugo_set_last_error (error);
         return NULL;
     }
     int rc = colugo__node_add_socket (self, socket);
     if (rc) {
         colugo__socket_free (socket);
-        colugo__set_error (rc);
+        colugo_set_last_error (rc);
         return NULL;
     }
     colugo__debug ("node '%s': added %s on topic '%s'", self->name,
@@ -533,13 +533,13 @@ s_names_ok (const char *topic, const char *type)
     if (colugo_topic_check (topic)) {
         colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
                        COLUGO_TOPIC_MAX);
-        colugo__set_error (COLUGO_ETOPIC);
+        colugo_set_last_error (COLUGO_ETOPIC);
         return false;
     }
     if (type && colugo_type_check (type)) {
         colugo__error ("invalid message type: it must be 1-%d printable ASCII characters",
                        COLUGO_TYPE_MAX);
-        colugo__set_error (COLUGO_EINVAL);
+        colugo_set_last_error (COLUGO_EINVAL);
         return false;
     }
     return true;
@@ -561,7 +561,7 @@ colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const 
     if (!s_names_ok (topic, type))
         return NULL;
     if (!handler) {
-        colugo__set_error (COLUGO_EINVAL);
+        colugo_set_last_error (COLUGO_EINVAL);
         return NULL;
     }
     int error = 0;
@@ -585,7 +585,7 @@ colugo_node_add_typed_server (colugo_node_t *self, const char *topic, const char
     if (!s_names_ok (topic, type))
         return NULL;
     if (!handler) {
-        colugo__set_error (COLUGO_EINVAL);
+        colugo_set_last_error (COLUGO_EINVAL);
         return NULL;
     }
     int error = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "colugo/error.h"
 #include "colugo/topic.h"
+#include "logging.h"
 
 //  Returns the length of the UTF-8 sequence at s if it is a well-formed
 //  character (no surrogates, no overlong forms) and, if printable is set,
@@ -80,16 +81,22 @@ colugo_utf8_valid (const void *data, size_t size)
     return true;
 }
 
+bool
+colugo__printable_ascii (const char *value, size_t max)
+{
+    if (!value)
+        return false;
+    size_t length = strnlen (value, max + 1);
+    if (length == 0 || length > max)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (value [i] <= 0x20 || value [i] >= 0x7F)
+            return false;
+    return true;
+}
+
 int
 colugo_type_check (const char *type)
 {
-    if (!type)
-        return COLUGO_EINVAL;
-    size_t length = strnlen (type, COLUGO_TYPE_MAX + 1);
-    if (length == 0 || length > COLUGO_TYPE_MAX)
-        return COLUGO_EINVAL;
-    for (size_t i = 0; i < length; i++)
-        if (type [i] <= 0x20 || type [i] >= 0x7F)
-            return COLUGO_EINVAL;
-    return 0;
+    return colugo__printable_ascii (type, COLUGO_TYPE_MAX) ? 0 : COLUGO_EINVAL;
 }
