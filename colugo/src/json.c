@@ -182,11 +182,10 @@ s_sendable (const json_t *document, int depth)
 }
 
 //  Encodes a document and hands it to send (publisher, request or reply).
-typedef int (s_send_fn) (void *target, uint64_t request, const void *data, size_t size);
 
 static int
-s_encode_and_send (const json_t *document, const s_state_t *state, s_send_fn *send, void *target,
-                   uint64_t request)
+s_encode_and_send (const json_t *document, const s_state_t *state, colugo__send_fn *send,
+                   void *target, uint64_t request)
 {
     if (!document || !state || ((state->flags & COLUGO_JSON_OBJECT) && !json_is_object (document))
         || !s_sendable (document, 1))
@@ -215,13 +214,6 @@ s_encode_and_send (const json_t *document, const s_state_t *state, s_send_fn *se
 //  --------------------------------------------------------------------------
 //  Publish and subscribe
 
-static int
-s_publish (void *target, uint64_t request, const void *data, size_t size)
-{
-    (void) request;
-    return colugo_publisher_send ((colugo_publisher_t *) target, data, size);
-}
-
 colugo_publisher_t *
 colugo_json_add_publisher (colugo_node_t *node, const char *topic, const char *schema)
 {
@@ -238,7 +230,7 @@ colugo_json_publish (colugo_publisher_t *publisher, const json_t *document)
     if (!publisher)
         return COLUGO_EINVAL;
     s_state_t *state = s_state_of (colugo_publisher_socket (publisher));
-    return s_encode_and_send (document, state, s_publish, publisher, 0);
+    return s_encode_and_send (document, state, colugo__send_publish, publisher, 0);
 }
 
 static void
@@ -294,19 +286,13 @@ colugo_json_add_server (colugo_node_t *node, const char *topic, const char *sche
                                      s_on_request);
 }
 
-static int
-s_reply (void *target, uint64_t request, const void *data, size_t size)
-{
-    return colugo_server_reply ((colugo_server_t *) target, request, data, size);
-}
-
 int
 colugo_json_reply (colugo_server_t *server, uint64_t request, const json_t *reply)
 {
     if (!server)
         return COLUGO_EINVAL;
     s_state_t *state = s_state_of (colugo_server_socket (server));
-    return s_encode_and_send (reply, state, s_reply, server, request);
+    return s_encode_and_send (reply, state, colugo__send_reply, server, request);
 }
 
 colugo_client_t *

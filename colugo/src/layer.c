@@ -154,6 +154,19 @@ colugo__call (colugo__layer_t *layer, colugo_client_t *client, const void *data,
 }
 
 int
+colugo__send_publish (void *target, uint64_t request, const void *data, size_t size)
+{
+    (void) request;
+    return colugo_publisher_send ((colugo_publisher_t *) target, data, size);
+}
+
+int
+colugo__send_reply (void *target, uint64_t request, const void *data, size_t size)
+{
+    return colugo_server_reply ((colugo_server_t *) target, request, data, size);
+}
+
+int
 colugo__call_send (void *target, uint64_t unused, const void *data, size_t size)
 {
     (void) unused;

@@ -59,6 +59,13 @@ int64_t colugo__call (colugo__layer_t *layer, colugo_client_t *client, const voi
                       size_t size, colugo_reply_fn *reply_fn, void (*on_reply) (void),
                       colugo_timeout_fn *on_failure, uint32_t timeout_ms, void *arg);
 
+//  Where a layer's encoder hands its bytes: a publisher, a server's reply,
+//  or a call (colugo__call_send). target is the socket (or the call),
+//  request the server's request id.
+typedef int (colugo__send_fn) (void *target, uint64_t request, const void *data, size_t size);
+colugo__send_fn colugo__send_publish;  //  target: a colugo_publisher_t
+colugo__send_fn colugo__send_reply;    //  target: a colugo_server_t
+
 //  A call whose request is being encoded: the layers' encoders hand their
 //  bytes to colugo__call_send (target, 0, data, size) with this as target,
 //  which starts the call (colugo__call) and leaves its id, or the error.
@@ -73,7 +80,7 @@ typedef struct {
     int64_t id;  //  out: the request id, or a negative error
 } colugo__call_request_t;
 
-int colugo__call_send (void *target, uint64_t unused, const void *data, size_t size);
+colugo__send_fn colugo__call_send;
 
 //  Ends a call before its callbacks run (they may destroy the client):
 //  returns a copy and frees the call.

@@ -167,11 +167,10 @@ s_unpack (colugo_socket_t *socket, const ProtobufCMessageDescriptor *descriptor,
 }
 
 //  Packs a message and hands it to send (publisher, request or reply).
-typedef int (s_send_fn) (void *target, uint64_t request, const void *data, size_t size);
 
 static int
 s_pack_and_send (const ProtobufCMessage *message, const ProtobufCMessageDescriptor *expected,
-                 s_send_fn *send, void *target, uint64_t request)
+                 colugo__send_fn *send, void *target, uint64_t request)
 {
     if (!message || !expected || message->descriptor != expected)
         return COLUGO_EINVAL;
@@ -190,13 +189,6 @@ s_pack_and_send (const ProtobufCMessage *message, const ProtobufCMessageDescript
 //  --------------------------------------------------------------------------
 //  Publish and subscribe
 
-static int
-s_publish (void *target, uint64_t request, const void *data, size_t size)
-{
-    (void) request;
-    return colugo_publisher_send ((colugo_publisher_t *) target, data, size);
-}
-
 colugo_publisher_t *
 colugo_proto_add_publisher (colugo_node_t *node, const char *topic,
                             const ProtobufCMessageDescriptor *descriptor)
@@ -214,7 +206,8 @@ colugo_proto_publish (colugo_publisher_t *publisher, const ProtobufCMessage *mes
     if (!publisher)
         return COLUGO_EINVAL;
     s_state_t *state = s_state_of (colugo_publisher_socket (publisher));
-    return s_pack_and_send (message, state ? state->descriptor : NULL, s_publish, publisher, 0);
+    return s_pack_and_send (message, state ? state->descriptor : NULL, colugo__send_publish,
+                            publisher, 0);
 }
 
 static void
@@ -275,20 +268,14 @@ colugo_proto_add_server (colugo_node_t *node, const char *topic,
                                      s_on_request);
 }
 
-static int
-s_reply (void *target, uint64_t request, const void *data, size_t size)
-{
-    return colugo_server_reply ((colugo_server_t *) target, request, data, size);
-}
-
 int
 colugo_proto_reply (colugo_server_t *server, uint64_t request, const ProtobufCMessage *reply)
 {
     if (!server)
         return COLUGO_EINVAL;
     s_state_t *state = s_state_of (colugo_server_socket (server));
-    return s_pack_and_send (reply, state ? state->reply_descriptor : NULL, s_reply, server,
-                            request);
+    return s_pack_and_send (reply, state ? state->reply_descriptor : NULL, colugo__send_reply,
+                            server, request);
 }
 
 colugo_client_t *
