@@ -43,7 +43,7 @@ s_request_free (s_request_t *request)
 {
     colugo_client_t *client = request->client;
     if (request->timer)
-        colugo__timers_cancel (colugo__node_timers (client->base.node), request->timer);
+        colugo__timers_cancel (client->base.env->timers, request->timer);
     if (request->queued)
         zlistx_delete (client->queue, request->queued);
     free (request->data);
@@ -81,9 +81,9 @@ s_flush (colugo_client_t *self)
         int rc = s_transmit (self, request->id, request->data, request->size);
         if (rc == 1) {
             if (self->base.connected && !self->flush_retry)
-                self->flush_retry = colugo__timers_add (colugo__node_timers (self->base.node),
-                                                        zclock_mono () + S_FLUSH_RETRY_MS, 0,
-                                                        s_on_flush_retry, self);
+                self->flush_retry =
+                    colugo__timers_add (self->base.env->timers, zclock_mono () + S_FLUSH_RETRY_MS,
+                                        0, s_on_flush_retry, self);
             return;
         }
         zlistx_delete (self->queue, request->queued);
@@ -97,9 +97,10 @@ s_flush (colugo_client_t *self)
 }
 
 static void
-s_on_peer_up (colugo_socket_t *socket)
+s_on_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
 {
-    s_flush ((colugo_client_t *) socket->owner);
+    if (peer->connected)
+        s_flush ((colugo_client_t *) socket->owner);
 }
 
 static void
@@ -173,7 +174,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         }
         for (int f = 0; f < kept; f++)
             zmq_msg_close (&frames [f]);
-        if (colugo__node_handler_rc (self->base.node))
+        if (colugo__env_handler_rc (self->base.env))
             break;
     }
     return 0;
@@ -189,12 +190,12 @@ s_destroy_kind (colugo_socket_t *socket)
         s_request_free (request);
     colugo__u64map_free (&self->requests);
     if (self->flush_retry)
-        colugo__timers_cancel (colugo__node_timers (socket->node), self->flush_retry);
+        colugo__timers_cancel (socket->env->timers, self->flush_retry);
     zlistx_destroy (&self->queue);
 }
 
 colugo_socket_t *
-colugo__client_new (colugo_node_t *node, const char *topic, const char *type, int *error)
+colugo__client_new (colugo__env_t *env, const char *topic, const char *type, int *error)
 {
     colugo_client_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -203,10 +204,10 @@ colugo__client_new (colugo_node_t *node, const char *topic, const char *type, in
     }
     self->base.owner = self;
     self->base.on_readable = s_on_readable;
-    self->base.on_peer_up = s_on_peer_up;
+    self->base.on_peer_change = s_on_peer_change;
     self->base.destroy_kind = s_destroy_kind;
     self->queue = zlistx_new ();
-    *error = self->queue ? colugo__socket_init (&self->base, node, COLUGO_CLIENT, topic, type)
+    *error = self->queue ? colugo__socket_init (&self->base, env, COLUGO_CLIENT, topic, type)
                          : COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);
@@ -223,7 +224,7 @@ colugo_client_send (colugo_client_t *self, const void *data, size_t size, colugo
         return COLUGO_EINVAL;
     if (self->base.dead)
         return COLUGO_ESTATE;
-    size_t max = colugo__node_max_message_size (self->base.node);
+    size_t max = self->base.env->max_message_size;
     if (max && size > max)
         return COLUGO_ETOOBIG;
     s_request_t *request = calloc (1, sizeof *request);
@@ -261,8 +262,8 @@ colugo_client_send (colugo_client_t *self, const void *data, size_t size, colugo
         return COLUGO_EZMQ;
     }
     uint32_t timeout = timeout_ms ? timeout_ms : COLUGO_DEFAULT_TIMEOUT_MS;
-    request->timer = colugo__timers_add (colugo__node_timers (self->base.node),
-                                         zclock_mono () + timeout, 0, s_on_timeout, request);
+    request->timer = colugo__timers_add (self->base.env->timers, zclock_mono () + timeout, 0,
+                                         s_on_timeout, request);
     if (!request->timer) {
         colugo__u64map_take (&self->requests, request->id);
         s_request_free (request);
@@ -298,6 +299,6 @@ void
 colugo_client_destroy (colugo_client_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }

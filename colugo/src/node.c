@@ -31,7 +31,8 @@ typedef struct {
 
 struct colugo_node_t {
     char *name;
-    char uuid [37];  //  random (version 4), fresh for each node
+    char uuid [37];     //  random (version 4), fresh for each node
+    colugo__env_t env;  //  what the sockets see of the node
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
@@ -40,41 +41,18 @@ struct colugo_node_t {
     uint64_t last_socket_id;
     colugo__u64map_t user_timers;  //  heap id -> s_user_timer_t
     bool running;                  //  inside zloop_start ()
-    bool stopping;                 //  colugo_node_stop () was called
     bool discovery_enabled;
     bool wait_for_daemon;
-    int heartbeat_ivl;
-    int heartbeat_timeout;
-    size_t max_message_size;    //  0: no limit
-    int queue_limit;            //  ZMQ_SNDHWM and ZMQ_RCVHWM
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
 //  --------------------------------------------------------------------------
 //  Matching sockets with peers
 
-//  Which kind of advertised socket a connecting socket wants.
-static int
-s_wanted_type (const colugo_socket_t *socket)
-{
-    if (socket->kind == COLUGO_SUBSCRIBER)
-        return ZMQ_PUB;
-    if (socket->kind == COLUGO_CLIENT)
-        return ZMQ_REP;
-    return -1;
-}
-
-//  Which kind of connecting socket a bound socket serves.
-static colugo_kind_t
-s_served_kind (const colugo_socket_t *socket)
-{
-    return socket->kind == COLUGO_PUBLISHER ? COLUGO_SUBSCRIBER : COLUGO_CLIENT;
-}
-
 static bool
 s_is_binder (const colugo_socket_t *socket)
 {
-    return socket->kind == COLUGO_PUBLISHER || socket->kind == COLUGO_SERVER;
+    return socket->kind->binds;
 }
 
 static void
@@ -133,7 +111,8 @@ s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
     (void) self;
     s_service_change_t *change = (s_service_change_t *) arg;
     const colugo__service_t *service = change->service;
-    if (s_wanted_type (socket) != service->socket_type || strcmp (socket->topic, service->topic))
+    if (s_is_binder (socket) || socket->kind->service_type != service->socket_type
+        || strcmp (socket->topic, service->topic))
         return;
     if (change->event == COLUGO__SERVICE_DOWN) {
         //  A mismatched service was never connected: its endpoint may now
@@ -161,10 +140,10 @@ static void
 s_on_known_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_socket_t *socket = (colugo_socket_t *) arg;
-    if (event != COLUGO__SERVICE_UP || strcmp (service->node_uuid, socket->node->uuid) == 0)
+    if (event != COLUGO__SERVICE_UP || strcmp (service->node_uuid, socket->env->node_uuid) == 0)
         return;
     s_service_change_t change = {event, service};
-    s_apply_service (socket->node, socket, &change);
+    s_apply_service (socket->env->node, socket, &change);
 }
 
 static void
@@ -172,9 +151,9 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (!self->discovery || !s_is_binder (socket) || socket->publication)
         return;
-    socket->publication = colugo__discovery_publish (
-        self->discovery, socket->topic, socket->kind == COLUGO_PUBLISHER ? ZMQ_PUB : ZMQ_REP,
-        socket->message_type, socket->port);
+    socket->publication =
+        colugo__discovery_publish (self->discovery, socket->topic, socket->kind->service_type,
+                                   socket->message_type, socket->port);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
@@ -193,9 +172,9 @@ s_apply_local (colugo_node_t *self, colugo_socket_t *other, void *arg)
     colugo_socket_t *socket = change->socket;
     if (other == socket || strcmp (other->topic, socket->topic) != 0)
         return;
-    if (s_is_binder (socket) && other->kind == s_served_kind (socket))
+    if (s_is_binder (socket) && other->kind->kind == socket->kind->peer)
         s_link_local (self, socket, other, change->link);
-    else if (change->link && s_is_binder (other) && socket->kind == s_served_kind (other))
+    else if (change->link && s_is_binder (other) && socket->kind->kind == other->kind->peer)
         s_link_local (self, other, socket, true);
 }
 
@@ -206,8 +185,8 @@ s_advertise_each (colugo_node_t *self, colugo_socket_t *socket, void *arg)
     s_advertise (self, socket);
 }
 
-int
-colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
+static int
+s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (colugo__socket_start (socket, self->loop))
         return COLUGO_EZMQ;
@@ -225,9 +204,10 @@ colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
     return 0;
 }
 
-void
-colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
+static void
+s_remove_socket (void *node, colugo_socket_t *socket)
 {
+    colugo_node_t *self = (colugo_node_t *) node;
     if (!colugo__u64map_take (&self->sockets, socket->id))
         return;  //  removed already
     if (socket->publication && self->discovery)
@@ -249,34 +229,10 @@ colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
         colugo__error ("out of memory: a closed socket is leaked");
 }
 
-zloop_t *
-colugo__node_loop (colugo_node_t *self)
-{
-    return self->loop;
-}
-
-colugo__timers_t *
-colugo__node_timers (colugo_node_t *self)
-{
-    return self->timers;
-}
-
-int
-colugo__node_handler_rc (colugo_node_t *self)
-{
-    return self->stopping ? -1 : 0;
-}
-
-size_t
-colugo__node_max_message_size (colugo_node_t *self)
-{
-    return self->max_message_size;
-}
-
 void
 colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
 {
-    self->max_message_size = bytes;
+    self->env.max_message_size = bytes;
 }
 
 int
@@ -284,21 +240,8 @@ colugo_node_set_queue_limit (colugo_node_t *self, int messages)
 {
     if (messages < 1)
         return COLUGO_EINVAL;
-    self->queue_limit = messages;
+    self->env.queue_limit = messages;
     return 0;
-}
-
-int
-colugo__node_queue_limit (colugo_node_t *self)
-{
-    return self->queue_limit;
-}
-
-void
-colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
-{
-    *interval_ms = self->heartbeat_ivl;
-    *timeout_ms = self->heartbeat_timeout;
 }
 
 //  --------------------------------------------------------------------------
@@ -307,7 +250,7 @@ colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
 static int
 s_after_timers (void *arg)
 {
-    return colugo__node_handler_rc ((colugo_node_t *) arg);
+    return colugo__env_handler_rc (&((colugo_node_t *) arg)->env);
 }
 
 //  A version 4 uuid from the kernel's random source: a reused uuid would
@@ -346,15 +289,22 @@ colugo_node_new (const char *name)
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->discovery_enabled = true;
-    self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
-    self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    self->max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE;
-    self->queue_limit = S_DEFAULT_QUEUE_LIMIT;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
     }
+    self->env = (colugo__env_t){.loop = self->loop,
+                                .timers = self->timers,
+                                .reaper = self->reaper,
+                                .node_uuid = self->uuid,
+                                .node_name = self->name,
+                                .heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS,
+                                .heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS,
+                                .max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE,
+                                .queue_limit = S_DEFAULT_QUEUE_LIMIT,
+                                .close_socket = s_remove_socket,
+                                .node = self};
     return self;
 }
 
@@ -401,7 +351,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     colugo_socket_t *socket;
     size_t cursor = 0;
     while ((cursor = 0, socket = colugo__u64map_next (&self->sockets, &cursor)))
-        colugo__node_remove_socket (self, socket);
+        s_remove_socket (self, socket);
     colugo__u64map_free (&self->sockets);
     cursor = 0;
     s_user_timer_t *timer;
@@ -438,10 +388,10 @@ colugo_node_start (colugo_node_t *self)
     colugo__info ("node '%s' (%s) running", self->name, self->uuid);
     colugo__timers_restart (self->timers);
     self->running = true;
-    if (!self->stopping)
+    if (!self->env.stopping)
         zloop_start (self->loop);
     self->running = false;
-    self->stopping = false;
+    self->env.stopping = false;
     colugo__info ("node '%s' stopping: withdrawing its services", self->name);
     s_stop_discovery (self);
     return 0;
@@ -450,7 +400,7 @@ colugo_node_start (colugo_node_t *self)
 void
 colugo_node_stop (colugo_node_t *self)
 {
-    self->stopping = true;
+    self->env.stopping = true;
 }
 
 const char *
@@ -482,8 +432,8 @@ colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms)
 {
     if (interval_ms < 1 || timeout_ms < interval_ms)
         return COLUGO_EINVAL;
-    self->heartbeat_ivl = interval_ms;
-    self->heartbeat_timeout = timeout_ms;
+    self->env.heartbeat_ivl = interval_ms;
+    self->env.heartbeat_timeout = timeout_ms;
     return 0;
 }
 
@@ -511,18 +461,13 @@ s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int erro
         colugo_set_last_error (error);
         return NULL;
     }
-    int rc = colugo__node_add_socket (self, socket);
+    int rc = s_add_socket (self, socket);
     if (rc) {
         colugo__socket_free (socket);
         colugo_set_last_error (rc);
         return NULL;
     }
-    colugo__debug ("node '%s': added %s on topic '%s'", self->name,
-                   socket->kind == COLUGO_PUBLISHER    ? "publisher"
-                   : socket->kind == COLUGO_SUBSCRIBER ? "subscriber"
-                   : socket->kind == COLUGO_CLIENT     ? "client"
-                                                       : "server",
-                   topic);
+    colugo__debug ("node '%s': added %s on topic '%s'", self->name, socket->kind->name, topic);
     return socket->owner;
 }
 
@@ -551,7 +496,7 @@ colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const c
     if (!s_names_ok (topic, type))
         return NULL;
     int error = 0;
-    return s_add (self, topic, colugo__publisher_new (self, topic, type, &error), error);
+    return s_add (self, topic, colugo__publisher_new (&self->env, topic, type, &error), error);
 }
 
 colugo_subscriber_t *
@@ -565,8 +510,8 @@ colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const 
         return NULL;
     }
     int error = 0;
-    return s_add (self, topic, colugo__subscriber_new (self, topic, type, handler, arg, &error),
-                  error);
+    return s_add (self, topic,
+                  colugo__subscriber_new (&self->env, topic, type, handler, arg, &error), error);
 }
 
 colugo_client_t *
@@ -575,7 +520,7 @@ colugo_node_add_typed_client (colugo_node_t *self, const char *topic, const char
     if (!s_names_ok (topic, type))
         return NULL;
     int error = 0;
-    return s_add (self, topic, colugo__client_new (self, topic, type, &error), error);
+    return s_add (self, topic, colugo__client_new (&self->env, topic, type, &error), error);
 }
 
 colugo_server_t *
@@ -589,7 +534,8 @@ colugo_node_add_typed_server (colugo_node_t *self, const char *topic, const char
         return NULL;
     }
     int error = 0;
-    return s_add (self, topic, colugo__server_new (self, topic, type, handler, arg, &error), error);
+    return s_add (self, topic, colugo__server_new (&self->env, topic, type, handler, arg, &error),
+                  error);
 }
 
 colugo_publisher_t *

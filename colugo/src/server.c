@@ -121,7 +121,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         s_request (self, frames, kept, count <= S_MAX_FRAMES);
         for (size_t f = 0; f < kept; f++)
             zmq_msg_close (&frames [f]);
-        if (colugo__node_handler_rc (self->base.node))
+        if (colugo__env_handler_rc (self->base.env))
             break;
     }
     return 0;
@@ -139,7 +139,7 @@ s_destroy_kind (colugo_socket_t *socket)
 }
 
 colugo_socket_t *
-colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
+colugo__server_new (colugo__env_t *env, const char *topic, const char *type,
                     colugo_request_fn *handler, void *arg, int *error)
 {
     colugo_server_t *self = calloc (1, sizeof *self);
@@ -152,7 +152,7 @@ colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
     self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SERVER, topic, type);
+    *error = colugo__socket_init (&self->base, env, COLUGO_SERVER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -165,7 +165,7 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
-    size_t max = colugo__node_max_message_size (self->base.node);
+    size_t max = self->base.env->max_message_size;
     if (max && size > max)
         return COLUGO_ETOOBIG;  //  the request stays: answer it with less
     s_envelope_t *envelope = colugo__u64map_take (&self->pending, request);
@@ -213,6 +213,6 @@ void
 colugo_server_destroy (colugo_server_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }

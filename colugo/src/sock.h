@@ -11,16 +11,45 @@
 #define COLUGO__SOCK_H_INCLUDED
 
 #include <czmq.h>
-#include "colugo/node.h"
+#include "colugo/server.h"
 #include "colugo/socket.h"
+#include "colugo/subscriber.h"
+#include "env.h"
 #include "logging.h"
 #include "timers.h"
 
-struct colugo_socket_t {
-    colugo_node_t *node;
-    uint64_t id;  //  in its node, never reused
+//  What each kind of socket is: one table (socket.c) instead of switches
+//  spread over the node, the sockets and discovery.
+typedef struct {
     colugo_kind_t kind;
-    int zmq_type;  //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
+    const char *name;    //  "publisher", for logs
+    int zmq_type;        //  the ZeroMQ socket it is made of
+    bool binds;          //  binds and is advertised (or connects to those that are)
+    int service_type;    //  advertised socket_type it offers (binders) or wants (connecters)
+    colugo_kind_t peer;  //  the kind at the other end
+} colugo__kind_t;
+
+//  The table's entry for a kind.
+const colugo__kind_t *colugo__kind (colugo_kind_t kind);
+
+//  A peer of a connecting socket: an endpoint it dials, and who must be
+//  there. Refcounted: discovery and colugo_socket_connect () may both name
+//  one endpoint.
+typedef struct {
+    char *endpoint;   //  what is dialled: "tcp://<IPv4>:<port>"
+    char *identity;   //  what the listener must prove it is, "" if unchecked
+    char *node_uuid;  //  "" for manual endpoints
+    char *node_name;
+    unsigned refs;
+    bool connected;   //  handshake succeeded, not yet lost
+    uint64_t dial;    //  number of the current dial, unique in the socket
+    void *kind_data;  //  the kind's own state for this peer
+} colugo__peer_t;
+
+struct colugo_socket_t {
+    colugo__env_t *env;  //  the node's, which outlives the socket
+    uint64_t id;         //  in its node, never reused
+    const colugo__kind_t *kind;
     char *topic;
     char *message_type;  //  NULL for an untyped socket
     zsock_t *zsock;
@@ -30,7 +59,7 @@ struct colugo_socket_t {
     uint64_t monitor_retry;  //  timer that drains it again after a bound
     uint16_t port;           //  bound port (publishers, servers)
     uint64_t publication;    //  discovery handle, 0 if not advertised
-    zhashx_t *peers;         //  endpoint -> s_peer_t (connecting sockets)
+    zhashx_t *peers;         //  endpoint -> colugo__peer_t (connecting sockets)
     size_t accepted;         //  live accepted connections (binding sockets)
     zlistx_t *accepted_fds;  //  their fds, to match disconnects
     size_t connected;        //  peers whose handshake succeeded, still up
@@ -46,15 +75,22 @@ struct colugo_socket_t {
     colugo__ratelimit_t drop_log;  //  for malformed input
     bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
-    zloop_reader_fn *on_readable;                  //  reads messages, owner as argument
-    void (*on_peer_up) (colugo_socket_t *self);    //  e.g. the client sends what waited
+    zloop_reader_fn *on_readable;  //  reads messages, owner as argument
+    //  Before each dial of a peer: per-connection options (libzmq copies
+    //  the socket's options into each connection when it is made).
+    void (*before_dial) (colugo_socket_t *self, colugo__peer_t *peer);
+    //  After a peer's connected state changed (connecting sockets).
+    void (*on_peer_change) (colugo_socket_t *self, colugo__peer_t *peer);
+    //  After an accepted connection closed (binding sockets): its fd, as
+    //  zmq_msg_get (ZMQ_SRCFD) gave it for its messages.
+    void (*on_accepted_closed) (colugo_socket_t *self, int fd);
     void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
     void *owner;                                   //  the publisher, subscriber, client or server
 };
 
 //  Creates the ZeroMQ socket with the node's options and a monitor, and
 //  binds it on an ephemeral TCP port if it is a publisher or server.
-int colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
+int colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t kind,
                          const char *topic, const char *type);
 //  Frees what init made (after the node unregistered the socket).
 void colugo__socket_fini (colugo_socket_t *self);
@@ -88,29 +124,17 @@ bool colugo__socket_size_ok (colugo_socket_t *self, size_t size);
 //  The four kinds (publisher.c, subscriber.c, client.c, server.c): each
 //  makes its object around an initialised socket, or returns NULL and sets
 //  *error.
-colugo_socket_t *colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__publisher_new (colugo__env_t *env, const char *topic, const char *type,
                                         int *error);
-colugo_socket_t *colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
                                          colugo_message_fn *handler, void *arg, int *error);
-colugo_socket_t *colugo__client_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__client_new (colugo__env_t *env, const char *topic, const char *type,
                                      int *error);
-colugo_socket_t *colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__server_new (colugo__env_t *env, const char *topic, const char *type,
                                      colugo_request_fn *handler, void *arg, int *error);
 //  Frees a socket of any kind (its kind's state, then the common part).
 void colugo__socket_free (void *socket);
-
-//  What the sockets need of the node (node.c)
-void colugo__node_heartbeat (colugo_node_t *node, int *interval_ms, int *timeout_ms);
-size_t colugo__node_max_message_size (colugo_node_t *node);
-int colugo__node_queue_limit (colugo_node_t *node);
-zloop_t *colugo__node_loop (colugo_node_t *node);
-colugo__timers_t *colugo__node_timers (colugo_node_t *node);
-//  Returns what a zloop handler must return: -1 once the node is stopping.
-int colugo__node_handler_rc (colugo_node_t *node);
-//  Adds a socket to its node: advertises it and connects the peers it
-//  should have. On failure the socket is left to the caller to free.
-int colugo__node_add_socket (colugo_node_t *node, colugo_socket_t *socket);
-//  Withdraws and closes a socket and frees it (now, or from the loop).
-void colugo__node_remove_socket (colugo_node_t *node, colugo_socket_t *socket);
+//  Closes a socket through its node (withdrawn, closed, freed later).
+void colugo__socket_close (colugo_socket_t *self);
 
 #endif

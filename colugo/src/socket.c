@@ -16,13 +16,7 @@
 #include "colugo/error.h"
 #include "sock.h"
 
-typedef struct {
-    char *endpoint;
-    char *node_uuid;
-    char *node_name;
-    unsigned refs;   //  discovery and manual connects
-    bool connected;  //  handshake succeeded, not yet lost
-} s_peer_t;
+typedef colugo__peer_t s_peer_t;
 
 #define S_LINGER_MS 500            //  flush queued messages on close
 #define S_RECONNECT_MAX_MS 1000    //  back off retries to a vanished peer
@@ -48,50 +42,52 @@ s_set (void *handle, int option, int value)
         colugo__warn ("cannot set socket option %d: %s", option, zmq_strerror (zmq_errno ()));
 }
 
-static int
-s_zmq_type (colugo_kind_t kind)
+static const colugo__kind_t s_kinds [] = {
+    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
+    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, ZMQ_PUB, COLUGO_PUBLISHER},
+    {COLUGO_CLIENT, "client", ZMQ_DEALER, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, ZMQ_REP, COLUGO_CLIENT},
+};
+
+const colugo__kind_t *
+colugo__kind (colugo_kind_t kind)
 {
-    switch (kind) {
-        case COLUGO_PUBLISHER: return ZMQ_PUB;
-        case COLUGO_SUBSCRIBER: return ZMQ_SUB;
-        case COLUGO_CLIENT: return ZMQ_DEALER;
-        default: return ZMQ_ROUTER;
-    }
+    for (size_t i = 0; i < sizeof s_kinds / sizeof s_kinds [0]; i++)
+        if (s_kinds [i].kind == kind)
+            return &s_kinds [i];
+    return NULL;
 }
 
 static bool
 s_is_binder (const colugo_socket_t *self)
 {
-    return self->kind == COLUGO_PUBLISHER || self->kind == COLUGO_SERVER;
+    return self->kind->binds;
 }
 
 int
-colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
+colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t kind,
                      const char *topic, const char *type)
 {
-    self->node = node;
-    self->kind = kind;
-    self->zmq_type = s_zmq_type (kind);
+    self->env = env;
+    self->kind = colugo__kind (kind);
     self->topic = strdup (topic);
     self->message_type = type ? strdup (type) : NULL;
     self->mismatched = zhashx_new ();
     self->peers = zhashx_new ();
     self->accepted_fds = zlistx_new ();
-    self->zsock = zsock_new (self->zmq_type);
+    self->zsock = zsock_new (self->kind->zmq_type);
     if (!self->topic || (type && !self->message_type) || !self->mismatched || !self->peers
         || !self->accepted_fds || !self->zsock)
         return COLUGO_ENOMEM;
     zhashx_set_destructor (self->peers, s_peer_destructor);
     self->handle = zsock_resolve (self->zsock);
 
-    int interval_ms, timeout_ms;
-    colugo__node_heartbeat (node, &interval_ms, &timeout_ms);
-    s_set (self->handle, ZMQ_HEARTBEAT_IVL, interval_ms);
-    s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, timeout_ms);
-    s_set (self->handle, ZMQ_HEARTBEAT_TTL, timeout_ms);
+    s_set (self->handle, ZMQ_HEARTBEAT_IVL, env->heartbeat_ivl);
+    s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, env->heartbeat_timeout);
+    s_set (self->handle, ZMQ_HEARTBEAT_TTL, env->heartbeat_timeout);
     s_set (self->handle, ZMQ_LINGER, S_LINGER_MS);
-    s_set (self->handle, ZMQ_SNDHWM, colugo__node_queue_limit (node));
-    s_set (self->handle, ZMQ_RCVHWM, colugo__node_queue_limit (node));
+    s_set (self->handle, ZMQ_SNDHWM, env->queue_limit);
+    s_set (self->handle, ZMQ_RCVHWM, env->queue_limit);
     s_set (self->handle, ZMQ_RECONNECT_IVL_MAX, S_RECONNECT_MAX_MS);
     s_set (self->handle, ZMQ_CONNECT_TIMEOUT, S_CONNECT_TIMEOUT_MS);
     if (kind == COLUGO_SUBSCRIBER)
@@ -149,6 +145,12 @@ colugo__socket_fini (colugo_socket_t *self)
 }
 
 void
+colugo__socket_close (colugo_socket_t *self)
+{
+    self->env->close_socket (self->env->node, self);
+}
+
+void
 colugo__socket_free (void *socket)
 {
     colugo_socket_t *self = (colugo_socket_t *) socket;
@@ -172,11 +174,10 @@ s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
 static void
 s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
 {
-    colugo__info ("%s '%s': peer %s (node '%s') %s",
-                  self->kind == COLUGO_SUBSCRIBER ? "subscriber" : "client", self->topic,
-                  peer->endpoint, peer->node_name, peer->connected ? "connected" : "disconnected");
-    if (peer->connected && self->on_peer_up)
-        self->on_peer_up (self);
+    colugo__info ("%s '%s': peer %s (node '%s') %s", self->kind->name, self->topic, peer->endpoint,
+                  peer->node_name, peer->connected ? "connected" : "disconnected");
+    if (self->on_peer_change)
+        self->on_peer_change (self, peer);
     if (self->on_peer) {
         colugo_peer_t public_peer;
         s_fill_peer (peer, &public_peer);
@@ -290,7 +291,7 @@ s_on_monitor_retry (void *arg)
     self->monitor_retry = 0;
     if (!s_drain_monitor (self) && !self->dead)
         self->monitor_retry =
-            colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
+            colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
 }
 
 //  The monitor socket is polled through its ZMQ_FD, like a plain fd: it is
@@ -305,8 +306,8 @@ s_on_monitor (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     colugo_socket_t *self = (colugo_socket_t *) arg;
     if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
         self->monitor_retry =
-            colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
-    return colugo__node_handler_rc (self->node);
+            colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
+    return colugo__env_handler_rc (self->env);
 }
 
 static int
@@ -316,7 +317,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
     if (self->dead)
         return 0;  //  closed earlier in this pass of the loop
     int rc = self->on_readable (loop, reader, self->owner);
-    return rc ? rc : colugo__node_handler_rc (self->node);
+    return rc ? rc : colugo__env_handler_rc (self->env);
 }
 
 int
@@ -339,8 +340,7 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
     //  ZMQ_FD only signals after the socket's commands were read to the
     //  end; what happened before (the monitor's start) may have used the
     //  signal up. A first drain from the loop puts the two in step.
-    self->monitor_retry =
-        colugo__timers_add (colugo__node_timers (self->node), 0, 0, s_on_monitor_retry, self);
+    self->monitor_retry = colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
     return 0;
 }
 
@@ -350,7 +350,7 @@ colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
     zmq_pollitem_t item = {NULL, self->monitor_fd, 0, 0};
     zloop_poller_end (loop, &item);
     if (self->monitor_retry)
-        colugo__timers_cancel (colugo__node_timers (self->node), self->monitor_retry);
+        colugo__timers_cancel (self->env->timers, self->monitor_retry);
     self->monitor_retry = 0;
     if (self->on_readable)
         zloop_reader_end (loop, self->zsock);
@@ -443,7 +443,7 @@ colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key)
 bool
 colugo__socket_size_ok (colugo_socket_t *self, size_t size)
 {
-    size_t max = colugo__node_max_message_size (self->node);
+    size_t max = self->env->max_message_size;
     if (max == 0 || size <= max)
         return true;
     char why [96];
@@ -508,7 +508,7 @@ colugo_socket_attachment (colugo_socket_t *self, const void *owner)
 colugo_kind_t
 colugo_socket_kind (colugo_socket_t *self)
 {
-    return self->kind;
+    return self->kind->kind;
 }
 
 uint16_t

@@ -45,7 +45,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
         self->base.stats.received++;
         self->handler (self, self->base.topic, zmq_msg_data (&message), zmq_msg_size (&message),
                        self->arg);
-        if (self->base.dead || colugo__node_handler_rc (self->base.node))
+        if (self->base.dead || colugo__env_handler_rc (self->base.env))
             break;  //  closed or stopped from the handler
     }
     zmq_msg_close (&message);
@@ -53,7 +53,7 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 colugo_socket_t *
-colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
+colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
                         colugo_message_fn *handler, void *arg, int *error)
 {
     colugo_subscriber_t *self = calloc (1, sizeof *self);
@@ -65,7 +65,7 @@ colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type
     self->base.on_readable = s_on_readable;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SUBSCRIBER, topic, type);
+    *error = colugo__socket_init (&self->base, env, COLUGO_SUBSCRIBER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -83,6 +83,6 @@ void
 colugo_subscriber_destroy (colugo_subscriber_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }
