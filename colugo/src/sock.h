@@ -63,6 +63,7 @@ struct colugo_socket_t {
     size_t accepted;         //  live accepted connections (binding sockets)
     zlistx_t *accepted_fds;  //  their fds, to match disconnects
     size_t connected;        //  peers whose handshake succeeded, still up
+    uint64_t last_dial;      //  numbers dials of peers
     colugo_peer_fn *on_peer;
     void *peer_arg;
     colugo_mismatch_fn *on_mismatch;

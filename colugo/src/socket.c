@@ -228,6 +228,8 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
             if (handle) {
                 zlistx_delete (self->accepted_fds, handle);
                 self->accepted--;
+                if (self->on_accepted_closed)
+                    self->on_accepted_closed (self, (int) value);
             }
         }
         return;
@@ -379,6 +381,9 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
         s_peer_destructor (&item);
         return COLUGO_ENOMEM;
     }
+    peer->dial = ++self->last_dial;
+    if (self->before_dial)
+        self->before_dial (self, peer);
     if (zmq_connect (self->handle, endpoint)) {
         colugo__warn ("cannot connect to '%s': %s", endpoint, zmq_strerror (zmq_errno ()));
         void *item = peer;
