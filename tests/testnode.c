@@ -8,6 +8,11 @@
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
+    pub also takes -b burst (messages per tick) and -P prefix (payloads
+    "<prefix>:<n>"); sub takes -s ms (sleep that long in each message
+    callback: a slow application). Any of them: -k ms prints "TICK <gap>"
+    from a repeater of that interval, <gap> the milliseconds since the last
+    tick (how late timers run);
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
     it again), -W ms (stop the node after ms, print STOPPED, keep its
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -42,6 +48,10 @@ typedef struct {
     long sent;
     long received;
     long exit_code;
+    long burst;          //  -b: messages per tick
+    const char *prefix;  //  -P: payload prefix
+    long sleep_ms;       //  -s: time spent in each message callback
+    long long last_tick;
 } test_node_t;
 
 static long long
@@ -90,6 +100,8 @@ on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data
     (void) topic;
     test_node_t *self = (test_node_t *) arg;
     s_line ("MSG %lld %.*s", s_now_ms (), (int) size, (const char *) data);
+    if (self->sleep_ms > 0)
+        usleep ((useconds_t) self->sleep_ms * 1000);
     if (self->count && ++self->received >= self->count) {
         s_line ("DONE");
         colugo_node_stop (self->node);
@@ -136,12 +148,16 @@ static void
 on_publish (colugo_node_t *node, void *arg)
 {
     test_node_t *self = (test_node_t *) arg;
-    char message [64];
-    int size = snprintf (message, sizeof message, "%ld", self->sent++);
-    colugo_publisher_send (self->publisher, message, (size_t) size);
-    for (int i = 0; i < 3; i++)
-        if (self->more_publishers [i])
-            colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
+    for (long burst = 0; burst < (self->burst > 0 ? self->burst : 1); burst++) {
+        char message [128];
+        int size = self->prefix
+                       ? snprintf (message, sizeof message, "%s:%ld", self->prefix, self->sent++)
+                       : snprintf (message, sizeof message, "%ld", self->sent++);
+        colugo_publisher_send (self->publisher, message, (size_t) size);
+        for (int i = 0; i < 3; i++)
+            if (self->more_publishers [i])
+                colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
+    }
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");
         colugo_node_stop (node);
@@ -235,6 +251,24 @@ send_request (colugo_node_t *node, void *arg)
         s_line ("SENT %ld", self->sent - 1);
 }
 
+static long long
+s_mono_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void
+on_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    test_node_t *self = (test_node_t *) arg;
+    long long now = s_mono_ms ();
+    s_line ("TICK %lld", now - self->last_tick);
+    self->last_tick = now;
+}
+
 static void
 on_stop (colugo_node_t *node, void *arg)
 {
@@ -267,10 +301,15 @@ main (int argc, char *argv [])
     const char *type = NULL;  //  -y: a message type for typed sockets
     long restart_ms = 0;      //  -R: stop the node after this, then start it again
     long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
+    long tick_ms = 0;         //  -k: print how late a repeater of this interval runs
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:k:")) != -1) {
         switch (option) {
+            case 'b': self.burst = atol (optarg); break;
+            case 'P': self.prefix = optarg; break;
+            case 's': self.sleep_ms = atol (optarg); break;
+            case 'k': tick_ms = atol (optarg); break;
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
             case 'N': name = optarg; break;
@@ -355,6 +394,10 @@ main (int argc, char *argv [])
     colugo_socket_set_peer_handler (socket, on_peer, &self);
     colugo_socket_set_mismatch_handler (socket, on_mismatch, &self);
     colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
+    if (tick_ms > 0) {
+        self.last_tick = s_mono_ms ();
+        colugo_node_add_repeater (self.node, (uint32_t) tick_ms, on_tick, &self);
+    }
     s_line ("READY %s", colugo_node_uuid (self.node));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;
     if (stop_ms)

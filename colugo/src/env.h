@@ -29,6 +29,7 @@ struct colugo__env {
     size_t max_message_size;  //  0: no limit
     int queue_limit;          //  ZMQ_SNDHWM and ZMQ_RCVHWM
     bool stopping;            //  colugo_node_stop () was called
+    uint64_t last_socket_id;  //  ids of the node's sockets, never reused
     //  Withdraws and closes a socket and frees it (now, or from the loop).
     void (*close_socket) (void *node, colugo_socket_t *socket);
     void *node;

@@ -38,9 +38,8 @@ struct colugo_node_t {
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
     colugo__discovery_t *discovery;  //  while started, with discovery on
     colugo__u64map_t sockets;        //  id -> colugo_socket_t, live ones
-    uint64_t last_socket_id;
-    colugo__u64map_t user_timers;  //  heap id -> s_user_timer_t
-    bool running;                  //  inside zloop_start ()
+    colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
+    bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
     bool wait_for_daemon;
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
@@ -55,27 +54,24 @@ s_is_binder (const colugo_socket_t *socket)
     return socket->kind->binds;
 }
 
-static void
-s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
-{
-    snprintf (buffer, size, "tcp://127.0.0.1:%u", binder->port);
-}
-
 //  Connects (or disconnects) two sockets of this node, if their message
-//  types agree.
+//  types agree: over loopback, to the verified port when there is one.
 static void
 s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
 {
-    char endpoint [64], key [96];
-    s_local_endpoint (binder, endpoint, sizeof endpoint);
+    char endpoint [64], key [96], identity [COLUGO__IDENTITY_MAX] = "";
+    if (binder->verified_port)
+        colugo__socket_identity (self->uuid, binder->id, identity, sizeof identity);
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
+              binder->verified_port ? binder->verified_port : binder->port);
     snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
     if (!link) {
         if (!colugo__socket_forget_mismatch (connecter, key))
-            colugo__socket_remove_peer (connecter, endpoint);
+            colugo__socket_remove_peer (connecter, endpoint, identity, self->uuid);
     }
     else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
                                      key, endpoint, self->uuid, self->name))
-        colugo__socket_add_peer (connecter, endpoint, self->uuid, self->name);
+        colugo__socket_add_peer (connecter, endpoint, identity, self->uuid, self->name);
 }
 
 typedef void (s_socket_fn) (colugo_node_t *self, colugo_socket_t *socket, void *arg);
@@ -118,11 +114,12 @@ s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
         //  A mismatched service was never connected: its endpoint may now
         //  belong to another service (a port reused), which stays.
         if (!colugo__socket_forget_mismatch (socket, service->name))
-            colugo__socket_remove_peer (socket, service->endpoint);
+            colugo__socket_remove_peer (socket, service->endpoint, "", service->node_uuid);
     }
     else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
                                      service->node_uuid, service->node_name))
-        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid, service->node_name);
+        colugo__socket_add_peer (socket, service->endpoint, "", service->node_uuid,
+                                 service->node_name);
 }
 
 static void
@@ -190,7 +187,6 @@ s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (colugo__socket_start (socket, self->loop))
         return COLUGO_EZMQ;
-    socket->id = ++self->last_socket_id;
     if (colugo__u64map_put (&self->sockets, socket->id, socket)) {
         colugo__socket_stop (socket, self->loop);
         return COLUGO_ENOMEM;

@@ -36,14 +36,21 @@ const colugo__kind_t *colugo__kind (colugo_kind_t kind);
 //  there. Refcounted: discovery and colugo_socket_connect () may both name
 //  one endpoint.
 typedef struct {
-    char *endpoint;   //  what is dialled: "tcp://<IPv4>:<port>"
-    char *identity;   //  what the listener must prove it is, "" if unchecked
-    char *node_uuid;  //  "" for manual endpoints
-    char *node_name;
+    char *endpoint;         //  what is dialled: "tcp://<IPv4>:<port>"
+    const char *identity;   //  what the listener must prove it is, "" if unchecked
+    const char *node_uuid;  //  "" for manual endpoints
+    const char *node_name;  //  (the three: the claim dialled now)
     unsigned refs;
     bool connected;   //  handshake succeeded, not yet lost
     uint64_t dial;    //  number of the current dial, unique in the socket
     void *kind_data;  //  the kind's own state for this peer
+    //  socket.c's own:
+    colugo_socket_t *socket;
+    zlistx_t *claims;   //  services naming this endpoint; the first is dialled
+    int state;          //  queued, dialling, up, or waiting to dial again
+    void *queued;       //  handle in the socket's dial queue
+    uint64_t redial;    //  timer that dials again
+    unsigned failures;  //  dials in a row that ended before a handshake
 } colugo__peer_t;
 
 struct colugo_socket_t {
@@ -53,17 +60,24 @@ struct colugo_socket_t {
     char *topic;
     char *message_type;  //  NULL for an untyped socket
     zsock_t *zsock;
-    void *handle;            //  the libzmq socket inside zsock
-    zsock_t *monitor;        //  PAIR receiving the monitor's events
-    int monitor_fd;          //  its ZMQ_FD, polled as a plain fd
-    uint64_t monitor_retry;  //  timer that drains it again after a bound
-    uint16_t port;           //  bound port (publishers, servers)
-    uint64_t publication;    //  discovery handle, 0 if not advertised
-    zhashx_t *peers;         //  endpoint -> colugo__peer_t (connecting sockets)
-    size_t accepted;         //  live accepted connections (binding sockets)
-    zlistx_t *accepted_fds;  //  their fds, to match disconnects
-    size_t connected;        //  peers whose handshake succeeded, still up
-    uint64_t last_dial;      //  numbers dials of peers
+    void *handle;                //  the libzmq socket inside zsock
+    zsock_t *monitor;            //  PAIR receiving the monitor's events
+    int monitor_fd;              //  its ZMQ_FD, polled as a plain fd
+    uint64_t monitor_retry;      //  timer that drains it again after a bound
+    uint16_t port;               //  bound port (publishers, servers)
+    uint64_t publication;        //  discovery handle, 0 if not advertised
+    zhashx_t *peers;             //  endpoint -> colugo__peer_t (connecting sockets)
+    uint16_t verified_port;      //  the listener that checks who dials it, 0 if none
+    size_t accepted;             //  live accepted connections (binding sockets)
+    zlistx_t *accepted_fds;      //  their fds, to match disconnects
+    uint64_t handshakes;         //  of accepted connections: succeeded,
+    uint64_t handshakes_failed;  //  failed,
+    uint64_t accepted_closed;    //  and closed (binding sockets)
+    zlistx_t *dial_queue;        //  peers waiting for a dial slot, newest first
+    size_t dialling;             //  dials in progress (connecting sockets)
+    bool zap;                    //  holds the process's ZAP handler
+    size_t connected;            //  peers whose handshake succeeded, still up
+    uint64_t last_dial;          //  numbers dials of peers
     colugo_peer_fn *on_peer;
     void *peer_arg;
     colugo_mismatch_fn *on_mismatch;
@@ -74,6 +88,7 @@ struct colugo_socket_t {
     void *cleanup_data;            //  the attachment (a layer's state)
     colugo_socket_stats_t stats;
     colugo__ratelimit_t drop_log;  //  for malformed input
+    colugo__ratelimit_t peer_log;  //  for peers that are not who they claim
     bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
     zloop_reader_fn *on_readable;  //  reads messages, owner as argument
@@ -100,11 +115,23 @@ int colugo__socket_start (colugo_socket_t *self, zloop_t *loop);
 //  Unregisters them.
 void colugo__socket_stop (colugo_socket_t *self, zloop_t *loop);
 
-//  References an endpoint (connecting on the first reference) or drops a
-//  reference (disconnecting on the last). 0 or a negative error.
-int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *node_uuid,
-                             const char *node_name);
-int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
+//  The identity a binding socket's verified listener proves: "<node
+//  uuid>:<socket id>", into buffer (at least COLUGO__IDENTITY_MAX bytes).
+#define COLUGO__IDENTITY_MAX 128
+void colugo__socket_identity (const char *node_uuid, uint64_t socket_id, char *buffer, size_t size);
+
+//  A service claims an endpoint: identity is what its listener must prove
+//  ("" for none: manual endpoints, original Colugo nodes), node_uuid and
+//  node_name who it says it is. The first claim on an endpoint dials it;
+//  the claims of other identities wait behind it (a stranger that names a
+//  real peer's endpoint does not take it over: its handshake fails, and
+//  the next claim is dialled). Claims of one identity are counted.
+//  0 or a negative error.
+int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
+                             const char *node_uuid, const char *node_name);
+//  Drops one reference of that claim; the endpoint goes with its last one.
+int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
+                                const char *node_uuid);
 
 //  Whether a connecting socket may connect to a peer of message type
 //  peer_type ("" if untyped): types must be equal when both have one. A

@@ -114,6 +114,7 @@ typedef struct {
     uint64_t dropped;     //  malformed or unexpected messages dropped (logged)
     uint64_t timeouts;    //  requests that timed out (clients)
     uint64_t mismatches;  //  peers of another message type, not connected to
+    uint64_t refused;     //  dials whose listener was not the service advertised (logged)
 } colugo_socket_stats_t;
 
 //  Returns the counters of a socket.
