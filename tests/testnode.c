@@ -20,7 +20,8 @@
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
-    "SENT <n>", "DONE", "ERROR <text>"; <ms> is wall-clock milliseconds.
+    "SENT <n>", "DONE", "ERROR <text>", "PORT <port>" (after READY, for a
+    publisher or server: its open port); <ms> is wall-clock milliseconds.
     Every program also stops after -t ms (default 60 s), so no test waits on
     a node forever.
 */
@@ -399,6 +400,8 @@ main (int argc, char *argv [])
         colugo_node_add_repeater (self.node, (uint32_t) tick_ms, on_tick, &self);
     }
     s_line ("READY %s", colugo_node_uuid (self.node));
+    if (colugo_socket_port (socket))
+        s_line ("PORT %u", colugo_socket_port (socket));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);

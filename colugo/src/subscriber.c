@@ -86,9 +86,10 @@ s_drain (colugo_subscriber_t *self)
 static void s_on_resume (void *arg);
 
 //  Delivers from the ring for at most S_BATCH_MS, draining libzmq first
-//  and whenever the ring runs empty; what is left is delivered from a timer,
-//  at once after the loop has let timers and other sockets in. So libzmq's
-//  pipe holds at most what arrives during one batch.
+//  and whenever the ring runs empty; what is left is delivered from a timer
+//  due a millisecond later, once the loop has let the timers that are due,
+//  and other sockets, in. So libzmq's pipe holds at most what arrives
+//  during one batch.
 static void
 s_deliver (colugo_subscriber_t *self)
 {
@@ -111,7 +112,8 @@ s_deliver (colugo_subscriber_t *self)
             break;
     }
     if (self->count && !self->base.dead && !self->resume)
-        self->resume = colugo__timers_add (self->base.env->timers, 0, 0, s_on_resume, self);
+        self->resume = colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0,
+                                           s_on_resume, self);
 }
 
 static void
