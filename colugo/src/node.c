@@ -3,6 +3,7 @@
     its topic, every client with every server, in this node (directly, over
     loopback) and on the network (as discovery reports them).
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "colugo/topic.h"
 #include "discovery.h"
 #include "reaper.h"
+#include "signals.h"
 #include "sock.h"
 #include "timers.h"
 #include "u64map.h"
@@ -41,6 +43,8 @@ struct colugo_node_t {
     colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
     bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
+    bool handle_signals;        //  SIGINT and SIGTERM stop it (default)
+    colugo__signals_t signals;  //  while running
     bool wait_for_daemon;
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
@@ -249,6 +253,20 @@ s_after_timers (void *arg)
     return colugo__env_handler_rc (&((colugo_node_t *) arg)->env);
 }
 
+//  SIGINT or SIGTERM came (signals.c woke the loop).
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    colugo_node_t *self = (colugo_node_t *) arg;
+    if (colugo__signals_stop_requested (&self->signals)) {
+        colugo__info ("node '%s': stopping on a signal", self->name);
+        self->env.stopping = true;
+    }
+    return colugo__env_handler_rc (&self->env);
+}
+
 //  A version 4 uuid from the kernel's random source: a reused uuid would
 //  make two nodes share service names that are published without probing.
 static int
@@ -274,7 +292,8 @@ colugo_node_new (const char *name)
         colugo_set_last_error (COLUGO_EINVAL);
         return NULL;
     }
-    zsys_init ();  //  SIGINT and SIGTERM end the loop
+    colugo__signals_init ();  //  before czmq's zsys_init: SIGINT and SIGTERM are ours
+    zsys_init ();
     colugo_node_t *self = calloc (1, sizeof *self);
     if (!self) {
         colugo_set_last_error (COLUGO_ENOMEM);
@@ -285,6 +304,9 @@ colugo_node_new (const char *name)
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->discovery_enabled = true;
+    self->handle_signals = true;
+    if (self->loop)
+        zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
@@ -381,13 +403,26 @@ colugo_node_start (colugo_node_t *self)
             return rc;
         s_each_socket (self, s_advertise_each, NULL);
     }
+    if (colugo__signals_start (&self->signals, self->handle_signals)) {
+        colugo__error ("node '%s' cannot start: %s", self->name, strerror (errno));
+        return COLUGO_ENOMEM;
+    }
+    zmq_pollitem_t wake = {NULL, self->signals.pipe [0], ZMQ_POLLIN, 0};
+    if (zloop_poller (self->loop, &wake, s_on_signal, self)) {
+        colugo__signals_stop (&self->signals);
+        return COLUGO_ENOMEM;
+    }
     colugo__info ("node '%s' (%s) running", self->name, self->uuid);
     colugo__timers_restart (self->timers);
     self->running = true;
-    if (!self->env.stopping)
+    //  zloop_start returns on any signal that interrupts its poll (SIGCHLD,
+    //  SIGWINCH...): only a stop ends the node.
+    while (!self->env.stopping && !colugo__signals_stop_requested (&self->signals))
         zloop_start (self->loop);
     self->running = false;
     self->env.stopping = false;
+    zloop_poller_end (self->loop, &wake);
+    colugo__signals_stop (&self->signals);
     colugo__info ("node '%s' stopping: withdrawing its services", self->name);
     s_stop_discovery (self);
     return 0;
@@ -415,6 +450,12 @@ void
 colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait)
 {
     self->wait_for_daemon = wait;
+}
+
+void
+colugo_node_set_signal_handling (colugo_node_t *self, bool enabled)
+{
+    self->handle_signals = enabled;
 }
 
 void

@@ -112,8 +112,8 @@ s_deliver (colugo_subscriber_t *self)
             break;
     }
     if (self->count && !self->base.dead && !self->resume)
-        self->resume = colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0,
-                                           s_on_resume, self);
+        self->resume =
+            colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0, s_on_resume, self);
 }
 
 static void

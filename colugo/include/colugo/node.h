@@ -42,7 +42,10 @@ COLUGO_EXPORT colugo_node_t *colugo_node_new (const char *name);
 COLUGO_EXPORT void colugo_node_destroy (colugo_node_t **self_p);
 
 //  Runs the node's event loop until colugo_node_stop () is called from a
-//  callback, or the process gets SIGINT or SIGTERM. Connects to Avahi first:
+//  callback, or the process gets SIGINT or SIGTERM (unless signal handling
+//  is off: colugo_node_set_signal_handling). Other signals (SIGCHLD,
+//  SIGWINCH...) do not stop it; a node stopped by a signal can be started
+//  again. Connects to Avahi first:
 //  if no avahi-daemon runs, returns COLUGO_ENODAEMON at once, unless
 //  colugo_node_set_wait_for_daemon () asked to wait for one. On return every
 //  service is withdrawn; the sockets stay open until colugo_node_destroy ().
@@ -58,6 +61,15 @@ COLUGO_EXPORT const char *colugo_node_name (colugo_node_t *self);
 COLUGO_EXPORT const char *colugo_node_uuid (colugo_node_t *self);
 
 //  --- Options: call before colugo_node_start ()
+
+//  Whether SIGINT and SIGTERM stop the node (default true). While a node
+//  that handles them runs, Colugo installs handlers for the two signals,
+//  but only where the application has none of its own (then the
+//  application's handler runs, and it calls colugo_node_stop () itself),
+//  and puts the previous disposition back when the last such node stops.
+//  Off: the signals are the application's alone. Colugo never lets czmq
+//  install its handlers (zsys_handler_set (NULL)).
+COLUGO_EXPORT void colugo_node_set_signal_handling (colugo_node_t *self, bool enabled);
 
 //  Waits for an avahi-daemon that is not running yet (or restarts), instead
 //  of failing in colugo_node_start (). Default false.
