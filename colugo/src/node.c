@@ -46,6 +46,7 @@ struct colugo_node_t {
     int heartbeat_ivl;
     int heartbeat_timeout;
     size_t max_message_size;    //  0: no limit
+    size_t max_decoded_size;    //  for the typed layers; 0: no limit
     int queue_limit;            //  ZMQ_SNDHWM and ZMQ_RCVHWM
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
@@ -279,6 +280,18 @@ colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
     self->max_message_size = bytes;
 }
 
+void
+colugo_node_set_max_decoded_size (colugo_node_t *self, size_t bytes)
+{
+    self->max_decoded_size = bytes;
+}
+
+size_t
+colugo_node_max_decoded_size (colugo_node_t *self)
+{
+    return self->max_decoded_size;
+}
+
 int
 colugo_node_set_queue_limit (colugo_node_t *self, int messages)
 {
@@ -349,6 +362,7 @@ colugo_node_new (const char *name)
     self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
     self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
     self->max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE;
+    self->max_decoded_size = COLUGO_DEFAULT_MAX_DECODED_SIZE;
     self->queue_limit = S_DEFAULT_QUEUE_LIMIT;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
