@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bomb.h"
+#include "json_counter.h"
 
 #define DEADLINE_MS 5000
 
@@ -935,53 +936,16 @@ Test (json, a_decoded_document_bomb_is_dropped_and_counted)
     colugo_node_destroy (&node);
 }
 
-//  jansson's real cost: the blocks it holds at their peak, each as glibc
-//  makes it on 64-bit (at least 32 bytes, 16-byte aligned, an 8-byte header;
-//  a block it reuses may be 16 bytes larger, which is the heap's state, not
-//  jansson's). The test sets these as jansson's allocator, in its own
-//  process; each block's request is kept in front of it.
-static size_t s_live, s_peak;
-
-static size_t
-s_block (size_t size)
-{
-    size_t block = (size + 8 + 15) / 16 * 16;
-    return block < 32 ? 32 : block;
-}
-
-static void *
-s_counting_malloc (size_t size)
-{
-    size_t *block = malloc (16 + size);
-    if (!block)
-        return NULL;
-    *block = size;
-    s_live += s_block (size);
-    if (s_live > s_peak)
-        s_peak = s_live;
-    return (char *) block + 16;
-}
-
-static void
-s_counting_free (void *data)
-{
-    if (!data)
-        return;
-    size_t *block = (size_t *) ((char *) data - 16);
-    size_t cost = s_block (*block);
-    s_live -= cost < s_live ? cost : s_live;
-    free (block);
-}
-
-//  What jansson itself takes at most to decode the text, as sockets do;
+//  What jansson itself takes at most to decode the text, as sockets do, in
+//  glibc's blocks (json_counter.h);
 //  *valid says whether it did.
 static size_t
 s_jansson_peak (const char *text, size_t size, bool *valid)
 {
-    s_live = s_peak = 0;
+    json_counter_start ();
     json_error_t error;
     json_t *document = json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
-    size_t peak = s_peak;
+    size_t peak = json_counter_peak ();
     *valid = document != NULL;
     json_decref (document);
     return peak;
@@ -1057,13 +1021,14 @@ s_repeat (const char *open, const char *item, size_t count, const char *close, s
 
 Test (json, the_estimate_covers_what_jansson_allocates)
 {
-    json_set_alloc_funcs (s_counting_malloc, s_counting_free);
+    json_counter_install ();
     static const struct {
         const char *what, *open, *item, *close;
     } kinds [] = {
         {"an array of zeros", "[", "0", "]"},
         {"an array of integers", "[", "%d", "]"},
         {"an array of reals", "[", "0.5", "]"},
+        {"an array of 15-digit numbers", "[", "123456789012345", "]"},  //  and one ahead
         {"an array of true", "[", "true", "]"},
         {"an array of null", "[", "null", "]"},
         {"an array of empty strings", "[", "\"\"", "]"},
@@ -1103,10 +1068,10 @@ Test (json, the_estimate_covers_what_jansson_allocates)
     s_assert_estimate_covers ("a string cut short", text, size - 1, 0);
     free (text);
     json_t *nested = s_nested (2048);
-    text = json_dumps (nested, JSON_COMPACT);  //  from s_counting_malloc
+    text = json_dumps (nested, JSON_COMPACT);  //  from the counter
     s_assert_estimate_covers ("arrays 2048 deep", text, strlen (text), 2048);
     s_assert_estimate_covers ("arrays cut short", text, strlen (text) / 2 + 1, 0);
-    s_counting_free (text);
+    json_counter_free (text);
     json_decref (nested);
     size = 5 * 1000 + 1 + 1000;
     text = malloc (size);
@@ -1168,7 +1133,7 @@ s_random_value (int depth)
 
 Test (json, the_estimate_covers_random_documents)
 {
-    json_set_alloc_funcs (s_counting_malloc, s_counting_free);
+    json_counter_install ();
     for (int i = 0; i < 300; i++) {
         json_t *document = s_random_value (1 + (int) s_random (5));
         char *text = json_dumps (document, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -1182,7 +1147,7 @@ Test (json, the_estimate_covers_random_documents)
         s_assert_estimate_covers (what, text, s_random (size + 1), 0);
         text [s_random (size)] = "[]{}\",:0a \\" [s_random (11)];
         s_assert_estimate_covers (what, text, size, 0);
-        s_counting_free (text);
+        json_counter_free (text);
     }
 }
 

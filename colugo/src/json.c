@@ -122,7 +122,7 @@ typedef struct {
 
 typedef struct {
     size_t cost;     //  so far, for what was closed and what allocates at once
-    size_t longest;  //  the longest token, as the lexer keeps it
+    size_t longest;  //  the longest token
     s_open_t open [S_MAX_DEPTH];
     size_t depth;     //  open containers
     bool expect_key;  //  the next string in an object is a key
@@ -259,9 +259,10 @@ s_decoded_cost (const char *text, size_t size, size_t max)
     }
     while (scan->depth)
         s_scan_close (scan);
-    //  The lexer's buffer holds a token and a NUL, and doubles as it grows.
+    //  The lexer's buffer holds a token, the byte after it (read ahead, then
+    //  given back: found by fuzz_json) and a NUL, and doubles as it grows.
     size_t buffer = S_FIRST_BUFFER;
-    while (buffer < scan->longest + 1 && buffer <= SIZE_MAX / 2)
+    while (buffer < scan->longest + 2 && buffer <= SIZE_MAX / 2)
         buffer *= 2;
     s_add (scan, colugo__heap_cost (buffer));
     if (buffer > S_FIRST_BUFFER)
