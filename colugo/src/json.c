@@ -223,9 +223,12 @@ s_token_end (const char *text, size_t size, size_t at)
 static size_t
 s_decoded_cost (const char *text, size_t size, size_t max)
 {
-    s_scan_t *scan = (s_scan_t *) calloc (1, sizeof *scan);
+    //  On the heap: 32 KiB. Not cleared: an entry is set when it is opened.
+    s_scan_t *scan = (s_scan_t *) malloc (sizeof *scan);
     if (!scan)
         return SIZE_MAX;
+    scan->cost = scan->longest = scan->depth = 0;
+    scan->expect_key = false;
     size_t at = 0;
     while (at < size && scan->cost <= max) {
         char c = text [at];
