@@ -46,6 +46,7 @@ struct colugo_node_t {
     bool handle_signals;        //  SIGINT and SIGTERM stop it (default)
     colugo__signals_t signals;  //  while running
     bool wait_for_daemon;
+    size_t max_decoded_size;  //  for the typed layers; 0: no limit
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
@@ -235,6 +236,18 @@ colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
     self->env.max_message_size = bytes;
 }
 
+void
+colugo_node_set_max_decoded_size (colugo_node_t *self, size_t bytes)
+{
+    self->max_decoded_size = bytes;
+}
+
+size_t
+colugo_node_max_decoded_size (colugo_node_t *self)
+{
+    return self->max_decoded_size;
+}
+
 int
 colugo_node_set_queue_limit (colugo_node_t *self, int messages)
 {
@@ -307,6 +320,7 @@ colugo_node_new (const char *name)
     self->handle_signals = true;
     if (self->loop)
         zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
+    self->max_decoded_size = COLUGO_DEFAULT_MAX_DECODED_SIZE;
     if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);

@@ -93,6 +93,32 @@ COLUGO_EXPORT int colugo_node_set_queue_limit (colugo_node_t *self, int messages
 //  limit). A larger message that arrives is dropped, counted and logged.
 COLUGO_EXPORT void colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes);
 
+//  The default of colugo_node_set_max_decoded_size (): 256 MiB.
+#define COLUGO_DEFAULT_MAX_DECODED_SIZE ((size_t) 256 * 1024 * 1024)
+
+//  Sets the most memory the typed layers (colugo/proto.h, colugo/json.h) may
+//  allocate to decode one message of the node's sockets, counted as the heap
+//  does (each block with its header): a message that would need more is
+//  dropped, counted and logged ("decoded message would exceed N bytes")
+//  before it can take the memory. 0: no limit. Applies to messages decoded
+//  after the call. Without it, what the maximum message size lets through
+//  decodes to 1.35 GiB (64 MiB of JSON zeros) or 2.3 GiB (64 MiB of empty
+//  protobuf submessages). The default, COLUGO_DEFAULT_MAX_DECODED_SIZE
+//  (256 MiB, 4 times the default maximum message size), takes protobuf
+//  messages of strings, bytes or packed numbers and JSON of long strings up
+//  to that maximum; small values cost more decoded than on the wire, so
+//  JSON takes up to about
+//  10 MiB of small numbers (46 bytes each in jansson for 2 of text) or
+//  14 MiB of records of short fields (16 times their text). A fixed amount
+//  rather than a multiple of each message's size: documents decode one at a
+//  time, so the amount is the most a peer can make the node hold, and a
+//  ratio low enough to matter would refuse ordinary documents of small
+//  values. Raise it with the maximum message size for larger documents.
+COLUGO_EXPORT void colugo_node_set_max_decoded_size (colugo_node_t *self, size_t bytes);
+
+//  Returns the node's max decoded size (0: no limit).
+COLUGO_EXPORT size_t colugo_node_max_decoded_size (colugo_node_t *self);
+
 //  --- Sockets: the node owns them and frees them in colugo_node_destroy ();
 //  each returns NULL on failure (colugo_last_error (): COLUGO_ETOPIC for a bad
 //  topic, checked before anything is bound). They may be added before or
