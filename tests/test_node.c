@@ -31,19 +31,27 @@ typedef struct {
 static void
 on_deadline (colugo_node_t *node, void *arg)
 {
-    ((fixture_t *) arg)->deadline_hit = true;
+    *(bool *) arg = true;
     colugo_node_stop (node);
 }
 
-//  A node without discovery, stopped by a deadline if the test hangs.
+//  A node without discovery, stopped by a deadline if the test hangs;
+//  *deadline_hit then says so.
+static colugo_node_t *
+s_test_node (const char *name, uint32_t deadline_ms, bool *deadline_hit)
+{
+    colugo_node_t *node = colugo_node_new (name);
+    cr_assert_not_null (node);
+    colugo_node_set_discovery (node, false);
+    cr_assert_gt (colugo_node_add_delayed (node, deadline_ms, on_deadline, deadline_hit), 0);
+    return node;
+}
+
 static void
 s_setup (fixture_t *self)
 {
     memset (self, 0, sizeof *self);
-    self->node = colugo_node_new ("test");
-    cr_assert_not_null (self->node);
-    colugo_node_set_discovery (self->node, false);
-    cr_assert_gt (colugo_node_add_delayed (self->node, DEADLINE_MS, on_deadline, self), 0);
+    self->node = s_test_node ("test", DEADLINE_MS, &self->deadline_hit);
 }
 
 static int
@@ -647,4 +655,286 @@ Test (node, messages_over_the_maximum_are_dropped_and_counted)
     cr_assert_eq (stats.received, 0);
     colugo_node_destroy (&self.node);
     colugo_node_destroy (&sender);
+}
+
+//  --- Requests: bounded tables of unanswered requests
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_client_t *client;
+    colugo_server_t *server;
+    int sent;
+    int to_send;
+    int replies;
+    int timeouts;
+    int forged;  //  replies whose payload says they were forged
+    uint32_t timeout_ms;
+    int64_t first_send;
+    int64_t send_for_ms;  //  keep sending this long (0: to_send requests)
+    size_t wait_peers;    //  send only once the client has this many
+    uint64_t held [64];
+    size_t held_count;
+    int64_t late_from;  //  count replies after this long (ms from the first send)
+    int late_replies;
+    int late_from_b;  //  ... of them, from the server that answers "b"
+    bool deadline_hit;
+} calls_t;
+
+static void
+s_calls_setup (calls_t *self, uint32_t deadline_ms)
+{
+    memset (self, 0, sizeof *self);
+    self->node = s_test_node ("calls", deadline_ms, &self->deadline_hit);
+}
+
+static void
+on_hold_many (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server;
+    (void) data;
+    (void) size;
+    calls_t *self = (calls_t *) arg;
+    if (self->held_count < 64)
+        self->held [self->held_count++] = request;
+}
+
+static void
+on_silent (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server;
+    (void) request;
+    (void) data;
+    (void) size;
+    (void) arg;  //  never answered
+}
+
+typedef struct {
+    atomic_int port;
+    atomic_int count;      //  requests to send
+    atomic_int close_now;  //  the test says: close the connection
+    atomic_int closed;
+} flooder_t;
+
+//  A plain DEALER that sends count requests, then keeps its connection
+//  until told to close it.
+static void *
+s_flooder (void *arg)
+{
+    flooder_t *flooder = (flooder_t *) arg;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&flooder->port));
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_set_sndtimeo (dealer, 4000);
+    for (int i = 0; i < atomic_load (&flooder->count); i++) {
+        uint64_t id = (uint64_t) i + 1;
+        zmq_send (zsock_resolve (dealer), &id, sizeof id, ZMQ_SNDMORE);
+        zmq_send (zsock_resolve (dealer), "", 0, ZMQ_SNDMORE);
+        if (zmq_send (zsock_resolve (dealer), "x", 1, 0) < 0)
+            break;
+    }
+    for (int i = 0; i < 800 && !atomic_load (&flooder->close_now); i++)
+        zclock_sleep (10);
+    zsock_destroy (&dealer);
+    atomic_store (&flooder->closed, 1);
+    return NULL;
+}
+
+typedef struct {
+    colugo_server_t *server;
+    flooder_t *flooder;
+    int expected;  //  requests received or dropped before we look
+    bool deadline_hit;
+} flood_t;
+
+static void
+on_flood_check (colugo_node_t *node, void *arg)
+{
+    flood_t *flood = (flood_t *) arg;
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_server_socket (flood->server));
+    if (stats.received + stats.dropped >= (uint64_t) flood->expected)
+        colugo_node_stop (node);
+}
+
+Test (requests, a_flood_against_a_server_that_never_answers_stays_bounded)
+{
+    flood_t flood = {.expected = 12000};
+    colugo_node_t *node = s_test_node ("flood", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.flood", on_silent, NULL);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_flood_check, &flood);
+    colugo_node_start (node);
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_server_socket (flood.server));
+    size_t pending = colugo_server_pending (flood.server);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit, "received %llu, dropped %llu",
+                   (unsigned long long) stats.received, (unsigned long long) stats.dropped);
+    fprintf (stderr, "flood of 12000 unanswered requests: %zu pending, %llu dropped\n", pending,
+             (unsigned long long) stats.dropped);
+    cr_assert_leq (pending, 10000, "%zu requests pending", pending);
+    cr_assert_geq (stats.dropped, 2000);
+    cr_assert_eq (colugo_server_drops (flood.server).refused, 2000);
+    cr_assert_eq (stats.received + stats.dropped, 12000);
+    colugo_node_destroy (&node);
+}
+
+static void
+on_gone_check (colugo_node_t *node, void *arg)
+{
+    flood_t *flood = (flood_t *) arg;
+    size_t pending = colugo_server_pending (flood->server);
+    if (pending == (size_t) flood->expected)
+        atomic_store (&flood->flooder->close_now, 1);
+    if (atomic_load (&flood->flooder->closed) && pending == 0)
+        colugo_node_stop (node);
+}
+
+Test (requests, requests_of_a_client_gone_are_forgotten)
+{
+    flooder_t flooder = {0};
+    flood_t flood = {.expected = 5, .flooder = &flooder};
+    colugo_node_t *node = s_test_node ("gone", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.gone", on_silent, NULL);
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_gone_check, &flood);
+    colugo_node_start (node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit, "%zu requests still pending after their client left",
+                   colugo_server_pending (flood.server));
+    cr_assert_eq (colugo_server_pending (flood.server), 0);
+    cr_assert_eq (colugo_server_drops (flood.server).abandoned, 5);
+    //  A late answer to a client gone is dropped, as the header says.
+    cr_assert_eq (colugo_server_reply (flood.server, 1, "late", 4), 0);
+    colugo_node_destroy (&node);
+}
+
+static void
+on_reply_late (colugo_node_t *node, void *arg)
+{
+    calls_t *self = (calls_t *) arg;
+    cr_assert_eq (self->held_count, 1);
+    cr_assert_eq (colugo_server_pending (self->server), 0, "the request did not expire");
+    cr_assert_eq (colugo_server_reply (self->server, self->held [0], "late", 4), COLUGO_EEXPIRED);
+    cr_assert_eq (colugo_server_drop (self->server, self->held [0], NULL), COLUGO_EEXPIRED);
+    colugo_node_stop (node);
+}
+
+Test (requests, unanswered_requests_expire)
+{
+    calls_t self;
+    s_calls_setup (&self, 5000);
+    self.server = colugo_node_add_server (self.node, "rpc.expire", on_hold_many, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.expire");
+    cr_assert_eq (colugo_server_set_expiry (self.server, 0), COLUGO_EINVAL);
+    cr_assert_eq (colugo_server_set_expiry (self.server, 100), 0);
+    cr_assert_gt (colugo_client_send (self.client, "q", 1, NULL, NULL, 2000, &self), 0);
+    colugo_node_add_delayed (self.node, 400, on_reply_late, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    colugo_server_drops_t drops = colugo_server_drops (self.server);
+    cr_assert_eq (drops.expired, 1);
+    cr_assert_eq (drops.refused + drops.abandoned, 0);
+    cr_assert_eq (colugo_socket_stats (colugo_server_socket (self.server)).dropped, 1);
+    cr_assert_str_eq (colugo_strerror (COLUGO_EEXPIRED),
+                      "expired: waited too long and was dropped");
+    colugo_node_destroy (&self.node);
+}
+
+Test (requests, the_pending_bound_can_be_set)
+{
+    flood_t flood = {.expected = 50};
+    colugo_node_t *node = s_test_node ("bound", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.bound", on_silent, NULL);
+    cr_assert_eq (colugo_server_set_max_pending (flood.server, 0), COLUGO_EINVAL);
+    cr_assert_eq (colugo_server_set_max_pending (flood.server, 20), 0);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_flood_check, &flood);
+    colugo_node_start (node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit);
+    cr_assert_eq (colugo_server_pending (flood.server), 20);
+    cr_assert_eq (colugo_server_drops (flood.server).refused, 30);
+    cr_assert_eq (colugo_server_reply (flood.server, 21, "x", 1), COLUGO_ENOTFOUND);
+    cr_assert_eq (colugo_server_reply (flood.server, 20, "x", 1), 0);
+    cr_assert_eq (colugo_server_reply (flood.server, 20, "x", 1), COLUGO_EALREADY);
+    colugo_node_destroy (&node);
+}
+
+//  --- Slow callbacks and the loop
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_server_t *server;
+    colugo_client_t *client;
+    int64_t last_tick;
+    int64_t max_gap;
+    int ticks;
+    int handled;
+} slow_t;
+
+static void
+on_gap_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    slow_t *self = (slow_t *) arg;
+    int64_t now = zclock_mono ();
+    if (now - self->last_tick > self->max_gap)
+        self->max_gap = now - self->last_tick;
+    self->last_tick = now;
+    self->ticks++;
+}
+
+static void
+on_slow_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                 void *arg)
+{
+    slow_t *self = (slow_t *) arg;
+    zclock_sleep (10);
+    self->handled++;
+    colugo_server_reply (server, request, data, size);
+}
+
+//  After the run: the longest the timer waited, up to the end, is short.
+static void
+s_gap_check (slow_t *self, const char *what)
+{
+    on_gap_tick (self->node, self);
+    fprintf (stderr, "%s: a 20 ms timer's longest gap %lld ms\n", what, (long long) self->max_gap);
+    cr_assert_gt (self->handled, 10);
+    cr_assert_lt (self->max_gap, 500, "%s: a 20 ms timer waited %lld ms", what,
+                  (long long) self->max_gap);
+}
+
+Test (loop, a_slow_request_handler_lets_timers_run)
+{
+    slow_t self = {0};
+    self.node = colugo_node_new ("slow");
+    colugo_node_set_discovery (self.node, false);
+    self.server = colugo_node_add_server (self.node, "rpc.slow", on_slow_request, &self);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (self.server)));
+    atomic_store (&flooder.count, 400);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (self.node, 20, on_gap_tick, &self);
+    colugo_node_add_delayed (self.node, 1000, on_stop, NULL);
+    self.last_tick = zclock_mono ();  //  the gaps count from the start
+    colugo_node_start (self.node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    s_gap_check (&self, "10 ms request handler, 400 requests");
+    colugo_node_destroy (&self.node);
 }
