@@ -86,6 +86,10 @@ struct colugo_socket_t {
     //  After an accepted connection closed (binding sockets): its fd, as
     //  zmq_msg_get (ZMQ_SRCFD) gave it for its messages.
     void (*on_accepted_closed) (colugo_socket_t *self, int fd);
+    //  Dials (connect true) or hangs up (false) a peer on a libzmq socket
+    //  of the kind's own instead of this one: returns 1 if it did, 0 to
+    //  leave it to this socket, or a negative error (then not dialled).
+    int (*dial) (colugo_socket_t *self, colugo__peer_t *peer, bool connect);
     void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
     void *owner;                                   //  the publisher, subscriber, client or server
 };
@@ -115,6 +119,11 @@ int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
 bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
                              const char *endpoint, const char *node_uuid, const char *node_name);
 bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+
+//  Feeds an event from the monitor of a socket the kind dialled a peer on
+//  (see dial) to the peer table, as if the socket's own monitor said it.
+void colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value,
+                           const char *endpoint);
 
 //  A batch of messages read on one wake-up of the loop: at most
 //  COLUGO__BATCH_MAX, and none started once COLUGO__BATCH_MS have gone by,

@@ -45,7 +45,7 @@ s_set (void *handle, int option, int value)
 static const colugo__kind_t s_kinds [] = {
     {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
     {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, ZMQ_PUB, COLUGO_PUBLISHER},
-    {COLUGO_CLIENT, "client", ZMQ_DEALER, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, ZMQ_REP, COLUGO_SERVER},
     {COLUGO_SERVER, "server", ZMQ_ROUTER, true, ZMQ_REP, COLUGO_CLIENT},
 };
 
@@ -92,8 +92,11 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
     s_set (self->handle, ZMQ_CONNECT_TIMEOUT, S_CONNECT_TIMEOUT_MS);
     if (kind == COLUGO_SUBSCRIBER)
         zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
+    //  The client picks each request's server by routing id (client.c):
+    //  told at once when it is gone, and with ZMQ_IMMEDIATE left at 0, as
+    //  only a pipe made at connect time takes ZMQ_CONNECT_ROUTING_ID.
     if (kind == COLUGO_CLIENT)
-        s_set (self->handle, ZMQ_IMMEDIATE, 1);  //  only to servers that are up
+        s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);
     if (kind == COLUGO_SERVER)
         s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);  //  say when a client is gone
 
@@ -249,6 +252,12 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
     }
 }
 
+void
+colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *endpoint)
+{
+    s_on_event (self, event, value, endpoint);
+}
+
 //  Reads the monitor's events until there are none left. Returns false if
 //  it stopped early (a bound, or the socket closed from a callback).
 static bool
@@ -384,7 +393,8 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
     peer->dial = ++self->last_dial;
     if (self->before_dial)
         self->before_dial (self, peer);
-    if (zmq_connect (self->handle, endpoint)) {
+    int dialled = self->dial ? self->dial (self, peer, true) : 0;
+    if (dialled < 0 || (!dialled && zmq_connect (self->handle, endpoint))) {
         colugo__warn ("cannot connect to '%s': %s", endpoint, zmq_strerror (zmq_errno ()));
         void *item = peer;
         s_peer_destructor (&item);
@@ -403,7 +413,8 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint)
         return COLUGO_ENOTFOUND;
     if (--peer->refs > 0)
         return 0;
-    zmq_disconnect (self->handle, endpoint);
+    if (!self->dial || !self->dial (self, peer, false))
+        zmq_disconnect (self->handle, endpoint);
     //  The monitor may not report a disconnect we asked for: say it here.
     if (peer->connected) {
         peer->connected = false;
