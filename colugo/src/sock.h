@@ -11,6 +11,7 @@
 #define COLUGO__SOCK_H_INCLUDED
 
 #include <czmq.h>
+#include <time.h>
 #include "colugo/server.h"
 #include "colugo/socket.h"
 #include "colugo/subscriber.h"
@@ -100,6 +101,10 @@ struct colugo_socket_t {
     //  After an accepted connection closed (binding sockets): its fd, as
     //  zmq_msg_get (ZMQ_SRCFD) gave it for its messages.
     void (*on_accepted_closed) (colugo_socket_t *self, int fd);
+    //  Dials (connect true) or hangs up (false) a peer on a libzmq socket
+    //  of the kind's own instead of this one: returns 1 if it did, 0 to
+    //  leave it to this socket, or a negative error (then not dialled).
+    int (*dial) (colugo_socket_t *self, colugo__peer_t *peer, bool connect);
     void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
     void *owner;                                   //  the publisher, subscriber, client or server
 };
@@ -141,6 +146,69 @@ int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, con
 bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
                              const char *endpoint, const char *node_uuid, const char *node_name);
 bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+
+//  Feeds an event from the monitor of a socket the kind dialled a peer on
+//  (see dial) to the peer table, as if the socket's own monitor said it.
+void colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value,
+                           const char *endpoint);
+
+//  A batch of messages read on one wake-up of the loop: at most
+//  COLUGO__BATCH_MAX, and none started once COLUGO__BATCH_MS have gone by,
+//  so that however slow the callbacks, timers and other sockets get their
+//  turn. The clock is the coarse one: cheap to read, to a kernel tick.
+#define COLUGO__BATCH_MAX 256
+#define COLUGO__BATCH_MS 5
+
+typedef struct {
+    int count;        //  messages begun
+    int64_t started;  //  coarse monotonic ms
+} colugo__batch_t;
+
+static inline int64_t
+colugo__coarse_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static inline colugo__batch_t
+colugo__batch_start (void)
+{
+    return (colugo__batch_t){0, colugo__coarse_ms ()};
+}
+
+//  Whether to read one more message.
+static inline bool
+colugo__batch_more (colugo__batch_t *batch)
+{
+    return batch->count++ < COLUGO__BATCH_MAX
+           && (batch->count == 1 || colugo__coarse_ms () - batch->started < COLUGO__BATCH_MS);
+}
+
+//  Reads one message, if one waits, into up to max frames (closing those
+//  past max); returns how many frames it had, 0 if none waited. The caller
+//  closes the frames kept.
+static inline int
+colugo__recv_frames (void *handle, zmq_msg_t *frames, int max)
+{
+    int count = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t scratch;
+        zmq_msg_t *frame = count < max ? &frames [count] : &scratch;
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (frame);
+            break;
+        }
+        more = zmq_msg_more (frame);
+        if (count >= max)
+            zmq_msg_close (frame);
+        count++;
+    }
+    return count;
+}
 
 //  Counts and logs (rate limited) a dropped message.
 void colugo__socket_drop (colugo_socket_t *self, const char *why);

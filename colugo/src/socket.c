@@ -102,7 +102,7 @@ s_set (void *handle, int option, int value)
 static const colugo__kind_t s_kinds [] = {
     {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
     {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, ZMQ_PUB, COLUGO_PUBLISHER},
-    {COLUGO_CLIENT, "client", ZMQ_DEALER, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, ZMQ_REP, COLUGO_SERVER},
     {COLUGO_SERVER, "server", ZMQ_ROUTER, true, ZMQ_REP, COLUGO_CLIENT},
 };
 
@@ -204,8 +204,11 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
         colugo__warn ("cannot set the maximum message size: %s", zmq_strerror (zmq_errno ()));
     if (kind == COLUGO_SUBSCRIBER)
         zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
+    //  The client picks each request's server by routing id (client.c):
+    //  told at once when it is gone, and with ZMQ_IMMEDIATE left at 0, as
+    //  only a pipe made at connect time takes ZMQ_CONNECT_ROUTING_ID.
     if (kind == COLUGO_CLIENT)
-        s_set (self->handle, ZMQ_IMMEDIATE, 1);  //  only to servers that are up
+        s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);
     if (kind == COLUGO_SERVER)
         s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);  //  say when a client is gone
 
@@ -326,6 +329,15 @@ s_take_claim (s_peer_t *peer)
 
 static void s_dial (colugo_socket_t *self, s_peer_t *peer);
 
+//  Lets go of a peer's endpoint in libzmq (on the kind's own socket if it
+//  dialled it there): libzmq does not dial it again by itself.
+static void
+s_hang_up (colugo_socket_t *self, s_peer_t *peer)
+{
+    if (!self->dial || !self->dial (self, peer, false))
+        zmq_disconnect (self->handle, peer->endpoint);
+}
+
 //  Dials the peers that wait for a slot, newest first.
 static void
 s_dial_next (colugo_socket_t *self)
@@ -370,7 +382,7 @@ static void
 s_schedule_dial (colugo_socket_t *self, s_peer_t *peer, bool failed)
 {
     s_peer_idle (self, peer);
-    zmq_disconnect (self->handle, peer->endpoint);
+    s_hang_up (self, peer);
     s_set_connected (self, peer, false);
     if (failed && peer->failures < 16)
         peer->failures++;
@@ -405,7 +417,8 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
     peer->dial = ++self->last_dial;
     if (self->before_dial)
         self->before_dial (self, peer);
-    int rc = zmq_connect (self->handle, peer->endpoint);
+    int dialled = self->dial ? self->dial (self, peer, true) : 0;
+    int rc = dialled < 0 || (!dialled && zmq_connect (self->handle, peer->endpoint)) ? -1 : 0;
     zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);
     if (rc) {
         colugo__warn ("cannot connect to '%s': %s", peer->endpoint, zmq_strerror (zmq_errno ()));
@@ -498,6 +511,12 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
              & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                 | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED))
         s_schedule_dial (self, peer, true);  //  refused, silent, or not ZeroMQ
+}
+
+void
+colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *endpoint)
+{
+    s_on_event (self, event, value, endpoint);
 }
 
 //  Reads the monitor's events until there are none left. Returns false if
@@ -687,7 +706,7 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const c
     bool dialled = claim == zlistx_first (peer->claims);
     if (dialled) {
         s_peer_idle (self, peer);
-        zmq_disconnect (self->handle, endpoint);
+        s_hang_up (self, peer);
         //  The monitor may not report a disconnect we asked for: say it
         //  here, while the claim's names still stand.
         s_set_connected (self, peer, false);
