@@ -1,8 +1,7 @@
 /*  test_socket.c: what every socket shares, under load and against strange
     peers, in one process with discovery off: peers are counted only once
-    they speak ZeroMQ, a huge frame does not reach memory, the monitor never
-    stalls libzmq's I/O thread, and silent listeners cannot take every
-    descriptor. Peers that must not share our ZeroMQ context (a 600 MB
+    they speak ZeroMQ, a huge frame does not reach memory, and silent
+    listeners cannot take every descriptor. Peers that must not share our ZeroMQ context (a 600 MB
     sender, a thousand silent listeners) run in a child forked before the
     test touches ZeroMQ.
 */
@@ -222,88 +221,6 @@ Test (socket, a_600_MB_frame_does_not_reach_memory)
 }
 
 //  --------------------------------------------------------------------------
-
-typedef struct {
-    uint16_t port;
-    atomic_bool done;
-    atomic_long worst_us;  //  the slowest round trip of the unrelated pair
-    atomic_int cycles;
-} churn_t;
-
-//  Connects and closes raw TCP connections to a binder, as fast as it can:
-//  every one is an accept, a failed handshake and a disconnect for the
-//  binder's monitor.
-static void *
-s_churn (void *arg)
-{
-    churn_t *churn = (churn_t *) arg;
-    while (!atomic_load (&churn->done) && atomic_load (&churn->cycles) < 20000) {
-        int fd = s_silent_connection (churn->port);
-        close (fd);
-        atomic_fetch_add (&churn->cycles, 1);
-    }
-    return NULL;
-}
-
-//  A request/reply pair that has nothing to do with the node, in the same
-//  ZeroMQ context (so on the same I/O thread), timing its round trips.
-static void *
-s_ping (void *arg)
-{
-    churn_t *churn = (churn_t *) arg;
-    zsock_t *server = zsock_new_rep ("tcp://127.0.0.1:*");
-    zsock_t *client = zsock_new_req (zsock_endpoint (server));
-    zsock_set_rcvtimeo (server, 5000);
-    zsock_set_rcvtimeo (client, 5000);
-    while (!atomic_load (&churn->done)) {
-        int64_t sent = zclock_usecs ();
-        zstr_send (client, "ping");
-        char *request = zstr_recv (server);
-        zstr_send (server, "pong");
-        char *reply = zstr_recv (client);
-        long took = (long) (zclock_usecs () - sent);
-        if (took > atomic_load (&churn->worst_us))
-            atomic_store (&churn->worst_us, took);
-        zstr_free (&request);
-        zstr_free (&reply);
-        zclock_sleep (2);
-    }
-    zsock_destroy (&client);
-    zsock_destroy (&server);
-    return NULL;
-}
-
-static void
-on_busy (colugo_node_t *node, void *arg)
-{
-    (void) node;
-    (void) arg;
-    zclock_sleep (1500);  //  a callback that takes its time: monitors are not read
-}
-
-Test (socket, a_busy_node_does_not_stall_the_io_thread_of_the_process)
-{
-    fixture_t self = {0};
-    self.node = s_node ("busy", &self);
-    self.publisher = colugo_node_add_publisher (self.node, "churn");
-    churn_t churn = {.port = colugo_socket_port (colugo_publisher_socket (self.publisher))};
-    pthread_t pinger, churner;
-    pthread_create (&pinger, NULL, s_ping, &churn);
-    zclock_sleep (100);
-    pthread_create (&churner, NULL, s_churn, &churn);
-    colugo_node_add_delayed (self.node, 10, on_busy, NULL);
-    s_run (self.node, 2000);
-    atomic_store (&churn.done, true);
-    pthread_join (churner, NULL);
-    pthread_join (pinger, NULL);
-    long worst_ms = atomic_load (&churn.worst_us) / 1000;
-    cr_log_info ("%d connect/close cycles during a 1.5 s callback: worst unrelated round trip "
-                 "%ld ms",
-                 atomic_load (&churn.cycles), worst_ms);
-    cr_assert_gt (atomic_load (&churn.cycles), 400);
-    cr_assert_lt (worst_ms, 200, "an unrelated request waited %ld ms", worst_ms);
-    colugo_node_destroy (&self.node);
-}
 
 //  --------------------------------------------------------------------------
 
