@@ -1332,3 +1332,25 @@ Test (loop, a_slow_reply_handler_lets_timers_run)
     s_gap_check (&self, "10 ms reply handler, 400 replies");
     colugo_node_destroy (&self.node);
 }
+
+static void
+on_destroy_attempt (colugo_node_t *node, void *arg)
+{
+    colugo_node_t **node_p = (colugo_node_t **) arg;
+    colugo_node_destroy (node_p);  //  refused: the loop still runs on it
+    colugo_node_stop (node);
+}
+
+Test (node, destroy_from_its_own_callback_is_refused)
+{
+    colugo_node_t *node = colugo_node_new ("selfdestroy");
+    colugo_node_set_discovery (node, false);
+    colugo_publisher_t *publisher = colugo_node_add_publisher (node, "self.destroy");
+    cr_assert_not_null (publisher);
+    colugo_node_add_delayed (node, 10, on_destroy_attempt, &node);
+    cr_assert_eq (colugo_node_start (node), 0);
+    cr_assert_not_null (node, "the node was destroyed under its own loop");
+    cr_assert_eq (colugo_publisher_send (publisher, "x", 1), 0);  //  still whole
+    colugo_node_destroy (&node);
+    cr_assert_null (node);
+}

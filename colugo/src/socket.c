@@ -16,17 +16,25 @@
 
     Liveness without libzmq 4.3.4's heartbeat fault (zeromq/libzmq#3937,
     #4364, #4767, PR #4830). An engine whose receive pipe is full stops
-    reading; if its heartbeat interval timer then fires after the peer
-    closed, it asserts (!_io_error), and a session that reconnects gets a
-    stale "restart input" (_input_stopped). So a socket sends PINGs only
-    where its receive pipe cannot fill: publishers (which receive only
-    subscriptions) and clients (only replies), both with an unbounded
-    receive pipe; subscribers and servers, whose pipes fill when the
-    application is slow, never send PINGs, and no connecting session ever
-    reconnects. A publisher's PINGs carry a TTL: a subscriber that hears
-    nothing for that long closes the connection, so a frozen publisher is
-    noticed; clients time out servers that stop answering PONGs. TCP
-    keepalive closes connections to hosts that vanished, for every kind.
+    reading; if the peer then resets the connection, the engine marks an
+    I/O error, and a PING it still has to process (or its own heartbeat
+    timer) writes, and asserts (!_io_error); a session that reconnects after
+    such a stall gets a stale "restart input" (_input_stopped). So:
+    - PINGs flow only between publishers and subscribers, and both have
+      unbounded libzmq receive pipes, so their engines never stop reading:
+      a publisher receives only subscriptions, and a subscriber drains its
+      pipe into a bounded queue of its own (subscriber.c), where what a
+      slow application cannot take is dropped and counted. Each side's
+      heartbeat timeout (with the TTL it asks of the other) notices a peer
+      that froze or vanished.
+    - Clients and servers, whose pipes do fill (a slow server, a flood),
+      send no PINGs and ask for none; a client judges a server by its
+      replies and timeouts (client.c).
+    - No connecting session ever reconnects (above).
+    - TCP keepalive closes connections to hosts that vanished, for every
+      kind.
+    A peer that is not Colugo may still send PINGs of its own to a socket
+    whose pipe is full; only the upstream fix removes that.
     The monitor's handshake and disconnect events are the truth about which
     peers are connected.
 */

@@ -38,7 +38,8 @@ COLUGO_EXPORT colugo_node_t *colugo_node_new (const char *name);
 
 //  Stops (if running), withdraws every service, closes every socket, cancels
 //  every timer and frees the node and all it owns. Safe on NULL; sets
-//  *self_p to NULL. Must not be called from one of the node's callbacks.
+//  *self_p to NULL. Called from one of the node's own callbacks, it logs an
+//  error and does nothing (*self_p stays): stop the node instead.
 COLUGO_EXPORT void colugo_node_destroy (colugo_node_t **self_p);
 
 //  Runs the node's event loop until colugo_node_stop () is called from a
