@@ -12,6 +12,7 @@
 #include "colugo/node.h"
 #include "colugo/topic.h"
 #include "discovery.h"
+#include "match.h"
 #include "reaper.h"
 #include "signals.h"
 #include "sock.h"
@@ -46,7 +47,7 @@ struct colugo_node_t {
     bool handle_signals;        //  SIGINT and SIGTERM stop it (default)
     colugo__signals_t signals;  //  while running
     bool wait_for_daemon;
-    size_t max_decoded_size;  //  for the typed layers; 0: no limit
+    size_t max_decoded_size;    //  for the typed layers; 0: no limit
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
@@ -59,82 +60,13 @@ s_is_binder (const colugo_socket_t *socket)
     return socket->kind->binds;
 }
 
-//  Connects (or disconnects) two sockets of this node, if their message
-//  types agree: over loopback, to the verified port when there is one.
-static void
-s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
-{
-    char endpoint [64], key [96], identity [COLUGO__IDENTITY_MAX] = "";
-    if (binder->verified_port)
-        colugo__socket_identity (self->uuid, binder->id, identity, sizeof identity);
-    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
-              binder->verified_port ? binder->verified_port : binder->port);
-    snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
-    if (!link) {
-        if (!colugo__socket_forget_mismatch (connecter, key))
-            colugo__socket_remove_peer (connecter, endpoint, identity, self->uuid);
-    }
-    else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
-                                     key, endpoint, self->uuid, self->name))
-        colugo__socket_add_peer (connecter, endpoint, identity, self->uuid, self->name);
-}
-
-typedef void (s_socket_fn) (colugo_node_t *self, colugo_socket_t *socket, void *arg);
-
-//  Calls fn for every socket of the node, over a copy of their ids: what fn
-//  reaches (the application's peer callbacks) may add or close sockets.
-static void
-s_each_socket (colugo_node_t *self, s_socket_fn *fn, void *arg)
-{
-    size_t count = self->sockets.size, cursor = 0, taken = 0;
-    uint64_t *ids = malloc ((count ? count : 1) * sizeof *ids);
-    if (!ids) {
-        colugo__error ("out of memory: node '%s' cannot update its sockets", self->name);
-        return;
-    }
-    colugo_socket_t *socket;
-    while (taken < count && (socket = colugo__u64map_next (&self->sockets, &cursor)))
-        ids [taken++] = socket->id;
-    for (size_t i = 0; i < taken; i++)
-        if ((socket = colugo__u64map_get (&self->sockets, ids [i])))
-            fn (self, socket, arg);
-    free (ids);
-}
-
-typedef struct {
-    colugo__service_event_t event;
-    const colugo__service_t *service;
-} s_service_change_t;
-
-static void
-s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
-{
-    (void) self;
-    s_service_change_t *change = (s_service_change_t *) arg;
-    const colugo__service_t *service = change->service;
-    if (s_is_binder (socket) || socket->kind->service_type != service->socket_type
-        || strcmp (socket->topic, service->topic))
-        return;
-    if (change->event == COLUGO__SERVICE_DOWN) {
-        //  A mismatched service was never connected: its endpoint may now
-        //  belong to another service (a port reused), which stays.
-        if (!colugo__socket_forget_mismatch (socket, service->name))
-            colugo__socket_remove_peer (socket, service->endpoint, "", service->node_uuid);
-    }
-    else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
-                                     service->node_uuid, service->node_name))
-        colugo__socket_add_peer (socket, service->endpoint, "", service->node_uuid,
-                                 service->node_name);
-}
-
 static void
 s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_node_t *self = (colugo_node_t *) arg;
     if (strcmp (service->node_uuid, self->uuid) == 0)
         return;  //  ours: linked directly
-    s_service_change_t change = {event, service};
-    s_each_socket (self, s_apply_service, &change);
+    colugo__match_service (&self->sockets, event, service);
 }
 
 //  Tells a newly added connecting socket of every service already known.
@@ -142,10 +74,8 @@ static void
 s_on_known_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_socket_t *socket = (colugo_socket_t *) arg;
-    if (event != COLUGO__SERVICE_UP || strcmp (service->node_uuid, socket->env->node_uuid) == 0)
-        return;
-    s_service_change_t change = {event, service};
-    s_apply_service (socket->env->node, socket, &change);
+    if (event == COLUGO__SERVICE_UP && strcmp (service->node_uuid, socket->env->node_uuid))
+        colugo__match_known (socket, service);
 }
 
 static void
@@ -160,31 +90,10 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
 
-//  Links (link true) or unlinks a socket with the sockets of this node it
-//  serves or is served by.
-typedef struct {
-    colugo_socket_t *socket;
-    bool link;
-} s_local_change_t;
-
 static void
-s_apply_local (colugo_node_t *self, colugo_socket_t *other, void *arg)
+s_advertise_each (colugo_socket_t *socket, void *arg)
 {
-    s_local_change_t *change = (s_local_change_t *) arg;
-    colugo_socket_t *socket = change->socket;
-    if (other == socket || strcmp (other->topic, socket->topic) != 0)
-        return;
-    if (s_is_binder (socket) && other->kind->kind == socket->kind->peer)
-        s_link_local (self, socket, other, change->link);
-    else if (change->link && s_is_binder (other) && socket->kind->kind == other->kind->peer)
-        s_link_local (self, other, socket, true);
-}
-
-static void
-s_advertise_each (colugo_node_t *self, colugo_socket_t *socket, void *arg)
-{
-    (void) arg;
-    s_advertise (self, socket);
+    s_advertise ((colugo_node_t *) arg, socket);
 }
 
 static int
@@ -196,8 +105,7 @@ s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
         colugo__socket_stop (socket, self->loop);
         return COLUGO_ENOMEM;
     }
-    s_local_change_t change = {socket, true};
-    s_each_socket (self, s_apply_local, &change);
+    colugo__match_local (&self->sockets, socket, true);
     if (s_is_binder (socket))
         s_advertise (self, socket);
     else if (self->discovery)
@@ -218,10 +126,8 @@ s_remove_socket (void *node, colugo_socket_t *socket)
     if (socket->destroy_kind)
         socket->destroy_kind (socket);
     socket->destroy_kind = NULL;
-    if (s_is_binder (socket)) {
-        s_local_change_t change = {socket, false};
-        s_each_socket (self, s_apply_local, &change);
-    }
+    if (s_is_binder (socket))
+        colugo__match_local (&self->sockets, socket, false);
     colugo__socket_stop (socket, self->loop);
     socket->dead = true;
     //  Freed from the loop: zloop may still dispatch to it in this pass, and
@@ -348,9 +254,8 @@ s_forget_service (void *arg, colugo__service_event_t event, const colugo__servic
 }
 
 static void
-s_unadvertise (colugo_node_t *self, colugo_socket_t *socket, void *arg)
+s_unadvertise (colugo_socket_t *socket, void *arg)
 {
-    (void) self;
     (void) arg;
     socket->publication = 0;
 }
@@ -368,7 +273,7 @@ s_stop_discovery (colugo_node_t *self)
     self->stats.services_invalid += stats.services_invalid;
     self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
-    s_each_socket (self, s_unadvertise, NULL);
+    colugo__match_each (&self->sockets, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
 
@@ -423,7 +328,7 @@ colugo_node_start (colugo_node_t *self)
         int rc = colugo__discovery_new (&config, &self->discovery);
         if (rc)
             return rc;
-        s_each_socket (self, s_advertise_each, NULL);
+        colugo__match_each (&self->sockets, s_advertise_each, self);
     }
     if (colugo__signals_start (&self->signals, self->handle_signals)) {
         colugo__error ("node '%s' cannot start: %s", self->name, strerror (errno));
