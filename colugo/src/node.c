@@ -435,9 +435,10 @@ s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int erro
     return socket->owner;
 }
 
-//  Checks a topic and a type (NULL: untyped) before anything is bound.
+//  Checks a topic and a type (NULL: untyped) before anything is bound, and
+//  that a socket which needs a handler has one.
 static bool
-s_names_ok (const char *topic, const char *type)
+s_names_ok (const char *topic, const char *type, bool handler_ok)
 {
     if (colugo_topic_check (topic)) {
         colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
@@ -451,13 +452,17 @@ s_names_ok (const char *topic, const char *type)
         colugo_set_last_error (COLUGO_EINVAL);
         return false;
     }
+    if (!handler_ok) {
+        colugo_set_last_error (COLUGO_EINVAL);
+        return false;
+    }
     return true;
 }
 
 colugo_publisher_t *
 colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const char *type)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, true))
         return NULL;
     int error = 0;
     return s_add (self, topic, colugo__publisher_new (&self->env, topic, type, &error), error);
@@ -467,12 +472,8 @@ colugo_subscriber_t *
 colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const char *type,
                                   colugo_message_fn *handler, void *arg)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, handler != NULL))
         return NULL;
-    if (!handler) {
-        colugo_set_last_error (COLUGO_EINVAL);
-        return NULL;
-    }
     int error = 0;
     return s_add (self, topic,
                   colugo__subscriber_new (&self->env, topic, type, handler, arg, &error), error);
@@ -481,7 +482,7 @@ colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const 
 colugo_client_t *
 colugo_node_add_typed_client (colugo_node_t *self, const char *topic, const char *type)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, true))
         return NULL;
     int error = 0;
     return s_add (self, topic, colugo__client_new (&self->env, topic, type, &error), error);
@@ -491,12 +492,8 @@ colugo_server_t *
 colugo_node_add_typed_server (colugo_node_t *self, const char *topic, const char *type,
                               colugo_request_fn *handler, void *arg)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, handler != NULL))
         return NULL;
-    if (!handler) {
-        colugo_set_last_error (COLUGO_EINVAL);
-        return NULL;
-    }
     int error = 0;
     return s_add (self, topic, colugo__server_new (&self->env, topic, type, handler, arg, &error),
                   error);
