@@ -3,7 +3,7 @@
 */
 #include <criterion/criterion.h>
 #include <string.h>
-#include "discovery.h"
+#include "dnssd_records.h"
 
 static const char *UUID = "0f1e2d3c-4b5a-4697-8877-665544332211";
 

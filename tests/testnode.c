@@ -10,8 +10,11 @@
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
-    it again), -W ms (stop the node after ms, print STOPPED, keep its
-    sockets open 3 s more).
+    it again), -W ms (stop the node after ms, print STOPPING <ms> and
+    then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
+    every ms: prints "MAXGAP <largest gap between its calls, ms>" whenever
+    the node stops), -A ms (add a publisher of TOPIC.late after ms, print
+    "ADDED <ms>").
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -42,6 +46,9 @@ typedef struct {
     long sent;
     long received;
     long exit_code;
+    long long gap_last;  //  -G: when the repeater last ran (monotonic ms)
+    long long gap_max;
+    colugo_publisher_t *late;  //  -A
 } test_node_t;
 
 static long long
@@ -142,6 +149,8 @@ on_publish (colugo_node_t *node, void *arg)
     for (int i = 0; i < 3; i++)
         if (self->more_publishers [i])
             colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
+    if (self->late)
+        colugo_publisher_send (self->late, message, (size_t) size);
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");
         colugo_node_stop (node);
@@ -239,7 +248,43 @@ static void
 on_stop (colugo_node_t *node, void *arg)
 {
     (void) arg;
+    s_line ("STOPPING %lld", s_now_ms ());
     colugo_node_stop (node);
+}
+
+static long long
+s_mono_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  -G: the loop's pulse. A loop blocked (on a daemon, say) shows as a gap.
+static void
+on_gap_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    test_node_t *self = (test_node_t *) arg;
+    long long now = s_mono_ms ();
+    if (self->gap_last && now - self->gap_last > self->gap_max)
+        self->gap_max = now - self->gap_last;
+    self->gap_last = now;
+}
+
+//  -A: a publisher added while the node runs.
+static void
+on_add_late (colugo_node_t *node, void *arg)
+{
+    test_node_t *self = (test_node_t *) arg;
+    char topic [256];
+    snprintf (topic, sizeof topic, "%s.late", self->topic);
+    long long before = s_mono_ms ();
+    self->late = colugo_node_add_publisher (node, topic);
+    if (!self->late)
+        s_line ("ERROR late publisher");
+    else
+        s_line ("ADDED %lld in %lld ms", s_now_ms (), s_mono_ms () - before);
 }
 
 static void
@@ -267,9 +312,11 @@ main (int argc, char *argv [])
     const char *type = NULL;  //  -y: a message type for typed sockets
     long restart_ms = 0;      //  -R: stop the node after this, then start it again
     long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
+    long gap_ms = 0;          //  -G: a repeater that measures the loop's gaps
+    long add_ms = 0;          //  -A: add a publisher after this
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:G:A:")) != -1) {
         switch (option) {
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
@@ -282,6 +329,8 @@ main (int argc, char *argv [])
             case 'R': restart_ms = atol (optarg); break;
             case 'W': withdraw_ms = atol (optarg); break;
             case 'y': type = optarg; break;
+            case 'G': gap_ms = atol (optarg); break;
+            case 'A': add_ms = atol (optarg); break;
             default: return 2;
         }
     }
@@ -355,11 +404,19 @@ main (int argc, char *argv [])
     colugo_socket_set_peer_handler (socket, on_peer, &self);
     colugo_socket_set_mismatch_handler (socket, on_mismatch, &self);
     colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
+    if (gap_ms) {
+        self.gap_last = s_mono_ms ();  //  a start that blocks counts too
+        colugo_node_add_repeater (self.node, (uint32_t) gap_ms, on_gap_tick, &self);
+    }
+    if (add_ms)
+        colugo_node_add_delayed (self.node, (uint32_t) add_ms, on_add_late, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
     int rc = colugo_node_start (self.node);
+    if (gap_ms)
+        s_line ("MAXGAP %lld", self.gap_max);
     if (rc == 0 && restart_ms && self.exit_code == 0) {
         //  Stopped (services withdrawn, sockets kept): run again.
         s_line ("RESTART");
@@ -367,7 +424,7 @@ main (int argc, char *argv [])
     }
     else if (rc == 0 && withdraw_ms) {
         //  Withdrawn, but the sockets stay open: peers must let go anyway.
-        s_line ("STOPPED");
+        s_line ("STOPPED %lld", s_now_ms ());
         sleep (3);
     }
     if (rc)

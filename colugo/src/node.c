@@ -174,7 +174,7 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
         return;
     socket->publication = colugo__discovery_publish (
         self->discovery, socket->topic, socket->kind == COLUGO_PUBLISHER ? ZMQ_PUB : ZMQ_REP,
-        socket->message_type, socket->port);
+        socket->message_type, socket->port, 0, socket->id);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
@@ -386,6 +386,7 @@ s_stop_discovery (colugo_node_t *self)
     self->stats.services_invalid += stats.services_invalid;
     self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
+    self->stats.daemon_stalls += stats.daemon_stalls;
     s_each_socket (self, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
@@ -424,7 +425,6 @@ colugo_node_start (colugo_node_t *self)
     if (self->discovery_enabled && !self->discovery) {
         colugo__discovery_config_t config = {.loop = self->loop,
                                              .timers = self->timers,
-                                             .reaper = self->reaper,
                                              .node_uuid = self->uuid,
                                              .node_name = self->name,
                                              .wait_for_daemon = self->wait_for_daemon,
@@ -497,6 +497,7 @@ colugo_node_stats (colugo_node_t *self)
         stats.services_invalid += now.services_invalid;
         stats.resolve_failures += now.resolve_failures;
         stats.daemon_restarts += now.daemon_restarts;
+        stats.daemon_stalls += now.daemon_stalls;
     }
     return stats;
 }

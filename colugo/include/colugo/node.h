@@ -141,6 +141,7 @@ typedef struct {
     uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
     uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
     uint64_t daemon_restarts;   //  times the avahi-daemon came back
+    uint64_t daemon_stalls;     //  times a call to the avahi-daemon went unanswered for 2 s (logged)
 } colugo_node_stats_t;
 
 COLUGO_EXPORT colugo_node_stats_t colugo_node_stats (colugo_node_t *self);
