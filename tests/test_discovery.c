@@ -1,8 +1,11 @@
-/*  test_discovery.c: DNS-SD instance names (the rest of discovery runs
-    against a real avahi-daemon in the end-to-end tests).
+/*  test_discovery.c: DNS-SD records (dnssd_records.c): instance names, TXT
+    records, address checks, log escaping. The rest of discovery runs
+    against a real avahi-daemon in the end-to-end tests.
 */
 #include <criterion/criterion.h>
+#include <net/if.h>
 #include <string.h>
+#include <zmq.h>
 #include "dnssd_records.h"
 
 static const char *UUID = "0f1e2d3c-4b5a-4697-8877-665544332211";
@@ -32,4 +35,141 @@ Test (discovery, long_topics_are_cut_to_a_dns_label)
     char *tilde = strstr (name, "~._");
     cr_assert_not_null (tilde);
     cr_assert_eq ((tilde - name - 1) % 2, 0, "cut inside a character: %s", name);
+}
+
+//  --------------------------------------------------------------------------
+//  TXT records
+
+static colugo__txt_fields_t
+s_longest_fields (char *topic, char *type, char *name)
+{
+    memset (topic, 't', COLUGO_TOPIC_MAX);
+    topic [COLUGO_TOPIC_MAX] = 0;
+    memset (type, 'y', COLUGO_TYPE_MAX);
+    type [COLUGO_TYPE_MAX] = 0;
+    memset (name, 'n', COLUGO__NODE_NAME_MAX);
+    name [COLUGO__NODE_NAME_MAX] = 0;
+    return (colugo__txt_fields_t){.topic = topic,
+                                  .socket_type = ZMQ_PUB,
+                                  .node_uuid = UUID,
+                                  .node_name = name,
+                                  .type = type,
+                                  .verified_port = 65535,
+                                  .socket_id = COLUGO__SOCKET_ID_MAX};
+}
+
+Test (discovery, the_longest_txt_record_fits_its_bound_whole)
+{
+    char topic [COLUGO_TOPIC_MAX + 1], type [COLUGO_TYPE_MAX + 1], name [COLUGO__NODE_NAME_MAX + 1];
+    colugo__txt_fields_t fields = s_longest_fields (topic, type, name);
+    uint8_t txt [COLUGO__TXT_MAX];
+    size_t size = colugo__txt_build (&fields, txt, sizeof txt);
+    cr_assert_eq (size, COLUGO__TXT_MAX, "the bound is exact for the longest values");
+    //  Parsed back, every value is whole.
+    AvahiStringList *list = NULL;
+    cr_assert_eq (avahi_string_list_parse (txt, size, &list), 0);
+    colugo__txt_record_t record;
+    cr_assert_null (colugo__txt_parse (list, &record));
+    cr_assert_str_eq (record.topic, topic);
+    cr_assert_str_eq (record.type, type);
+    cr_assert_str_eq (record.node_name, name);
+    cr_assert_eq (record.socket_id, COLUGO__SOCKET_ID_MAX);
+    cr_assert_eq (record.verified_port, 65535);
+    colugo__txt_record_free (&record);
+    avahi_string_list_free (list);
+    //  One byte short: refused, never cut.
+    cr_assert_eq (colugo__txt_build (&fields, txt, sizeof txt - 1), 0);
+    //  A value over its limit: refused.
+    char long_name [COLUGO__NODE_NAME_MAX + 2];
+    memset (long_name, 'n', sizeof long_name - 1);
+    long_name [sizeof long_name - 1] = 0;
+    fields.node_name = long_name;
+    cr_assert_eq (colugo__txt_build (&fields, txt, sizeof txt), 0);
+}
+
+static const char *
+s_parse (const char *socket_id, const char *verified_port, colugo__txt_record_t *record)
+{
+    AvahiStringList *list = avahi_string_list_new ("topic=t.x", "socket_type=4", NULL);
+    list = avahi_string_list_add_printf (list, "node_uuid=%s", UUID);
+    if (socket_id)
+        list = avahi_string_list_add_pair (list, "socket_id", socket_id);
+    if (verified_port)
+        list = avahi_string_list_add_pair (list, "verified_port", verified_port);
+    const char *why = colugo__txt_parse (list, record);
+    avahi_string_list_free (list);
+    return why;
+}
+
+Test (discovery, socket_id_and_verified_port_are_checked)
+{
+    colugo__txt_record_t record;
+    cr_assert_null (s_parse (NULL, NULL, &record));  //  the original's records
+    cr_assert_eq (record.socket_id, 0);
+    cr_assert_eq (record.verified_port, 0);
+    cr_assert_str_eq (record.type, "");
+    colugo__txt_record_free (&record);
+    cr_assert_null (s_parse ("7", "49153", &record));
+    cr_assert_eq (record.socket_id, 7);
+    cr_assert_eq (record.verified_port, 49153);
+    colugo__txt_record_free (&record);
+    const char *bad_ids [] = {"0", "-1", "007", "1x", "", "9007199254740993", "99999999999999999"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids [0]; i++)
+        cr_assert_not_null (s_parse (bad_ids [i], NULL, &record), "socket_id '%s'", bad_ids [i]);
+    const char *bad_ports [] = {"0", "65536", "+1", "80 ", "0x50"};
+    for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports [0]; i++)
+        cr_assert_not_null (s_parse (NULL, bad_ports [i], &record), "port '%s'", bad_ports [i]);
+}
+
+//  --------------------------------------------------------------------------
+//  Addresses
+
+static AvahiAddress
+s_address (const char *text)
+{
+    AvahiAddress address;
+    cr_assert_not_null (avahi_address_parse (text, AVAHI_PROTO_INET, &address));
+    return address;
+}
+
+Test (discovery, addresses_must_fit_the_interface_they_came_from)
+{
+    int lo = (int) if_nametoindex ("lo");
+    cr_assert_gt (lo, 0);
+    AvahiAddress loopback = s_address ("127.0.0.1"), other = s_address ("127.0.0.9"),
+                 away = s_address ("198.51.100.77");  //  TEST-NET-2
+    cr_assert_null (colugo__address_check (lo, &loopback, false));
+    cr_assert_null (colugo__address_check (lo, &other, false));  //  127/8 is lo's
+    cr_assert_not_null (colugo__address_check (lo, &away, false));
+    cr_assert_not_null (colugo__address_check (lo, &away, true));
+    cr_assert_not_null (colugo__address_check (0, &loopback, false));
+    cr_assert_not_null (colugo__address_check (lo, NULL, false));
+    //  Loopback from another interface: only for this host's own records.
+    struct if_nameindex *names = if_nameindex ();
+    for (struct if_nameindex *at = names; at && at->if_index; at++)
+        if (strcmp (at->if_name, "lo")) {
+            cr_assert_not_null (colugo__address_check ((int) at->if_index, &loopback, false),
+                                "127.0.0.1 from %s", at->if_name);
+            cr_assert_null (colugo__address_check ((int) at->if_index, &loopback, true));
+            cr_assert_not_null (colugo__address_check ((int) at->if_index, &away, false));
+        }
+    if_freenameindex (names);
+}
+
+//  --------------------------------------------------------------------------
+//  Log escaping
+
+Test (discovery, network_strings_are_escaped_for_the_log)
+{
+    char buffer [32];
+    cr_assert_str_eq (colugo__escape ("plain name", buffer, sizeof buffer), "plain name");
+    cr_assert_str_eq (colugo__escape ("a\nb\x1b[2J\\", buffer, sizeof buffer),
+                      "a\\x0ab\\x1b[2J\\x5c");
+    cr_assert_str_eq (colugo__escape ("\xc3\xa9", buffer, sizeof buffer), "\\xc3\\xa9");
+    char long_text [100];
+    memset (long_text, 'x', sizeof long_text - 1);
+    long_text [sizeof long_text - 1] = 0;
+    colugo__escape (long_text, buffer, sizeof buffer);
+    cr_assert_lt (strlen (buffer), sizeof buffer);
+    cr_assert (strstr (buffer, "..."), "a cut is marked: %s", buffer);
 }
