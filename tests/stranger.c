@@ -13,6 +13,8 @@
             A whole service (PTR, SRV, TXT, A) as raw mDNS answers,
             announced every second; with --move, its address record says
             goodbye after AFTER_MS and ADDRESS2 takes its place.
+    Raw answers go from port 5353 of a 127.77.x.y address (STRANGER_FROM
+    to choose another) to the daemon at 127.0.0.1 (or STRANGER_TO).
 
     Each prints "READY <count>" once announced (and "MOVED" after a move),
     then stays until killed, or for at most 120 s.
@@ -143,9 +145,13 @@ s_raw_socket (void)
     //  Avahi takes answers from port 5353 only, and from an address on the
     //  link: one of 127/8 of our own (a stranger's), so that answers to
     //  127.0.0.1:5353 still reach the daemon and we look like another host.
+    //  STRANGER_FROM: another address of ours instead (on a host of
+    //  scripts/colugo-multihost, its eth0 address).
     struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons (5353)};
     unsigned pid = (unsigned) getpid ();
     local.sin_addr.s_addr = htonl (0x7F4D0000u | ((pid & 0xFFFF) | 1));
+    if (getenv ("STRANGER_FROM"))
+        inet_pton (AF_INET, getenv ("STRANGER_FROM"), &local.sin_addr);
     if (bind (fd, (struct sockaddr *) &local, sizeof local)) {
         perror ("stranger: bind 5353");
         exit (1);
@@ -163,8 +169,10 @@ s_send (int fd, s_packet_t *packet)
     packet->data [7] = (unsigned char) packet->answers;
     //  Unicast to the daemon's port: loopback has no multicast route here,
     //  and Avahi takes a response from an address on the link it came in on.
+    //  STRANGER_TO: another host's daemon instead.
     struct sockaddr_in group = {.sin_family = AF_INET, .sin_port = htons (5353)};
-    inet_pton (AF_INET, "127.0.0.1", &group.sin_addr);
+    const char *to = getenv ("STRANGER_TO");
+    inet_pton (AF_INET, to ? to : "127.0.0.1", &group.sin_addr);
     if (sendto (fd, packet->data, packet->size, 0, (struct sockaddr *) &group, sizeof group) < 0)
         perror ("stranger: sendto");
     s_packet_start (packet);
