@@ -163,8 +163,9 @@ struct s_remote {
     void *aged;              //  handle in by_age
     unsigned attempts;
     s_remote_state_t state;
-    bool stale;                 //  reported before a daemon restart, not since
-    colugo__frame_t *reported;  //  the UP message sent, while S_RESOLVED
+    bool stale;         //  reported before a daemon restart, not since
+    uint8_t *reported;  //  the UP message sent, while S_RESOLVED
+    size_t reported_size;
     colugo__dnssd_t *owner;
 };
 
@@ -665,12 +666,7 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     if (record.socket_id)
         snprintf (identity, sizeof identity, "%s:%llu", record.node_uuid,
                   (unsigned long long) record.socket_id);
-    colugo__frame_t *frame = malloc (sizeof *frame);
-    if (!frame) {
-        colugo__txt_record_free (&record);
-        s_log (self, COLUGO_LOG_ERROR, "out of memory: service '%s' is ignored", name);
-        return;
-    }
+    colugo__frame_t frame_buffer, *frame = &frame_buffer;
     colugo__frame_init (frame, COLUGO__DNSSD_UP);
     colugo__frame_put_string (frame, remote->name);
     colugo__frame_put_string (frame, record.topic);
@@ -686,10 +682,9 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     colugo__escape (record.topic, topic, sizeof topic);
     bool publisher = record.socket_type == ZMQ_PUB;
     colugo__txt_record_free (&record);
-    if (remote->reported && remote->reported->size == frame->size
-        && memcmp (remote->reported->data, frame->data, frame->size) == 0) {
-        free (frame);  //  announced again, nothing changed
-        return;
+    if (remote->reported && remote->reported_size == frame->size
+        && memcmp (remote->reported, frame->data, frame->size) == 0) {
+        return;  //  announced again, nothing changed
     }
     if (remote->state == S_RESOLVED)
         s_log (self, COLUGO_LOG_INFO, "service '%s' changed: now %s", name, endpoint);
@@ -700,7 +695,10 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     remote->state = S_RESOLVED;
     s_send (self, frame);
     free (remote->reported);
-    remote->reported = frame;
+    remote->reported = malloc (frame->size);  //  kept whole only if there is memory
+    remote->reported_size = remote->reported ? frame->size : 0;
+    if (remote->reported)
+        memcpy (remote->reported, frame->data, frame->size);
 }
 
 static void
@@ -731,8 +729,9 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
         s_resolve_next (self);
         if (remote->state == S_NEW)
             s_resolve_failed (self, remote, why);
-        else if (!remote->retry)  //  its records went: look again soon
-            remote->retry = s_after (self, S_RETRY_MS, s_on_resolve_retry, remote);
+        else if (!remote->retry)  //  its records went: look again (an invalid one later)
+            remote->retry = s_after (self, remote->state == S_RESOLVED ? S_RETRY_MS : S_RELOOK_MS,
+                                     s_on_resolve_retry, remote);
         return;
     }
     remote->attempts = 0;
