@@ -36,7 +36,11 @@ s_found_then_gap (const char *what, proc_t *finder, const char *prefix, long lon
                         what);
     cr_log_info ("%s: found %lld ms after the daemon resumed", what, proc_now_ms () - resumed);
     proc_kill (node, SIGTERM);
-    const char *line = proc_expect (node, "MAXGAP ", 5000);
+    const char *line = proc_expect (node, "STATS ", 5000);
+    cr_assert_not_null (line, "no STATS within 5 s of SIGTERM");
+    const char *stalls = strstr (line, " stalls ");
+    cr_assert (stalls && atol (stalls + 8) == 1, "the stall is counted once: %s", line);
+    line = proc_expect (node, "MAXGAP ", 1000);
     cr_assert_not_null (line, "no MAXGAP within 5 s of SIGTERM");
     long gap = atol (line + 7);
     cr_assert_geq (proc_wait (node, 5000), 0);

@@ -12,8 +12,9 @@
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
     it again), -W ms (stop the node after ms, print STOPPING <ms> and
     then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
-    every ms: prints "MAXGAP <largest gap between its calls, ms>" whenever
-    the node stops), -A ms (add a publisher of TOPIC.late after ms, print
+    every ms: prints "STATS seen N invalid N failures N restarts N stalls
+    N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
+    whenever the node stops), -A ms (add a publisher of TOPIC.late after ms, print
     "ADDED <ms>").
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
@@ -415,8 +416,16 @@ main (int argc, char *argv [])
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
     int rc = colugo_node_start (self.node);
-    if (gap_ms)
+    if (gap_ms) {
+        colugo_node_stats_t stats = colugo_node_stats (self.node);
+        s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
+                (unsigned long long) stats.services_seen,
+                (unsigned long long) stats.services_invalid,
+                (unsigned long long) stats.resolve_failures,
+                (unsigned long long) stats.daemon_restarts,
+                (unsigned long long) stats.daemon_stalls);
         s_line ("MAXGAP %lld", self.gap_max);
+    }
     if (rc == 0 && restart_ms && self.exit_code == 0) {
         //  Stopped (services withdrawn, sockets kept): run again.
         s_line ("RESTART");
