@@ -6,6 +6,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <zmq.h>
+#include "dnssd_pipe.h"
 #include "dnssd_records.h"
 
 static const char *UUID = "0f1e2d3c-4b5a-4697-8877-665544332211";
@@ -172,4 +173,41 @@ Test (discovery, network_strings_are_escaped_for_the_log)
     colugo__escape (long_text, buffer, sizeof buffer);
     cr_assert_lt (strlen (buffer), sizeof buffer);
     cr_assert (strstr (buffer, "..."), "a cut is marked: %s", buffer);
+}
+
+//  --------------------------------------------------------------------------
+//  Messages between the loop and the DNS-SD thread
+
+Test (discovery, pipe_messages_round_trip_and_refuse_what_is_cut)
+{
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_LOG);
+    colugo__frame_put_number (&frame, 42);
+    colugo__frame_put_string (&frame, "a line");
+    colugo__frame_put_string (&frame, NULL);
+    cr_assert_not (frame.overflow);
+    colugo__frame_reader_t reader;
+    cr_assert_eq (colugo__frame_read (&reader, frame.data, frame.size), COLUGO__DNSSD_LOG);
+    cr_assert_eq (colugo__frame_get_number (&reader), 42);
+    cr_assert_str_eq (colugo__frame_get_string (&reader), "a line");
+    cr_assert_str_eq (colugo__frame_get_string (&reader), "");
+    cr_assert_not (reader.bad);
+    //  Past the end: "" and 0, and marked bad.
+    cr_assert_str_eq (colugo__frame_get_string (&reader), "");
+    cr_assert_eq (colugo__frame_get_number (&reader), 0);
+    cr_assert (reader.bad);
+    //  A string without its NUL (a cut message) is refused.
+    colugo__frame_read (&reader, frame.data, frame.size - 1);
+    colugo__frame_get_number (&reader);
+    colugo__frame_get_string (&reader);
+    cr_assert_str_eq (colugo__frame_get_string (&reader), "");
+    cr_assert (reader.bad);
+    //  What does not fit is never sent half.
+    char big [COLUGO__DNSSD_FRAME_MAX];
+    memset (big, 'x', sizeof big - 1);
+    big [sizeof big - 1] = 0;
+    colugo__frame_init (&frame, COLUGO__DNSSD_LOG);
+    colugo__frame_put_string (&frame, big);
+    cr_assert (frame.overflow);
+    cr_assert_eq (colugo__frame_read (&reader, "", 0), 0);
 }
