@@ -122,3 +122,26 @@ Test (strangers, longest_topic_name_and_type_fit_the_txt_record)
     proc_destroy (&sub);
     proc_destroy (&pub);
 }
+
+Test (strangers, standard_tools_see_our_records_whole)
+{
+    //  What a node publishes, as avahi-browse (a standard DNS-SD tool) sees
+    //  it: the original Colugo's keys, and socket_id for the node's socket.
+    proc_t *pub = proc_testnode ("pub", "strangers.d", "-i", "50", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char uuid [64];
+    snprintf (uuid, sizeof uuid, "node_uuid=%s", ready + 6);
+    usleep (500 * 1000);  //  published
+    char *argv [] = {"/usr/bin/avahi-browse", "-r", "-t", "-p", "-k", "_colugo._tcp", NULL};
+    proc_t *browse = proc_start (argv);
+    const char *line = proc_expect (browse, "=;lo;IPv4;_strangers\\.d\\._", 10000);
+    cr_assert_not_null (line, "avahi-browse did not resolve the publication");
+    const char *keys [] = {"\"topic=strangers.d\"",  "\"socket_type=1\"", uuid,
+                           "\"node_name=TestNode\"", "\"colugo=1\"",      "\"socket_id=1\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++)
+        cr_assert (strstr (line, keys [i]), "no %s in %s", keys [i], line);
+    cr_assert_null (strstr (line, "verified_port"), "verified_port 0 is left out: %s", line);
+    proc_destroy (&browse);
+    proc_destroy (&pub);
+}
