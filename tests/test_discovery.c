@@ -1,11 +1,20 @@
 /*  test_discovery.c: DNS-SD records (dnssd_records.c): instance names, TXT
-    records, address checks, log escaping. The rest of discovery runs
-    against a real avahi-daemon in the end-to-end tests.
+    records, address checks, log escaping; the loop/thread messages; and
+    discovery against a system bus that never answers. The rest of
+    discovery runs against a real avahi-daemon in the end-to-end tests.
 */
 #include <criterion/criterion.h>
 #include <net/if.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zmq.h>
+#include "colugo/log.h"
+#include "discovery.h"
 #include "dnssd_pipe.h"
 #include "dnssd_records.h"
 
@@ -210,4 +219,97 @@ Test (discovery, pipe_messages_round_trip_and_refuse_what_is_cut)
     colugo__frame_put_string (&frame, big);
     cr_assert (frame.overflow);
     cr_assert_eq (colugo__frame_read (&reader, "", 0), 0);
+}
+
+//  --------------------------------------------------------------------------
+//  A stalled bus: discovery with a system bus that accepts and never
+//  answers, so its thread waits in its first D-Bus call (as on a stopped
+//  daemon). Nothing on the loop may wait with it.
+
+typedef struct {
+    int stalls_said;  //  "does not answer" lines logged
+    bool on_loop;     //  every log line came on the test's own thread
+    pthread_t loop_thread;
+} s_log_seen_t;
+
+static void
+s_on_log (colugo_log_level_t level, const char *line, void *arg)
+{
+    (void) level;
+    s_log_seen_t *seen = (s_log_seen_t *) arg;
+    if (!pthread_equal (pthread_self (), seen->loop_thread))
+        seen->on_loop = false;
+    if (strstr (line, "avahi-daemon does not answer"))
+        seen->stalls_said++;
+}
+
+static int
+s_end_loop (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+static void
+s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    (void) arg;
+    (void) event;
+    (void) service;
+}
+
+Test (discovery, a_bus_that_never_answers_stalls_nothing)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/tmp/colugo-silent-bus-%d", (int) getpid ());
+    unlink (path);
+    int bus = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    snprintf (address.sun_path, sizeof address.sun_path, "%s", path);
+    cr_assert_eq (bind (bus, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert_eq (listen (bus, 16), 0);  //  connections wait in the backlog, unanswered
+    char bus_address [96];
+    snprintf (bus_address, sizeof bus_address, "unix:path=%s", path);
+    setenv ("DBUS_SYSTEM_BUS_ADDRESS", bus_address, 1);
+    s_log_seen_t seen = {0, true, pthread_self ()};
+    colugo_log_set_handler (s_on_log, &seen);
+
+    zloop_t *loop = zloop_new ();
+    colugo__timers_t *timers = colugo__timers_new (loop, NULL, NULL);
+    colugo__discovery_config_t config = {.loop = loop,
+                                         .timers = timers,
+                                         .node_uuid = UUID,
+                                         .node_name = "Stalled",
+                                         .wait_for_daemon = true,
+                                         .on_service = s_on_service};
+    colugo__discovery_t *discovery = NULL;
+    int64_t started = zclock_mono ();
+    cr_assert_eq (colugo__discovery_new (&config, &discovery), 0);
+    //  More commands than the pipe holds: the rest wait in the outbox.
+    for (int i = 0; i < 5000; i++)
+        cr_assert_gt (colugo__discovery_publish (discovery, "stalled.topic", ZMQ_PUB, NULL,
+                                                 (uint16_t) (1000 + i), 0, (uint64_t) i + 1),
+                      0);
+    colugo__discovery_withdraw (discovery, 1);
+    int64_t took = zclock_mono () - started;
+    cr_assert_lt (took, 500, "starting and 5000 publications took %lld ms", (long long) took);
+    //  The loop runs on; the stall is told once, from the loop.
+    zloop_timer (loop, 2700, 1, s_end_loop, NULL);
+    colugo__timers_restart (timers);
+    zloop_start (loop);
+    cr_assert_eq (colugo__discovery_stats (discovery).daemon_stalls, 1);
+    cr_assert_eq (seen.stalls_said, 1);
+    started = zclock_mono ();
+    colugo__discovery_destroy (&discovery);
+    took = zclock_mono () - started;
+    cr_log_info ("destroy with a stalled bus: %lld ms", (long long) took);
+    cr_assert_lt (took, 1000);
+    cr_assert (seen.on_loop, "a log line came from another thread");
+    colugo_log_set_handler (NULL, NULL);
+    colugo__timers_destroy (&timers);
+    zloop_destroy (&loop);
+    close (bus);
+    unlink (path);
 }

@@ -29,6 +29,12 @@
 #define S_FIRST_ANSWER_MS 1000  //  without waiting for a daemon: is there one?
 #define S_EVENTS_PER_WAKEUP 64  //  the loop has other work too
 
+//  A command that waits for room in the pipe: the message's bytes.
+typedef struct {
+    size_t size;
+    uint8_t data [];
+} s_command_t;
+
 //  A service the thread reported up: the message, and pointers into it.
 typedef struct {
     colugo__service_t service;
@@ -41,7 +47,7 @@ struct colugo__discovery {
     colugo__dnssd_t *thread;
     int commands;        //  our end of the command pipe (non-blocking)
     int events;          //  our end of the event pipe (non-blocking)
-    zlistx_t *outbox;    //  colugo__frame_t waiting for room in the command pipe
+    zlistx_t *outbox;    //  s_command_t waiting for room in the command pipe
     bool writing;        //  a poller waits for that room
     bool reading;        //  a poller reads events
     zhashx_t *services;  //  instance name -> s_service_t, what is up
@@ -205,8 +211,8 @@ s_on_writable (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_flush (colugo__discovery_t *self)
 {
-    colugo__frame_t *frame;
-    while ((frame = (colugo__frame_t *) zlistx_first (self->outbox))) {
+    s_command_t *frame;
+    while ((frame = (s_command_t *) zlistx_first (self->outbox))) {
         if (send (self->commands, frame->data, frame->size, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
             if (errno == EINTR)
                 continue;
@@ -236,13 +242,14 @@ s_flush (colugo__discovery_t *self)
 static void
 s_command (colugo__discovery_t *self, const colugo__frame_t *frame)
 {
-    colugo__frame_t *copy = malloc (sizeof *copy);
+    s_command_t *copy = malloc (sizeof *copy + frame->size);
     if (!copy || !zlistx_add_end (self->outbox, copy)) {
         free (copy);
         colugo__error ("out of memory: a discovery command is lost");
         return;
     }
-    memcpy (copy, frame, sizeof *copy);
+    copy->size = frame->size;
+    memcpy (copy->data, frame->data, frame->size);
     s_flush (self);
 }
 
