@@ -10,24 +10,8 @@
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -u
 : "${TESTNODE:?}"
-out=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$out"; }
-trap cleanup EXIT
-passed=0 failed=0
-check() {   # check NAME COMMAND...: one assertion
-    if "${@:2}"; then passed=$((passed + 1)); echo "ok   $1"
-    else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
-# wait_for FILE PATTERN SECONDS: bounded wait for a line in a node's output
-wait_for() {
-    local deadline=$((SECONDS + $3))
-    while [ $SECONDS -lt "$deadline" ]; do
-        grep -q -- "$2" "$1" && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# shellcheck source=multihost_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/multihost_lib.sh"
 # wait_for_more FILE PATTERN N: bounded wait for more than N lines matching
 wait_for_more() {
     local deadline=$((SECONDS + 15))

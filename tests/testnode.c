@@ -10,13 +10,15 @@
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
     pub also takes -b burst (messages per tick) and -P prefix (payloads
     "<prefix>:<n>"); sub takes -s ms (sleep that long in each message
-    callback: a slow application). Any of them: -k ms prints "TICK <gap>"
-    from a repeater of that interval, <gap> the milliseconds since the last
-    tick (how late timers run);
+    callback: a slow application);
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
-    it again), -W ms (stop the node after ms, print STOPPED, keep its
-    sockets open 3 s more).
+    it again), -W ms (stop the node after ms, print STOPPING <ms> and
+    then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
+    every ms: prints "STATS seen N invalid N failures N restarts N stalls
+    N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
+    whenever the node stops), -A ms (add a publisher of TOPIC.late after ms, print
+    "ADDED <ms>").
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
@@ -52,7 +54,9 @@ typedef struct {
     long burst;          //  -b: messages per tick
     const char *prefix;  //  -P: payload prefix
     long sleep_ms;       //  -s: time spent in each message callback
-    long long last_tick;
+    long long gap_last;  //  -G: when the repeater last ran (monotonic ms)
+    long long gap_max;
+    colugo_publisher_t *late;  //  -A
 } test_node_t;
 
 static long long
@@ -158,6 +162,8 @@ on_publish (colugo_node_t *node, void *arg)
         for (int i = 0; i < 3; i++)
             if (self->more_publishers [i])
                 colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
+        if (self->late)
+            colugo_publisher_send (self->late, message, (size_t) size);
     }
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");
@@ -252,6 +258,14 @@ send_request (colugo_node_t *node, void *arg)
         s_line ("SENT %ld", self->sent - 1);
 }
 
+static void
+on_stop (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    s_line ("STOPPING %lld", s_now_ms ());
+    colugo_node_stop (node);
+}
+
 static long long
 s_mono_ms (void)
 {
@@ -260,21 +274,31 @@ s_mono_ms (void)
     return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+//  -G: the loop's pulse. A loop blocked (on a daemon, say) shows as a gap.
 static void
-on_tick (colugo_node_t *node, void *arg)
+on_gap_tick (colugo_node_t *node, void *arg)
 {
     (void) node;
     test_node_t *self = (test_node_t *) arg;
     long long now = s_mono_ms ();
-    s_line ("TICK %lld", now - self->last_tick);
-    self->last_tick = now;
+    if (self->gap_last && now - self->gap_last > self->gap_max)
+        self->gap_max = now - self->gap_last;
+    self->gap_last = now;
 }
 
+//  -A: a publisher added while the node runs.
 static void
-on_stop (colugo_node_t *node, void *arg)
+on_add_late (colugo_node_t *node, void *arg)
 {
-    (void) arg;
-    colugo_node_stop (node);
+    test_node_t *self = (test_node_t *) arg;
+    char topic [256];
+    snprintf (topic, sizeof topic, "%s.late", self->topic);
+    long long before = s_mono_ms ();
+    self->late = colugo_node_add_publisher (node, topic);
+    if (!self->late)
+        s_line ("ERROR late publisher");
+    else
+        s_line ("ADDED %lld in %lld ms", s_now_ms (), s_mono_ms () - before);
 }
 
 static void
@@ -302,15 +326,15 @@ main (int argc, char *argv [])
     const char *type = NULL;  //  -y: a message type for typed sockets
     long restart_ms = 0;      //  -R: stop the node after this, then start it again
     long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
-    long tick_ms = 0;         //  -k: print how late a repeater of this interval runs
+    long gap_ms = 0;          //  -G: a repeater that measures the loop's gaps
+    long add_ms = 0;          //  -A: add a publisher after this
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:k:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:")) != -1) {
         switch (option) {
             case 'b': self.burst = atol (optarg); break;
             case 'P': self.prefix = optarg; break;
             case 's': self.sleep_ms = atol (optarg); break;
-            case 'k': tick_ms = atol (optarg); break;
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
             case 'N': name = optarg; break;
@@ -322,6 +346,8 @@ main (int argc, char *argv [])
             case 'R': restart_ms = atol (optarg); break;
             case 'W': withdraw_ms = atol (optarg); break;
             case 'y': type = optarg; break;
+            case 'G': gap_ms = atol (optarg); break;
+            case 'A': add_ms = atol (optarg); break;
             default: return 2;
         }
     }
@@ -395,10 +421,12 @@ main (int argc, char *argv [])
     colugo_socket_set_peer_handler (socket, on_peer, &self);
     colugo_socket_set_mismatch_handler (socket, on_mismatch, &self);
     colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
-    if (tick_ms > 0) {
-        self.last_tick = s_mono_ms ();
-        colugo_node_add_repeater (self.node, (uint32_t) tick_ms, on_tick, &self);
+    if (gap_ms) {
+        self.gap_last = s_mono_ms ();  //  a start that blocks counts too
+        colugo_node_add_repeater (self.node, (uint32_t) gap_ms, on_gap_tick, &self);
     }
+    if (add_ms)
+        colugo_node_add_delayed (self.node, (uint32_t) add_ms, on_add_late, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
     if (colugo_socket_port (socket))
         s_line ("PORT %u", colugo_socket_port (socket));
@@ -406,6 +434,15 @@ main (int argc, char *argv [])
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
     int rc = colugo_node_start (self.node);
+    if (gap_ms) {
+        colugo_node_stats_t stats = colugo_node_stats (self.node);
+        s_line (
+            "STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
+            (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
+            (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
+            (unsigned long long) stats.daemon_stalls);
+        s_line ("MAXGAP %lld", self.gap_max);
+    }
     if (rc == 0 && restart_ms && self.exit_code == 0) {
         //  Stopped (services withdrawn, sockets kept): run again.
         s_line ("RESTART");
@@ -413,7 +450,7 @@ main (int argc, char *argv [])
     }
     else if (rc == 0 && withdraw_ms) {
         //  Withdrawn, but the sockets stay open: peers must let go anyway.
-        s_line ("STOPPED");
+        s_line ("STOPPED %lld", s_now_ms ());
         sleep (3);
     }
     if (rc)

@@ -2,12 +2,16 @@
 
     Publish and withdraw this node's services, and hear of other nodes'
     services appearing (resolved and checked) and disappearing. The node is
-    written against these few calls only.
+    written against these few calls only. Every call returns at once and
+    every callback runs on the node's loop: the calls to the avahi-daemon
+    are made on a thread of their own (dnssd_thread.c), so a stalled daemon
+    cannot stall the node.
 
     A service is advertised as DNS-SD type _colugo._tcp, instance name
     "_<topic>._<node uuid>" (shortened when longer than a DNS label), TXT keys
     topic, socket_type (1 PUB, 4 REP), node_uuid, node_name, colugo (protocol
-    version), and type (the message type) for typed sockets. It is published
+    version), type (the message type) for typed sockets, socket_id and
+    verified_port when given (dnssd_records.h). It is published
     as raw records, unique and without
     probing: the instance name carries a uuid drawn afresh at every start,
     so it cannot be in use (RFC 6762 section 8.1), and a new service is seen
@@ -19,11 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
-#include "reaper.h"
 #include "timers.h"
-
-#define COLUGO__SERVICE_TYPE "_colugo._tcp"
-#define COLUGO__PROTOCOL_VERSION "1"
 
 typedef struct colugo__discovery colugo__discovery_t;
 
@@ -33,10 +33,12 @@ typedef struct {
     const char *topic;
     int socket_type;  //  ZMQ_PUB or ZMQ_REP
     const char *node_uuid;
-    const char *node_name;  //  "" if not advertised
-    const char *host;       //  host name from the SRV record
-    const char *endpoint;   //  "tcp://<IPv4 address>:<port>"
-    const char *type;       //  message type, "" if untyped
+    const char *node_name;          //  "" if not advertised
+    const char *host;               //  host name from the SRV record
+    const char *endpoint;           //  "tcp://<IPv4 address>:<port>"
+    const char *type;               //  message type, "" if untyped
+    const char *identity;           //  "<node_uuid>:<socket_id>", "" if no socket_id was advertised
+    const char *verified_endpoint;  //  "tcp://<address>:<verified_port>", "" if none
 } colugo__service_t;
 
 typedef enum {
@@ -50,7 +52,6 @@ typedef void (colugo__discovery_fn) (void *arg, colugo__service_event_t event,
 typedef struct {
     zloop_t *loop;
     colugo__timers_t *timers;
-    colugo__reaper_t *reaper;
     const char *node_uuid;
     const char *node_name;
     bool wait_for_daemon;  //  no daemon: wait instead of failing
@@ -63,30 +64,32 @@ typedef struct {
     uint64_t services_invalid;
     uint64_t resolve_failures;
     uint64_t daemon_restarts;
+    uint64_t daemon_stalls;  //  times a call to the daemon went unanswered for 2 s
 } colugo__discovery_stats_t;
 
-//  Connects to Avahi and starts browsing. Returns 0, COLUGO_ENODAEMON when
-//  no daemon runs and config->wait_for_daemon is false, or another error.
+//  Starts discovery (its thread connects to Avahi and browses). Returns 0,
+//  COLUGO_ENODAEMON when no daemon runs and config->wait_for_daemon is
+//  false (the one case where it waits, at most S_FIRST_ANSWER_MS, for the
+//  thread to know), or another error.
 int colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discovery_t **self_p);
-//  Withdraws everything and disconnects. Safe on NULL.
+//  Withdraws everything and lets the thread go; returns within about
+//  500 ms even when the daemon is stalled. Calls no callback. Safe on NULL.
 void colugo__discovery_destroy (colugo__discovery_t **self_p);
 
-//  Advertises a bound socket; returns a handle (> 0) or 0 when out of memory.
+//  Advertises a bound socket; returns a handle (> 0) at once, or 0 when
+//  out of memory or when its TXT record would not fit (logged as an error).
 //  Publication happens as soon as (and whenever again) the daemon runs.
-//  type is the message type (TXT key "type"), NULL for untyped sockets.
+//  type is the message type (TXT key "type"), NULL for untyped sockets;
+//  verified_port 0 and socket_id 0 are left out of TXT.
 uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
-                                    const char *type, uint16_t port);
+                                    const char *type, uint16_t port, uint16_t verified_port,
+                                    uint64_t socket_id);
 void colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle);
 
-//  Calls fn for every service that is up now.
+//  Calls fn for every service that is up now (over a copy of the list: fn
+//  may call into discovery again).
 void colugo__discovery_foreach (colugo__discovery_t *self, colugo__discovery_fn *fn, void *arg);
 
 colugo__discovery_stats_t colugo__discovery_stats (colugo__discovery_t *self);
-
-//  Builds the instance name for a topic and node uuid into buffer (at least
-//  64 bytes): "_<topic>._<uuid>", or with the topic cut short (at a UTF-8
-//  boundary, marked by '~') so the name fits a 63-byte DNS label.
-void colugo__discovery_instance_name (const char *topic, const char *node_uuid, char *buffer,
-                                      size_t size);
 
 #endif

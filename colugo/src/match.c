@@ -27,6 +27,9 @@ typedef struct {
     const colugo__service_t *service;
 } s_service_change_t;
 
+//  A Colugo service is dialled at its verified port, with the identity its
+//  listener must prove; one that has none (an original Colugo node) at its
+//  SRV port, unchecked.
 static void
 s_apply_service (colugo_socket_t *socket, void *arg)
 {
@@ -35,15 +38,18 @@ s_apply_service (colugo_socket_t *socket, void *arg)
     if (socket->kind->binds || socket->kind->service_type != service->socket_type
         || strcmp (socket->topic, service->topic))
         return;
+    bool verified = *service->verified_endpoint && *service->identity;
+    const char *endpoint = verified ? service->verified_endpoint : service->endpoint;
+    const char *identity = verified ? service->identity : "";
     if (change->event == COLUGO__SERVICE_DOWN) {
         //  A mismatched service was never connected: its endpoint may now
         //  belong to another service (a port reused), which stays.
         if (!colugo__socket_forget_mismatch (socket, service->name))
-            colugo__socket_remove_peer (socket, service->endpoint, "", service->node_uuid);
+            colugo__socket_remove_peer (socket, endpoint, identity, service->node_uuid);
     }
-    else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
+    else if (colugo__socket_accepts (socket, service->type, service->name, endpoint,
                                      service->node_uuid, service->node_name))
-        colugo__socket_add_peer (socket, service->endpoint, "", service->node_uuid,
+        colugo__socket_add_peer (socket, endpoint, identity, service->node_uuid,
                                  service->node_name);
 }
 

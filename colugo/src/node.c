@@ -44,8 +44,7 @@ struct colugo_node_t {
     colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
     bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
-    bool handle_signals;        //  SIGINT and SIGTERM stop it (default)
-    colugo__signals_t signals;  //  while running
+    colugo__signals_t signals;  //  SIGINT and SIGTERM stop it (by default)
     bool wait_for_daemon;
     size_t max_decoded_size;    //  for the typed layers; 0: no limit
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
@@ -83,9 +82,9 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (!self->discovery || !s_is_binder (socket) || socket->publication)
         return;
-    socket->publication =
-        colugo__discovery_publish (self->discovery, socket->topic, socket->kind->service_type,
-                                   socket->message_type, socket->port);
+    socket->publication = colugo__discovery_publish (
+        self->discovery, socket->topic, socket->kind->service_type, socket->message_type,
+        socket->port, socket->verified_port, socket->id);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
@@ -223,11 +222,15 @@ colugo_node_new (const char *name)
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->discovery_enabled = true;
-    self->handle_signals = true;
     if (self->loop)
         zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
     self->max_decoded_size = COLUGO_DEFAULT_MAX_DECODED_SIZE;
-    if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
+    self->signals.pipe [0] = self->signals.pipe [1] = -1;
+    bool signals_ok = colugo__signals_open (&self->signals) == 0;
+    if (signals_ok)
+        colugo__signals_handle (&self->signals, true);
+    if (!signals_ok || !self->name || !self->loop || !self->timers || !self->reaper
+        || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
@@ -273,6 +276,7 @@ s_stop_discovery (colugo_node_t *self)
     self->stats.services_invalid += stats.services_invalid;
     self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
+    self->stats.daemon_stalls += stats.daemon_stalls;
     colugo__match_each (&self->sockets, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
@@ -305,6 +309,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     colugo__u64map_free (&self->user_timers);
     colugo__reaper_destroy (&self->reaper);
     colugo__timers_destroy (&self->timers);
+    colugo__signals_close (&self->signals);
     zloop_destroy (&self->loop);
     free (self->name);
     free (self);
@@ -319,7 +324,6 @@ colugo_node_start (colugo_node_t *self)
     if (self->discovery_enabled && !self->discovery) {
         colugo__discovery_config_t config = {.loop = self->loop,
                                              .timers = self->timers,
-                                             .reaper = self->reaper,
                                              .node_uuid = self->uuid,
                                              .node_name = self->name,
                                              .wait_for_daemon = self->wait_for_daemon,
@@ -330,15 +334,9 @@ colugo_node_start (colugo_node_t *self)
             return rc;
         colugo__match_each (&self->sockets, s_advertise_each, self);
     }
-    if (colugo__signals_start (&self->signals, self->handle_signals)) {
-        colugo__error ("node '%s' cannot start: %s", self->name, strerror (errno));
-        return COLUGO_ENOMEM;
-    }
     zmq_pollitem_t wake = {NULL, self->signals.pipe [0], ZMQ_POLLIN, 0};
-    if (zloop_poller (self->loop, &wake, s_on_signal, self)) {
-        colugo__signals_stop (&self->signals);
+    if (zloop_poller (self->loop, &wake, s_on_signal, self))
         return COLUGO_ENOMEM;
-    }
     colugo__info ("node '%s' (%s) running", self->name, self->uuid);
     colugo__timers_restart (self->timers);
     self->running = true;
@@ -349,7 +347,7 @@ colugo_node_start (colugo_node_t *self)
     self->running = false;
     self->env.stopping = false;
     zloop_poller_end (self->loop, &wake);
-    colugo__signals_stop (&self->signals);
+    colugo__signals_consume (&self->signals);
     colugo__info ("node '%s' stopping: withdrawing its services", self->name);
     s_stop_discovery (self);
     return 0;
@@ -382,7 +380,7 @@ colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait)
 void
 colugo_node_set_signal_handling (colugo_node_t *self, bool enabled)
 {
-    self->handle_signals = enabled;
+    colugo__signals_handle (&self->signals, enabled);
 }
 
 void
@@ -411,6 +409,7 @@ colugo_node_stats (colugo_node_t *self)
         stats.services_invalid += now.services_invalid;
         stats.resolve_failures += now.resolve_failures;
         stats.daemon_restarts += now.daemon_restarts;
+        stats.daemon_stalls += now.daemon_stalls;
     }
     return stats;
 }

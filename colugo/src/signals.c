@@ -57,27 +57,39 @@ s_take (int signal, struct sigaction *previous)
 }
 
 int
-colugo__signals_start (colugo__signals_t *self, bool want)
+colugo__signals_open (colugo__signals_t *self)
 {
+    self->handling = false;
     if (pipe2 (self->pipe, O_NONBLOCK | O_CLOEXEC))
         return -1;
     self->generation = atomic_load (&s_generation);
-    self->handling = false;
     for (int i = 0; i < S_NODES_MAX; i++) {
         int free_slot = 0;
         if (atomic_compare_exchange_strong (&s_wake_fds [i], &free_slot, self->pipe [1]))
             break;
     }
-    if (!want)
-        return 0;
+    return 0;
+}
+
+void
+colugo__signals_handle (colugo__signals_t *self, bool want)
+{
+    if (want == self->handling)
+        return;
     pthread_mutex_lock (&s_lock);
-    if (s_users++ == 0) {
+    if (want && s_users++ == 0) {
         s_own_int = s_take (SIGINT, &s_previous_int);
         s_own_term = s_take (SIGTERM, &s_previous_term);
     }
+    else if (!want && --s_users == 0) {
+        if (s_own_int)
+            sigaction (SIGINT, &s_previous_int, NULL);
+        if (s_own_term)
+            sigaction (SIGTERM, &s_previous_term, NULL);
+        s_own_int = s_own_term = false;
+    }
     pthread_mutex_unlock (&s_lock);
-    self->handling = true;
-    return 0;
+    self->handling = want;
 }
 
 bool
@@ -90,25 +102,22 @@ colugo__signals_stop_requested (colugo__signals_t *self)
 }
 
 void
-colugo__signals_stop (colugo__signals_t *self)
+colugo__signals_consume (colugo__signals_t *self)
 {
+    self->generation = atomic_load (&s_generation);
+}
+
+void
+colugo__signals_close (colugo__signals_t *self)
+{
+    if (self->pipe [1] <= 0)
+        return;
+    colugo__signals_handle (self, false);
     for (int i = 0; i < S_NODES_MAX; i++) {
         int mine = self->pipe [1];
         if (atomic_compare_exchange_strong (&s_wake_fds [i], &mine, 0))
             break;
     }
-    if (self->handling) {
-        pthread_mutex_lock (&s_lock);
-        if (--s_users == 0) {
-            if (s_own_int)
-                sigaction (SIGINT, &s_previous_int, NULL);
-            if (s_own_term)
-                sigaction (SIGTERM, &s_previous_term, NULL);
-            s_own_int = s_own_term = false;
-        }
-        pthread_mutex_unlock (&s_lock);
-    }
-    self->handling = false;
     close (self->pipe [0]);
     close (self->pipe [1]);
     self->pipe [0] = self->pipe [1] = -1;

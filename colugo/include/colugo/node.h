@@ -64,12 +64,13 @@ COLUGO_EXPORT const char *colugo_node_uuid (colugo_node_t *self);
 //  --- Options: call before colugo_node_start ()
 
 //  Whether SIGINT and SIGTERM stop the node (default true). While a node
-//  that handles them runs, Colugo installs handlers for the two signals,
-//  but only where the application has none of its own (then the
-//  application's handler runs, and it calls colugo_node_stop () itself),
-//  and puts the previous disposition back when the last such node stops.
-//  Off: the signals are the application's alone. Colugo never lets czmq
-//  install its handlers (zsys_handler_set (NULL)).
+//  that handles them exists, Colugo handles the two signals, but only where
+//  the application has no handler of its own and does not ignore them
+//  (then the application's handler runs, and it calls colugo_node_stop ()
+//  itself), and puts the previous disposition back when the last such node
+//  is destroyed. A signal that came before colugo_node_start () stops it at
+//  once. Off: the signals are the application's alone. Colugo never lets
+//  czmq install its handlers (zsys_handler_set (NULL)).
 COLUGO_EXPORT void colugo_node_set_signal_handling (colugo_node_t *self, bool enabled);
 
 //  Waits for an avahi-daemon that is not running yet (or restarts), instead
@@ -180,6 +181,7 @@ typedef struct {
     uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
     uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
     uint64_t daemon_restarts;   //  times the avahi-daemon came back
+    uint64_t daemon_stalls;     //  times a call to the avahi-daemon went unanswered for 2 s (logged)
 } colugo_node_stats_t;
 
 COLUGO_EXPORT colugo_node_stats_t colugo_node_stats (colugo_node_t *self);

@@ -1,0 +1,280 @@
+/*  dnssd_records.c: Colugo's DNS-SD records, built and checked (see
+    dnssd_records.h). Pure functions but for getifaddrs (), so the DNS-SD
+    thread and the unit tests share them.
+*/
+#include <arpa/inet.h>
+#include <avahi-common/domain.h>
+#include <avahi-common/malloc.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include "dnssd_records.h"
+#include "logging.h"
+
+//  --------------------------------------------------------------------------
+//  Names
+
+void
+colugo__discovery_instance_name (const char *topic, const char *node_uuid, char *buffer,
+                                 size_t size)
+{
+    size_t room = AVAHI_LABEL_MAX - 1;  //  63 bytes in a DNS label
+    if (room > size - 1)
+        room = size - 1;
+    size_t fixed = strlen (node_uuid) + 3;  //  "_" + "._" + uuid
+    size_t topic_length = strlen (topic);
+    if (fixed + topic_length <= room) {
+        snprintf (buffer, size, "_%s._%s", topic, node_uuid);
+        return;
+    }
+    //  Cut the topic at a character boundary and mark the cut; the TXT
+    //  record still carries the whole topic, which is what peers match on.
+    size_t keep = room > fixed + 1 ? room - fixed - 1 : 0;
+    while (keep > 0 && (((unsigned char) topic [keep]) & 0xC0) == 0x80)
+        keep--;
+    snprintf (buffer, size, "_%.*s~._%s", (int) keep, topic, node_uuid);
+}
+
+size_t
+colugo__wire_name (const char *name, uint8_t *out, size_t size)
+{
+    size_t length = 0;
+    while (*name) {
+        char label [AVAHI_LABEL_MAX];
+        if (!avahi_unescape_label (&name, label, sizeof label))
+            return 0;
+        size_t label_length = strlen (label);
+        if (label_length == 0)
+            break;
+        if (length + 1 + label_length + 1 > size)
+            return 0;
+        out [length++] = (uint8_t) label_length;
+        memcpy (out + length, label, label_length);
+        length += label_length;
+    }
+    if (length + 1 > size)
+        return 0;
+    out [length++] = 0;
+    return length;
+}
+
+const char *
+colugo__escape (const char *text, char *buffer, size_t size)
+{
+    static const char hex [] = "0123456789abcdef";
+    size_t at = 0;
+    if (size < 8) {
+        if (size)
+            buffer [0] = 0;
+        return buffer;
+    }
+    for (const unsigned char *s = (const unsigned char *) (text ? text : ""); *s; s++) {
+        size_t need = (*s < 0x20 || *s >= 0x7F || *s == '\\') ? 4 : 1;
+        if (at + need + 4 > size) {  //  room for "..." and the NUL
+            memcpy (buffer + at, "...", 3);
+            at += 3;
+            break;
+        }
+        if (need == 1)
+            buffer [at++] = (char) *s;
+        else {
+            buffer [at++] = '\\';
+            buffer [at++] = 'x';
+            buffer [at++] = hex [*s >> 4];
+            buffer [at++] = hex [*s & 0xF];
+        }
+    }
+    buffer [at] = 0;
+    return buffer;
+}
+
+//  --------------------------------------------------------------------------
+//  TXT
+
+//  Appends "key=value" as one TXT string; false if it does not fit.
+static bool
+s_txt_add (uint8_t *out, size_t size, size_t *at, const char *key, const char *value)
+{
+    size_t key_length = strlen (key), value_length = strlen (value);
+    size_t length = key_length + 1 + value_length;
+    if (length > 255 || *at + 1 + length > size)
+        return false;
+    out [(*at)++] = (uint8_t) length;
+    memcpy (out + *at, key, key_length);
+    out [*at + key_length] = '=';
+    memcpy (out + *at + key_length + 1, value, value_length);
+    *at += length;
+    return true;
+}
+
+size_t
+colugo__txt_build (const colugo__txt_fields_t *fields, uint8_t *out, size_t size)
+{
+    if (colugo_topic_check (fields->topic) || !colugo__printable_ascii (fields->node_uuid, 36)
+        || strlen (fields->node_name) > COLUGO__NODE_NAME_MAX
+        || (fields->type && colugo_type_check (fields->type))
+        || fields->socket_id > COLUGO__SOCKET_ID_MAX)
+        return 0;
+    char socket_id [24], verified_port [8];
+    snprintf (socket_id, sizeof socket_id, "%llu", (unsigned long long) fields->socket_id);
+    snprintf (verified_port, sizeof verified_port, "%u", fields->verified_port);
+    size_t at = 0;
+    //  The original Colugo's keys first, in the order it used.
+    if (!s_txt_add (out, size, &at, "topic", fields->topic)
+        || !s_txt_add (out, size, &at, "socket_type", fields->socket_type == ZMQ_PUB ? "1" : "4")
+        || !s_txt_add (out, size, &at, "node_uuid", fields->node_uuid)
+        || !s_txt_add (out, size, &at, "node_name", fields->node_name)
+        || !s_txt_add (out, size, &at, "colugo", COLUGO__PROTOCOL_VERSION)
+        || (fields->type && !s_txt_add (out, size, &at, "type", fields->type))
+        || (fields->socket_id && !s_txt_add (out, size, &at, "socket_id", socket_id))
+        || (fields->verified_port && !s_txt_add (out, size, &at, "verified_port", verified_port)))
+        return 0;
+    return at;
+}
+
+//  Gets a TXT value as a string; returns NULL if absent. Caller frees.
+static char *
+s_txt_value (AvahiStringList *txt, const char *key, bool *bad)
+{
+    AvahiStringList *entry = avahi_string_list_find (txt, key);
+    if (!entry)
+        return NULL;
+    char *found_key = NULL, *value = NULL;
+    size_t size = 0;
+    if (avahi_string_list_get_pair (entry, &found_key, &value, &size) < 0) {
+        *bad = true;
+        return NULL;
+    }
+    avahi_free (found_key);
+    if (!value || strlen (value) != size) {  //  missing, or a NUL inside
+        avahi_free (value);
+        *bad = true;
+        return NULL;
+    }
+    char *copy = strdup (value);
+    avahi_free (value);
+    if (!copy)
+        *bad = true;
+    return copy;
+}
+
+//  A decimal number from 1 to max, digits only, no leading zero.
+static bool
+s_decimal (const char *text, uint64_t max, uint64_t *value)
+{
+    size_t length = strlen (text);
+    if (length == 0 || length > 16 || text [0] == '0')
+        return false;
+    uint64_t number = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (text [i] < '0' || text [i] > '9')
+            return false;
+        number = number * 10 + (uint64_t) (text [i] - '0');
+    }
+    if (number > max)
+        return false;
+    *value = number;
+    return true;
+}
+
+void
+colugo__txt_record_free (colugo__txt_record_t *record)
+{
+    free (record->topic);
+    free (record->node_uuid);
+    free (record->node_name);
+    free (record->type);
+    *record = (colugo__txt_record_t){0};
+}
+
+const char *
+colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record)
+{
+    bool bad = false;
+    *record = (colugo__txt_record_t){0};
+    char *socket_type = s_txt_value (txt, "socket_type", &bad);
+    char *socket_id = s_txt_value (txt, "socket_id", &bad);
+    char *verified_port = s_txt_value (txt, "verified_port", &bad);
+    record->topic = s_txt_value (txt, "topic", &bad);
+    record->node_uuid = s_txt_value (txt, "node_uuid", &bad);
+    record->node_name = s_txt_value (txt, "node_name", &bad);
+    record->type = s_txt_value (txt, "type", &bad);
+    uint64_t number = 0;
+    const char *why = NULL;
+    if (bad)
+        why = "a TXT entry is not a string";
+    else if (!record->topic || colugo_topic_check (record->topic))
+        why = "no valid 'topic' in TXT";
+    else if (!socket_type || (strcmp (socket_type, "1") && strcmp (socket_type, "4")))
+        why = "'socket_type' in TXT is neither 1 (PUB) nor 4 (REP)";
+    else if (!record->node_uuid || !colugo__printable_ascii (record->node_uuid, COLUGO__UUID_MAX))
+        why = "no valid 'node_uuid' in TXT";
+    else if (record->node_name && *record->node_name
+             && (strlen (record->node_name) > COLUGO__NODE_NAME_MAX
+                 || colugo_topic_check (record->node_name)))
+        why = "'node_name' in TXT is not short printable UTF-8";
+    else if (record->type && colugo_type_check (record->type))
+        why = "'type' in TXT is not 1-128 printable ASCII characters";
+    else if (socket_id && !s_decimal (socket_id, COLUGO__SOCKET_ID_MAX, &record->socket_id))
+        why = "'socket_id' in TXT is not a decimal number from 1 to 2^53";
+    else if (verified_port && !s_decimal (verified_port, 65535, &number))
+        why = "'verified_port' in TXT is not a decimal port from 1 to 65535";
+    record->verified_port = (uint16_t) number;
+    if (!why) {
+        if (!record->node_name)
+            record->node_name = strdup ("");
+        if (!record->type)
+            record->type = strdup ("");
+        if (!record->node_name || !record->type)
+            why = "out of memory";
+    }
+    record->socket_type = socket_type && socket_type [0] == '1' ? ZMQ_PUB : ZMQ_REP;
+    free (socket_type);
+    free (socket_id);
+    free (verified_port);
+    if (why)
+        colugo__txt_record_free (record);
+    return why;
+}
+
+//  --------------------------------------------------------------------------
+//  Addresses
+
+const char *
+colugo__address_check (int interface, const AvahiAddress *address, bool local)
+{
+    if (!address || address->proto != AVAHI_PROTO_INET)
+        return "no IPv4 address";
+    uint32_t wanted = address->data.ipv4.address;  //  network order
+    bool loopback = (ntohl (wanted) >> 24) == 127;
+    char name [IF_NAMESIZE];
+    if (interface <= 0 || !if_indextoname ((unsigned) interface, name))
+        return "the interface it came in on is unknown";
+    struct ifaddrs *list = NULL;
+    if (getifaddrs (&list))
+        return "cannot list this host's addresses";
+    bool on_subnet = false, ours = false, from_loopback = false;
+    for (struct ifaddrs *entry = list; entry; entry = entry->ifa_next) {
+        if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || !entry->ifa_netmask)
+            continue;
+        uint32_t have = ((const struct sockaddr_in *) entry->ifa_addr)->sin_addr.s_addr;
+        uint32_t mask = ((const struct sockaddr_in *) entry->ifa_netmask)->sin_addr.s_addr;
+        if (have == wanted)
+            ours = true;
+        if (strcmp (entry->ifa_name, name) == 0) {
+            if (entry->ifa_flags & IFF_LOOPBACK)
+                from_loopback = true;
+            if ((have & mask) == (wanted & mask))
+                on_subnet = true;
+        }
+    }
+    freeifaddrs (list);
+    if (loopback)
+        return from_loopback || local
+                   ? NULL
+                   : "a loopback address from a record that came from another host";
+    return on_subnet || ours ? NULL : "an address on no network of the interface it came in on";
+}

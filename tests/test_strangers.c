@@ -1,0 +1,151 @@
+/*  test_strangers.c: what a stranger's records make a node do. The stranger
+    (tests/stranger.c --service) sends raw mDNS answers for a whole service,
+    as another host would, and can move its address; in a namespace of its
+    own (scripts/colugo-netns), where only loopback exists: 127/8 is on the
+    link, 192.0.2.0/24 (TEST-NET-1) is on no network here.
+*/
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "proc.h"
+
+#define FIND_MS 8000
+
+typedef struct {
+    proc_t *pub;     //  a real publisher of "strangers.<letter>"
+    proc_t *sub;     //  a subscriber connected to it
+    char port [16];  //  the publisher's open port, which the stranger advertises
+    proc_t *stranger;
+} s_scene_t;
+
+//  A real publisher, a subscriber connected to it, and a stranger that
+//  advertises the publisher's open port (the one for original Colugo
+//  nodes, whose records name no verified port) for the same topic at
+//  address, moving to move_to after move_ms.
+static void
+s_scene (s_scene_t *self, char letter, const char *address, const char *move_to,
+         const char *move_ms)
+{
+    char topic [32], instance [80], host [32], uuid [40];
+    snprintf (topic, sizeof topic, "strangers.%c", letter);
+    snprintf (uuid, sizeof uuid, "5a1e0000-0000-4000-8000-00000000000%c", letter);
+    snprintf (instance, sizeof instance, "_%s._%s", topic, uuid);
+    snprintf (host, sizeof host, "stranger-%c.local", letter);
+    self->pub = proc_testnode ("pub", topic, "-i", "50", NULL);
+    const char *port = proc_expect (self->pub, "PORT ", 5000);
+    cr_assert_not_null (port);
+    snprintf (self->port, sizeof self->port, "%s", port + 5);
+    setenv ("COLUGO_LOG", "info", 1);  //  "found service" lines too
+    self->sub = proc_testnode ("sub", topic, NULL);
+    unsetenv ("COLUGO_LOG");
+    cr_assert_not_null (proc_expect (self->sub, "UP tcp://127.0.0.1:", FIND_MS),
+                        "the real publisher was not found");
+
+    const char *path = getenv ("STRANGER");
+    cr_assert_not_null (path);
+    char topic_txt [300], uuid_txt [100];
+    snprintf (topic_txt, sizeof topic_txt, "topic=%s", topic);
+    snprintf (uuid_txt, sizeof uuid_txt, "node_uuid=%s", uuid);
+    char *argv [] = {
+        (char *) path, "--service",     instance, host,     (char *) address, self->port,
+        topic_txt,     "socket_type=1", uuid_txt, "--move", (char *) move_to, (char *) move_ms,
+        NULL};
+    self->stranger = proc_start (argv);
+    cr_assert_not_null (proc_expect (self->stranger, "READY", 5000));
+}
+
+static void
+s_scene_end (s_scene_t *self)
+{
+    proc_destroy (&self->stranger);
+    proc_destroy (&self->sub);
+    proc_destroy (&self->pub);
+}
+
+Test (strangers, off_link_address_is_not_dialled_until_it_moves_on)
+{
+    //  The stranger points at the real publisher's port, at an address on
+    //  no network of the interface the record comes in on; later it moves
+    //  to one on it.
+    s_scene_t scene;
+    s_scene (&scene, 'a', "192.0.2.1", "127.0.0.2", "4000");
+    const char *line = proc_expect_text (scene.sub, "_strangers.a._5a1e0000", 3500);
+    cr_assert_not_null (line, "the stranger's service was not judged");
+    cr_assert (strstr (line, "ignoring service") && strstr (line, "on no network"),
+               "not dropped as invalid: %s", line);
+    //  Judged again when its address record changes: now it is dialled.
+    line = proc_expect (scene.sub, "UP tcp://127.0.0.2:", FIND_MS);
+    cr_assert_not_null (line, "the stranger's service was not looked at again after its move");
+    s_scene_end (&scene);
+}
+
+Test (strangers, address_change_is_followed)
+{
+    s_scene_t scene;
+    s_scene (&scene, 'b', "127.0.0.2", "127.0.0.3", "3000");
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "UP tcp://127.0.0.2:%s ", scene.port);
+    cr_assert_not_null (proc_expect (scene.sub, endpoint, FIND_MS));
+    cr_assert_not_null (proc_expect (scene.stranger, "MOVED", 5000));
+    long long moved = proc_now_ms ();
+    //  The old endpoint goes down, the new one comes up.
+    snprintf (endpoint, sizeof endpoint, "DOWN tcp://127.0.0.2:%s ", scene.port);
+    cr_assert_not_null (proc_expect (scene.sub, endpoint, FIND_MS), "the old address stayed");
+    snprintf (endpoint, sizeof endpoint, "UP tcp://127.0.0.3:%s ", scene.port);
+    cr_assert_not_null (proc_expect (scene.sub, endpoint, FIND_MS),
+                        "the new address was not dialled");
+    cr_log_info ("an address change was followed in %lld ms", proc_now_ms () - moved);
+    s_scene_end (&scene);
+}
+
+Test (strangers, longest_topic_name_and_type_fit_the_txt_record)
+{
+    //  Every value at its limit: topic 240 bytes, type 128, node name 64.
+    char topic [241], type [129], name [65];
+    memset (topic, 't', 240);
+    topic [240] = 0;
+    memcpy (topic, "strangers.txt.", 14);
+    memset (type, 'y', 128);
+    type [128] = 0;
+    memset (name, 'n', 64);
+    name [64] = 0;
+    proc_t *pub = proc_testnode ("pub", topic, "-i", "50", "-y", type, "-N", name, NULL);
+    proc_t *sub = proc_testnode ("sub", topic, "-n", "3", "-y", type, "-N", name, NULL);
+    //  A cut TXT record showed as a MISMATCH (the type cut short) instead.
+    long long deadline = proc_now_ms () + FIND_MS;
+    const char *line = NULL;
+    while (proc_now_ms () < deadline
+           && (line = proc_expect_text (sub, "", (int) (deadline - proc_now_ms ())))
+           && strncmp (line, "DONE", 4) && strncmp (line, "MISMATCH", 8))
+        ;
+    cr_assert_not_null (line, "typed peers with the longest values did not connect");
+    cr_assert_str_eq (line, "DONE", "%s", line);
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
+Test (strangers, standard_tools_see_our_records_whole)
+{
+    //  What a node publishes, as avahi-browse (a standard DNS-SD tool) sees
+    //  it: the original Colugo's keys, and socket_id and verified_port for
+    //  the node's socket.
+    proc_t *pub = proc_testnode ("pub", "strangers.d", "-i", "50", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char uuid [64];
+    snprintf (uuid, sizeof uuid, "node_uuid=%s", ready + 6);
+    usleep (500 * 1000);  //  published
+    char *argv [] = {"/usr/bin/avahi-browse", "-r", "-t", "-p", "-k", "_colugo._tcp", NULL};
+    proc_t *browse = proc_start (argv);
+    const char *line = proc_expect (browse, "=;lo;IPv4;_strangers\\.d\\._", 10000);
+    cr_assert_not_null (line, "avahi-browse did not resolve the publication");
+    const char *keys [] = {"\"topic=strangers.d\"",  "\"socket_type=1\"", uuid,
+                           "\"node_name=TestNode\"", "\"colugo=1\"",      "\"socket_id=1\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++)
+        cr_assert (strstr (line, keys [i]), "no %s in %s", keys [i], line);
+    cr_assert (strstr (line, "\"verified_port="), "no verified_port in %s", line);
+    proc_destroy (&browse);
+    proc_destroy (&pub);
+}
