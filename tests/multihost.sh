@@ -7,11 +7,14 @@
 #  3. The cable of h1 is cut: no goodbye reaches h2 and mDNS still lists the
 #     publisher, but the heartbeat reports the peer down within ~3 s.
 #  4. The cable comes back: the subscriber reconnects by itself.
+#  5. Both stop cleanly on SIGTERM (and so run the leak sanitizer, in a
+#     sanitizer build: its reports are printed, for ctest to find).
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -u
 : "${TESTNODE:?}"
 out=$(mktemp -d)
 pids=()
+# The fallback on any exit: the nodes have normally been stopped already.
 cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$out"; }
 trap cleanup EXIT
 passed=0 failed=0
@@ -38,6 +41,18 @@ wait_for_more() {
     return 1
 }
 now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
+# stop_node PID: SIGTERM, then SIGKILL if it still runs after 5 s; returns
+# its exit status.
+stop_node() {
+    local i
+    kill -TERM "$1" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1"
+}
 
 colugo-on h1 "$TESTNODE" pub mh.topic -i 50 -t 120000 > "$out/pub" 2>&1 &
 pids+=($!)
@@ -62,6 +77,13 @@ before=$(grep -c '^UP ' "$out/sub")
 check "reconnects when the cable is back" wait_for_more "$out/sub" '^UP ' "$before"
 msgs=$(grep -c '^MSG ' "$out/sub")
 check "messages flow again" wait_for_more "$out/sub" '^MSG ' "$msgs"
+
+stop_node "${pids[1]}"
+check "subscriber stops cleanly on SIGTERM" [ $? = 0 ]
+stop_node "${pids[0]}"
+check "publisher stops cleanly on SIGTERM" [ $? = 0 ]
+grep -h -A 100 -e 'ERROR: LeakSanitizer' -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
+    "$out/pub" "$out/sub"
 
 if [ "$failed" != 0 ]; then
     echo "--- publisher (h1)"; cat "$out/pub"; echo "--- subscriber (h2)"; cat "$out/sub"

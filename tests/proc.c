@@ -1,5 +1,12 @@
 /*  proc.c: real processes with bounded waits (posix_spawn: no fork after a
     ZeroMQ context exists in the test process).
+
+    A child's output is only read by the test that expects a line of it, so
+    sanitizer reports (which a child prints on its way out, or mid-run for
+    undefined behaviour) are copied to our stderr whenever a line of them
+    passes by: there ctest's FAIL_REGULAR_EXPRESSION finds them. That is why
+    proc_destroy ends a child with SIGTERM and reads it to the end: killed
+    with SIGKILL, a process never runs its leak check.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,8 +33,15 @@ struct proc {
     size_t filled;
     char line [4096];
     bool exited;
+    bool eof;        //  the pipe is closed: every writer is gone
+    bool reporting;  //  inside a sanitizer report: its lines go to stderr
     int status;
 };
+
+//  How long proc_destroy waits for a child to exit after SIGTERM.
+#define PROC_TERM_MS 5000
+//  How long it then reads what is left of its output.
+#define PROC_DRAIN_MS 2000
 
 long long
 proc_now_ms (void)
@@ -96,6 +110,19 @@ proc_testnode (const char *first, ...)
     return proc_start (argv);
 }
 
+//  Copies the line to stderr if it belongs to a sanitizer report.
+static void
+s_watch_line (proc_t *self)
+{
+    const char *line = self->line;
+    if (strstr (line, "ERROR: LeakSanitizer") || strstr (line, "ERROR: AddressSanitizer"))
+        self->reporting = true;
+    if (self->reporting || strstr (line, "runtime error:"))
+        fprintf (stderr, "[child %d] %s\n", (int) self->pid, line);
+    if (strncmp (line, "SUMMARY: ", 9) == 0)
+        self->reporting = false;
+}
+
 //  Takes one complete line from the buffer into self->line, if there is one.
 static bool
 s_take_line (proc_t *self)
@@ -109,7 +136,32 @@ s_take_line (proc_t *self)
     self->line [copy] = 0;
     memmove (self->buffer, newline + 1, self->filled - length - 1);
     self->filled -= length + 1;
+    s_watch_line (self);
     return true;
+}
+
+//  Waits up to timeout_ms for output and appends it to the buffer. Returns
+//  1 if it read some, 0 on timeout, -1 at EOF (or an error).
+static int
+s_read_some (proc_t *self, int timeout_ms)
+{
+    if (self->eof)
+        return -1;
+    struct pollfd item = {self->out, POLLIN, 0};
+    int rc = poll (&item, 1, timeout_ms);
+    if (rc < 0 && errno == EINTR)
+        return 0;
+    if (rc == 0)
+        return 0;
+    ssize_t got =
+        rc < 0 ? -1
+               : read (self->out, self->buffer + self->filled, sizeof self->buffer - self->filled);
+    if (got <= 0) {
+        self->eof = true;
+        return -1;
+    }
+    self->filled += (size_t) got;
+    return 1;
 }
 
 //  Reads the next line within the deadline; false on timeout or EOF.
@@ -120,19 +172,23 @@ s_next_line (proc_t *self, long long deadline)
         long long left = deadline - proc_now_ms ();
         if (left <= 0 || self->filled == sizeof self->buffer)
             return false;
-        struct pollfd item = {self->out, POLLIN, 0};
-        int rc = poll (&item, 1, (int) left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
+        if (s_read_some (self, (int) left) < 0)
             return false;
-        ssize_t got =
-            read (self->out, self->buffer + self->filled, sizeof self->buffer - self->filled);
-        if (got <= 0)
-            return false;
-        self->filled += (size_t) got;
     }
     return true;
+}
+
+//  Reads what the child writes for up to timeout_ms, keeping it for later
+//  proc_expect calls while there is room, dropping the oldest lines (still
+//  watched for sanitizer reports) when there is not: a child blocked on a
+//  full pipe could neither exit nor report.
+static void
+s_pump (proc_t *self, int timeout_ms)
+{
+    if (self->filled == sizeof self->buffer && !s_take_line (self))
+        self->filled = 0;  //  one line longer than the buffer: dropped
+    if (s_read_some (self, timeout_ms) < 0)
+        usleep ((useconds_t) timeout_ms * 1000);
 }
 
 const char *
@@ -189,11 +245,31 @@ proc_wait (proc_t *self, int timeout_ms)
             self->exited = true;
             return -1;
         }
-        usleep (5000);
+        s_pump (self, 5);
     }
     if (WIFEXITED (self->status))
         return WEXITSTATUS (self->status);
     return 128 + WTERMSIG (self->status);
+}
+
+int
+proc_stop (proc_t *self)
+{
+    if (!self->exited) {
+        kill (self->pid, SIGTERM);
+        kill (self->pid, SIGCONT);  //  a stopped process acts on it once continued
+    }
+    int rc = proc_wait (self, PROC_TERM_MS);
+    if (rc < 0)
+        fprintf (stderr, "proc: child %d did not exit within %d ms of SIGTERM: SIGKILLed\n",
+                 (int) self->pid, PROC_TERM_MS);
+    //  Its last lines (a leak report) come before EOF.
+    long long deadline = proc_now_ms () + PROC_DRAIN_MS;
+    while (!self->eof && proc_now_ms () < deadline)
+        s_pump (self, 50);
+    while (s_take_line (self))
+        ;
+    return rc;
 }
 
 void
@@ -202,10 +278,7 @@ proc_destroy (proc_t **self_p)
     proc_t *self = *self_p;
     if (!self)
         return;
-    if (!self->exited) {
-        kill (self->pid, SIGKILL);
-        waitpid (self->pid, &self->status, 0);
-    }
+    proc_stop (self);
     close (self->out);
     free (self);
     *self_p = NULL;
