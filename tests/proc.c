@@ -27,6 +27,7 @@
 extern char **environ;
 
 struct proc {
+    proc_t *next;  //  in s_live
     pid_t pid;
     int out;  //  read end of its stdout
     char buffer [65536];
@@ -37,6 +38,10 @@ struct proc {
     bool reporting;  //  inside a sanitizer report: its lines go to stderr
     int status;
 };
+
+//  Every process not destroyed yet: a failed assertion leaves a test
+//  before its proc_destroy calls, and the process exit then ends them.
+static proc_t *s_live;
 
 //  How long proc_destroy waits for a child to exit after SIGTERM.
 #define PROC_TERM_MS 5000
@@ -91,6 +96,8 @@ proc_start (char *const argv [])
         return NULL;
     }
     self->out = pipe_fds [0];
+    self->next = s_live;
+    s_live = self;
     return self;
 }
 
@@ -279,9 +286,24 @@ proc_destroy (proc_t **self_p)
     if (!self)
         return;
     proc_stop (self);
+    for (proc_t **link = &s_live; *link; link = &(*link)->next)
+        if (*link == self) {
+            *link = self->next;
+            break;
+        }
     close (self->out);
     free (self);
     *self_p = NULL;
+}
+
+//  At exit (a test that failed an assertion), its processes are stopped as
+//  proc_destroy does, instead of running on and meeting later tests.
+static void __attribute__ ((destructor)) s_destroy_live (void)
+{
+    while (s_live) {
+        proc_t *self = s_live;
+        proc_destroy (&self);
+    }
 }
 
 pid_t
