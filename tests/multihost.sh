@@ -7,8 +7,8 @@
 #  3. The cable of h1 is cut: no goodbye reaches h2 and mDNS still lists the
 #     publisher, but the heartbeat reports the peer down within ~3 s.
 #  4. The cable comes back: the subscriber reconnects by itself.
-#  5. Both stop cleanly on SIGTERM (and so run the leak sanitizer, in a
-#     sanitizer build: its reports are printed, for ctest to find).
+#  5. Both stop cleanly on SIGTERM; in a sanitizer build, any report in
+#     their output is printed, for ctest to find (but see stop_node).
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -u
 : "${TESTNODE:?}"
@@ -41,10 +41,17 @@ wait_for_more() {
     return 1
 }
 now_ms() { echo $(( ${EPOCHREALTIME/./} / 1000 )); }
-# stop_node PID: SIGTERM, then SIGKILL if it still runs after 5 s; returns
-# its exit status.
+# stop_node PID FILE: SIGTERM, then SIGKILL if it still runs after 5 s;
+# succeeds if the node stopped cleanly (exit status 0).
+# LeakSanitizer cannot run in a node started by colugo-on, which enters the
+# host's mount namespace but not its PID namespace: /proc there is the
+# host's, without the node ("Can't open /proc/<pid>/task"; the sanitizer
+# reads even its options from /proc/self/environ, so it cannot be turned
+# off). It then exits 1 after a clean stop: that is told, and the clean
+# stop judged by colugo_node_start's return ("RETURNED 0"). Leaks are
+# checked in the single-host suites.
 stop_node() {
-    local i
+    local i rc
     kill -TERM "$1" 2>/dev/null
     for ((i = 0; i < 100; i++)); do
         kill -0 "$1" 2>/dev/null || break
@@ -52,6 +59,13 @@ stop_node() {
     done
     kill -KILL "$1" 2>/dev/null
     wait "$1"
+    rc=$?
+    if [ "$rc" = 1 ] && grep -q 'LeakSanitizer has encountered a fatal error' "$2"; then
+        echo "     (no leak check: LeakSanitizer cannot see /proc here)"
+        grep -q '^RETURNED 0 ' "$2"
+        return
+    fi
+    [ "$rc" = 0 ]
 }
 
 colugo-on h1 "$TESTNODE" pub mh.topic -i 50 -t 120000 > "$out/pub" 2>&1 &
@@ -78,10 +92,8 @@ check "reconnects when the cable is back" wait_for_more "$out/sub" '^UP ' "$befo
 msgs=$(grep -c '^MSG ' "$out/sub")
 check "messages flow again" wait_for_more "$out/sub" '^MSG ' "$msgs"
 
-stop_node "${pids[1]}"
-check "subscriber stops cleanly on SIGTERM" [ $? = 0 ]
-stop_node "${pids[0]}"
-check "publisher stops cleanly on SIGTERM" [ $? = 0 ]
+check "subscriber stops cleanly on SIGTERM" stop_node "${pids[1]}" "$out/sub"
+check "publisher stops cleanly on SIGTERM" stop_node "${pids[0]}" "$out/pub"
 grep -h -A 100 -e 'ERROR: LeakSanitizer' -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
     "$out/pub" "$out/sub"
 
