@@ -7,6 +7,8 @@
 #  3. The cable of h1 is cut: no goodbye reaches h2 and mDNS still lists the
 #     publisher, but the heartbeat reports the peer down within ~3 s.
 #  4. The cable comes back: the subscriber reconnects by itself.
+#  With COLUGO_AVAHI_DEFAULTS=1 (the daemons' defaults), the publisher is
+#  also seen over IPv6, and the endpoint is still the IPv4 one.
 #  5. Both stop cleanly on SIGTERM; in a sanitizer build, any report in
 #     their output is printed, for ctest to find (but see stop_node).
 # Prints "N passed, N failed" and exits non-zero on any failure.
@@ -78,6 +80,23 @@ up=$(grep -m1 '^UP ' "$out/sub" | cut -d' ' -f2)
 echo "     endpoint: $up"
 check "endpoint is h1's bridge address" [ "${up%:*}" = "tcp://10.77.0.1" ]
 check "messages arrive across hosts" wait_for "$out/sub" '^MSG ' 5
+if [ "${COLUGO_AVAHI_DEFAULTS-}" = 1 ]; then
+    # The daemons' defaults (colugo-netns --avahi-defaults): the service is
+    # also seen over IPv6 at h1's link-local address, and the endpoint above
+    # is still the IPv4 one.
+    # Bounded: IPv6 comes up later (duplicate address detection of fe80::).
+    ipv6_seen() {
+        local deadline=$((SECONDS + 15))
+        while [ $SECONDS -lt "$deadline" ]; do
+            timeout 10 colugo-on h2 avahi-browse -t -r -p _colugo._tcp >"$out/browse" 2>&1
+            grep -q '^=;eth0;IPv6;_mh\\.topic\\._.*;fe80::' "$out/browse" && return 0
+            sleep 0.2
+        done
+        cat "$out/browse"
+        return 1
+    }
+    check "h2 also sees the publisher over IPv6, at fe80::" ipv6_seen
+fi
 
 cut_at=$(now_ms)
 colugo-link h1 down
