@@ -237,12 +237,18 @@ on_publish (colugo_node_t *node, void *arg)
 static void on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
                         void *arg);
 
-typedef struct {
+typedef struct deferred_t deferred_t;
+struct deferred_t {
+    deferred_t *next;  //  in s_deferred
     colugo_server_t *server;
     uint64_t request;
     char reply [128];
     size_t size;
-} deferred_t;
+};
+
+//  Replies not sent yet (-d): freed at exit if the node stopped first (a
+//  test that ends the server with SIGTERM), so no leak is reported.
+static deferred_t *s_deferred;
 
 static void
 on_deferred (colugo_node_t *node, void *arg)
@@ -250,6 +256,11 @@ on_deferred (colugo_node_t *node, void *arg)
     (void) node;
     deferred_t *deferred = (deferred_t *) arg;
     colugo_server_reply (deferred->server, deferred->request, deferred->reply, deferred->size);
+    for (deferred_t **link = &s_deferred; *link; link = &(*link)->next)
+        if (*link == deferred) {
+            *link = deferred->next;
+            break;
+        }
     free (deferred);
 }
 
@@ -270,6 +281,8 @@ on_request (colugo_server_t *server, uint64_t request, const void *data, size_t 
     deferred->request = request;
     memcpy (deferred->reply, reply, (size_t) length);
     deferred->size = (size_t) length;
+    deferred->next = s_deferred;
+    s_deferred = deferred;
     colugo_node_add_delayed (self->node, (uint32_t) self->delay_ms, on_deferred, deferred);
 }
 
@@ -574,5 +587,10 @@ main (int argc, char *argv [])
     if (rc)
         s_line ("ERROR %s", colugo_strerror (rc));
     colugo_node_destroy (&self.node);
+    while (s_deferred) {
+        deferred_t *next = s_deferred->next;
+        free (s_deferred);
+        s_deferred = next;
+    }
     return rc ? 1 : (int) self.exit_code;
 }
