@@ -203,3 +203,44 @@ Test (signals, sigint_and_sigterm_stop_a_node_cleanly_by_default)
     }
     s_assert_stops_on_sigterm (&sub);
 }
+
+//  Sends a signal to this namespace's avahi-daemon (colugo-netns started it;
+//  its pid file is in the namespace's private /run).
+static void
+s_signal_daemon (int signal)
+{
+    FILE *file = fopen ("/run/avahi-daemon/pid", "r");
+    cr_assert_not_null (file, "no /run/avahi-daemon/pid: not in a colugo-netns namespace?");
+    int pid = 0;
+    int found = fscanf (file, "%d", &pid);
+    fclose (file);
+    cr_assert (found == 1 && pid > 1);
+    cr_assert_eq (kill (pid, signal), 0);
+}
+
+static void
+s_continue_daemon (void)
+{
+    s_signal_daemon (SIGCONT);
+}
+
+//  (f) SIGTERM often comes twice: from a process-group kill and a direct one
+//  (timeout(1), service managers), or an impatient user. One that comes
+//  while the node withdraws its services must not kill the process before
+//  colugo_node_start returns. The daemon is stopped meanwhile, so that the
+//  withdrawal waits for it: the second SIGTERM is sure to come in time.
+Test (signals, a_second_sigterm_while_the_node_stops_does_not_kill_it, .fini = s_continue_daemon)
+{
+    setenv ("COLUGO_LOG", "info", 1);
+    proc_t *node = s_ticker ("e2e.sig.terms", NULL, NULL, NULL, NULL);
+    unsetenv ("COLUGO_LOG");
+    s_signal_daemon (SIGSTOP);
+    proc_kill (node, SIGTERM);
+    cr_assert_not_null (proc_expect_text (node, "stopping: withdrawing its services", 3000));
+    proc_kill (node, SIGTERM);
+    s_signal_daemon (SIGCONT);
+    int status = proc_wait (node, 5000);
+    cr_assert_eq (status, 0, "exit status %d (143: the second SIGTERM killed it)", status);
+    cr_assert_not_null (proc_expect (node, "RETURNED 0", 1000));
+    proc_destroy (&node);
+}
