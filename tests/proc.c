@@ -1,5 +1,12 @@
 /*  proc.c: real processes with bounded waits (posix_spawn: no fork after a
     ZeroMQ context exists in the test process).
+
+    A child's output is only read by the test that expects a line of it, so
+    sanitizer reports (which a child prints on its way out, or mid-run for
+    undefined behaviour) are copied to our stderr whenever a line of them
+    passes by: there ctest's FAIL_REGULAR_EXPRESSION finds them. That is why
+    proc_destroy ends a child with SIGTERM and reads it to the end: killed
+    with SIGKILL, a process never runs its leak check.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,14 +27,26 @@
 extern char **environ;
 
 struct proc {
+    proc_t *next;  //  in s_live
     pid_t pid;
     int out;  //  read end of its stdout
     char buffer [65536];
     size_t filled;
     char line [4096];
     bool exited;
+    bool eof;        //  the pipe is closed: every writer is gone
+    bool reporting;  //  inside a sanitizer report: its lines go to stderr
     int status;
 };
+
+//  Every process not destroyed yet: a failed assertion leaves a test
+//  before its proc_destroy calls, and the process exit then ends them.
+static proc_t *s_live;
+
+//  How long proc_destroy waits for a child to exit after SIGTERM.
+#define PROC_TERM_MS 5000
+//  How long it then reads what is left of its output.
+#define PROC_DRAIN_MS 2000
 
 long long
 proc_now_ms (void)
@@ -55,18 +74,20 @@ proc_start (char *const argv [])
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 1);
     posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 2);  //  log lines too
-    proc_t *self = calloc (1, sizeof *self);
-    //  As a terminal starts a program: the harness runs us in the
-    //  background of a shell, which ignores SIGINT and SIGQUIT for its
-    //  background jobs, and an ignored signal stays ignored across exec.
+    //  As a terminal starts a program: no signal ignored or blocked. The
+    //  harness runs us in the background of a shell, which ignores SIGINT
+    //  and SIGQUIT for its background jobs, and an ignored signal stays
+    //  ignored across exec (a node leaves an ignored SIGINT alone); the
+    //  signal tests want no disposition or mask of ours either.
     posix_spawnattr_t attributes;
     posix_spawnattr_init (&attributes);
-    sigset_t defaults;
-    sigemptyset (&defaults);
-    sigaddset (&defaults, SIGINT);
-    sigaddset (&defaults, SIGQUIT);
-    posix_spawnattr_setsigdefault (&attributes, &defaults);
-    posix_spawnattr_setflags (&attributes, POSIX_SPAWN_SETSIGDEF);
+    sigset_t signals;
+    sigfillset (&signals);
+    posix_spawnattr_setsigdefault (&attributes, &signals);
+    sigemptyset (&signals);
+    posix_spawnattr_setsigmask (&attributes, &signals);
+    posix_spawnattr_setflags (&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    proc_t *self = calloc (1, sizeof *self);
     int rc = posix_spawn (&self->pid, argv [0], &actions, &attributes, argv, environ);
     posix_spawnattr_destroy (&attributes);
     posix_spawn_file_actions_destroy (&actions);
@@ -77,6 +98,8 @@ proc_start (char *const argv [])
         return NULL;
     }
     self->out = pipe_fds [0];
+    self->next = s_live;
+    s_live = self;
     return self;
 }
 
@@ -96,6 +119,19 @@ proc_testnode (const char *first, ...)
     return proc_start (argv);
 }
 
+//  Copies the line to stderr if it belongs to a sanitizer report.
+static void
+s_watch_line (proc_t *self)
+{
+    const char *line = self->line;
+    if (strstr (line, "ERROR: LeakSanitizer") || strstr (line, "ERROR: AddressSanitizer"))
+        self->reporting = true;
+    if (self->reporting || strstr (line, "runtime error:"))
+        fprintf (stderr, "[child %d] %s\n", (int) self->pid, line);
+    if (strncmp (line, "SUMMARY: ", 9) == 0)
+        self->reporting = false;
+}
+
 //  Takes one complete line from the buffer into self->line, if there is one.
 static bool
 s_take_line (proc_t *self)
@@ -109,7 +145,32 @@ s_take_line (proc_t *self)
     self->line [copy] = 0;
     memmove (self->buffer, newline + 1, self->filled - length - 1);
     self->filled -= length + 1;
+    s_watch_line (self);
     return true;
+}
+
+//  Waits up to timeout_ms for output and appends it to the buffer. Returns
+//  1 if it read some, 0 on timeout, -1 at EOF (or an error).
+static int
+s_read_some (proc_t *self, int timeout_ms)
+{
+    if (self->eof)
+        return -1;
+    struct pollfd item = {self->out, POLLIN, 0};
+    int rc = poll (&item, 1, timeout_ms);
+    if (rc < 0 && errno == EINTR)
+        return 0;
+    if (rc == 0)
+        return 0;
+    ssize_t got =
+        rc < 0 ? -1
+               : read (self->out, self->buffer + self->filled, sizeof self->buffer - self->filled);
+    if (got <= 0) {
+        self->eof = true;
+        return -1;
+    }
+    self->filled += (size_t) got;
+    return 1;
 }
 
 //  Reads the next line within the deadline; false on timeout or EOF.
@@ -120,19 +181,23 @@ s_next_line (proc_t *self, long long deadline)
         long long left = deadline - proc_now_ms ();
         if (left <= 0 || self->filled == sizeof self->buffer)
             return false;
-        struct pollfd item = {self->out, POLLIN, 0};
-        int rc = poll (&item, 1, (int) left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
+        if (s_read_some (self, (int) left) < 0)
             return false;
-        ssize_t got =
-            read (self->out, self->buffer + self->filled, sizeof self->buffer - self->filled);
-        if (got <= 0)
-            return false;
-        self->filled += (size_t) got;
     }
     return true;
+}
+
+//  Reads what the child writes for up to timeout_ms, keeping it for later
+//  proc_expect calls while there is room, dropping the oldest lines (still
+//  watched for sanitizer reports) when there is not: a child blocked on a
+//  full pipe could neither exit nor report.
+static void
+s_pump (proc_t *self, int timeout_ms)
+{
+    if (self->filled == sizeof self->buffer && !s_take_line (self))
+        self->filled = 0;  //  one line longer than the buffer: dropped
+    if (s_read_some (self, timeout_ms) < 0)
+        usleep ((useconds_t) timeout_ms * 1000);
 }
 
 const char *
@@ -189,11 +254,31 @@ proc_wait (proc_t *self, int timeout_ms)
             self->exited = true;
             return -1;
         }
-        usleep (5000);
+        s_pump (self, 5);
     }
     if (WIFEXITED (self->status))
         return WEXITSTATUS (self->status);
     return 128 + WTERMSIG (self->status);
+}
+
+int
+proc_stop (proc_t *self)
+{
+    if (!self->exited) {
+        kill (self->pid, SIGTERM);
+        kill (self->pid, SIGCONT);  //  a stopped process acts on it once continued
+    }
+    int rc = proc_wait (self, PROC_TERM_MS);
+    if (rc < 0)
+        fprintf (stderr, "proc: child %d did not exit within %d ms of SIGTERM: SIGKILLed\n",
+                 (int) self->pid, PROC_TERM_MS);
+    //  Its last lines (a leak report) come before EOF.
+    long long deadline = proc_now_ms () + PROC_DRAIN_MS;
+    while (!self->eof && proc_now_ms () < deadline)
+        s_pump (self, 50);
+    while (s_take_line (self))
+        ;
+    return rc;
 }
 
 void
@@ -202,13 +287,25 @@ proc_destroy (proc_t **self_p)
     proc_t *self = *self_p;
     if (!self)
         return;
-    if (!self->exited) {
-        kill (self->pid, SIGKILL);
-        waitpid (self->pid, &self->status, 0);
-    }
+    proc_stop (self);
+    for (proc_t **link = &s_live; *link; link = &(*link)->next)
+        if (*link == self) {
+            *link = self->next;
+            break;
+        }
     close (self->out);
     free (self);
     *self_p = NULL;
+}
+
+//  At exit (a test that failed an assertion), its processes are stopped as
+//  proc_destroy does, instead of running on and meeting later tests.
+static void __attribute__ ((destructor)) s_destroy_live (void)
+{
+    while (s_live) {
+        proc_t *self = s_live;
+        proc_destroy (&self);
+    }
 }
 
 pid_t

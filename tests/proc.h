@@ -25,7 +25,13 @@ void proc_kill (proc_t *self, int signal);
 //  Waits up to timeout_ms for the exit; returns the exit code, 128+signal,
 //  or -1 if it did not exit (it is then SIGKILLed).
 int proc_wait (proc_t *self, int timeout_ms);
-//  Kills (if needed), reaps and frees. Safe on NULL.
+//  Ends the process if it still runs: SIGTERM (and SIGCONT), then SIGKILL
+//  if it has not exited within 5 s; reads the rest of its output (copying
+//  sanitizer reports to stderr, as every read does). Returns what
+//  proc_wait () returns. Lines left unread are consumed.
+int proc_stop (proc_t *self);
+//  proc_stop (), then frees. Safe on NULL. For a crash, proc_kill (SIGKILL)
+//  first.
 void proc_destroy (proc_t **self_p);
 pid_t proc_pid (proc_t *self);
 //  Milliseconds of the monotonic clock.

@@ -36,7 +36,7 @@ s_scene (s_scene_t *self, char letter, const char *address, const char *move_to,
     self->pub = proc_testnode ("pub", topic, "-i", "50", NULL);
     const char *port = proc_expect (self->pub, "PORT ", 5000);
     cr_assert_not_null (port);
-    snprintf (self->port, sizeof self->port, "%s", port + 5);
+    snprintf (self->port, sizeof self->port, "%.*s", (int) strcspn (port + 5, " "), port + 5);
     setenv ("COLUGO_LOG", "info", 1);  //  "found service" lines too
     self->sub = proc_testnode ("sub", topic, NULL);
     unsetenv ("COLUGO_LOG");

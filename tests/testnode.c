@@ -20,19 +20,39 @@
     whenever the node stops), -A ms (add a publisher of TOPIC.late after ms, print
     "ADDED <ms>").
 
+    Signals, as applications meet them (tests/test_signals.c; with -k):
+        -C ms   install a SIGCHLD handler that reaps children (as any program
+                that runs commands does), and ms after the start fork a child
+                that exits 250 ms later: "FORKED <pid>", then "REAPED <pid>"
+        -w      install a SIGWINCH handler, as a terminal program does
+                ("RESIZED")
+        -h      install SIGINT and SIGTERM handlers before the node is made:
+                they print "APP SIGINT" / "APP SIGTERM"; after SIGTERM the
+                application stops its node itself
+        -a      after the node stops, start it again ("AGAIN"); after that
+                stop, make a new node and start it ("NEW")
+
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
     "SENT <n>", "DONE", "ERROR <text>", "PORT <port>" (after READY, for a
-    publisher or server: its open port); <ms> is wall-clock milliseconds.
+    publisher or server: its open port; pubrep prints the publisher's, then
+    the server's), "PEERS <n>" (sub, just before DONE: peers connected),
+    "RETURNED <rc> <ms>" (colugo_node_start returned rc after ms), "STATS
+    <services seen> <services invalid>" (after each return of
+    colugo_node_start); <ms> in MSG is wall-clock milliseconds.
     Every program also stops after -t ms (default 60 s), so no test waits on
     a node forever.
 */
+#define _GNU_SOURCE
 #include <colugo.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,13 +71,62 @@ typedef struct {
     long sent;
     long received;
     long exit_code;
-    long burst;          //  -b: messages per tick
-    const char *prefix;  //  -P: payload prefix
-    long sleep_ms;       //  -s: time spent in each message callback
-    long long gap_last;  //  -G: when the repeater last ran (monotonic ms)
+    long burst;           //  -b: messages per tick
+    const char *prefix;   //  -P: payload prefix
+    long sleep_ms;        //  -s: time spent in each message callback
+    long long last_tick;  //  -k: when the ticker last ran (monotonic ms)
+    long long gap_last;   //  -G: when the repeater last ran (monotonic ms)
     long long gap_max;
     colugo_publisher_t *late;  //  -A
 } test_node_t;
+
+//  What the signal handlers saw, for the loop to report (a handler may only
+//  call async-signal-safe functions).
+static volatile sig_atomic_t s_reaped_pid;   //  -C: the child reaped
+static volatile sig_atomic_t s_resized;      //  -w: SIGWINCH came
+static volatile sig_atomic_t s_app_sigterm;  //  -h: stop the node
+static pid_t s_child_pid;
+
+static void
+s_on_sigchld (int signal)
+{
+    (void) signal;
+    int saved = errno;
+    pid_t pid;
+    while ((pid = waitpid (-1, NULL, WNOHANG)) > 0)
+        s_reaped_pid = pid;
+    errno = saved;
+}
+
+static void
+s_on_sigwinch (int signal)
+{
+    (void) signal;
+    s_resized = 1;
+}
+
+static void
+s_on_app_signal (int signal)
+{
+    int saved = errno;
+    const char *text = signal == SIGINT ? "APP SIGINT\n" : "APP SIGTERM\n";
+    if (write (STDOUT_FILENO, text, strlen (text)) < 0) {
+    }
+    if (signal == SIGTERM)
+        s_app_sigterm = 1;
+    errno = saved;
+}
+
+static void
+s_install (int signal, void (*handler) (int), int flags)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = handler;
+    action.sa_flags = flags;
+    sigemptyset (&action.sa_mask);
+    sigaction (signal, &action, NULL);
+}
 
 static long long
 s_now_ms (void)
@@ -108,6 +177,7 @@ on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data
     if (self->sleep_ms > 0)
         usleep ((useconds_t) self->sleep_ms * 1000);
     if (self->count && ++self->received >= self->count) {
+        s_line ("PEERS %zu", colugo_socket_peer_count (colugo_subscriber_socket (subscriber)));
         s_line ("DONE");
         colugo_node_stop (self->node);
     }
@@ -174,12 +244,18 @@ on_publish (colugo_node_t *node, void *arg)
 static void on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
                         void *arg);
 
-typedef struct {
+typedef struct deferred_t deferred_t;
+struct deferred_t {
+    deferred_t *next;  //  in s_deferred
     colugo_server_t *server;
     uint64_t request;
     char reply [128];
     size_t size;
-} deferred_t;
+};
+
+//  Replies not sent yet (-d): freed at exit if the node stopped first (a
+//  test that ends the server with SIGTERM), so no leak is reported.
+static deferred_t *s_deferred;
 
 static void
 on_deferred (colugo_node_t *node, void *arg)
@@ -187,6 +263,11 @@ on_deferred (colugo_node_t *node, void *arg)
     (void) node;
     deferred_t *deferred = (deferred_t *) arg;
     colugo_server_reply (deferred->server, deferred->request, deferred->reply, deferred->size);
+    for (deferred_t **link = &s_deferred; *link; link = &(*link)->next)
+        if (*link == deferred) {
+            *link = deferred->next;
+            break;
+        }
     free (deferred);
 }
 
@@ -207,6 +288,8 @@ on_request (colugo_server_t *server, uint64_t request, const void *data, size_t 
     deferred->request = request;
     memcpy (deferred->reply, reply, (size_t) length);
     deferred->size = (size_t) length;
+    deferred->next = s_deferred;
+    s_deferred = deferred;
     colugo_node_add_delayed (self->node, (uint32_t) self->delay_ms, on_deferred, deferred);
 }
 
@@ -274,6 +357,48 @@ s_mono_ms (void)
     return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+//  -k; also reports what the signal handlers saw (-C, -w, -h).
+static void
+on_tick (colugo_node_t *node, void *arg)
+{
+    test_node_t *self = (test_node_t *) arg;
+    if (s_reaped_pid && s_reaped_pid == s_child_pid) {
+        s_line ("REAPED %d", (int) s_reaped_pid);
+        s_reaped_pid = 0;
+    }
+    if (s_resized) {
+        s_resized = 0;
+        s_line ("RESIZED");
+    }
+    long long now = s_mono_ms ();
+    s_line ("TICK %lld", now - self->last_tick);
+    self->last_tick = now;
+    if (s_app_sigterm) {
+        s_app_sigterm = 0;
+        colugo_node_stop (node);
+    }
+}
+
+//  -C: a child that exits 250 ms later, while the loop waits in its poll
+//  (a child that exited at once would signal while the callback still
+//  runs); the SIGCHLD handler reaps it.
+static void
+on_fork (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    (void) arg;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        usleep (250 * 1000);
+        _exit (0);
+    }
+    s_child_pid = pid;
+    if (pid < 0)
+        s_line ("ERROR fork");
+    else
+        s_line ("FORKED %d", (int) pid);
+}
+
 //  -G: the loop's pulse. A loop blocked (on a daemon, say) shows as a gap.
 static void
 on_gap_tick (colugo_node_t *node, void *arg)
@@ -310,6 +435,31 @@ on_deadline (colugo_node_t *node, void *arg)
     colugo_node_stop (node);
 }
 
+//  Runs the node until it stops; says when and how it returned.
+static int
+s_run (test_node_t *self)
+{
+    long long started = s_now_ms ();
+    int rc = colugo_node_start (self->node);
+    s_line ("RETURNED %d %lld", rc, s_now_ms () - started);
+    colugo_node_stats_t stats = colugo_node_stats (self->node);
+    s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
+            (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
+            (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
+            (unsigned long long) stats.daemon_stalls);
+    return rc;
+}
+
+//  -k: the repeater that shows the node runs.
+static void
+s_add_ticker (test_node_t *self, long tick_ms)
+{
+    if (tick_ms <= 0)
+        return;
+    self->last_tick = s_mono_ms ();
+    colugo_node_add_repeater (self->node, (uint32_t) tick_ms, on_tick, self);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -328,10 +478,23 @@ main (int argc, char *argv [])
     long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
     long gap_ms = 0;          //  -G: a repeater that measures the loop's gaps
     long add_ms = 0;          //  -A: add a publisher after this
+    long tick_ms = 0;         //  -k: print how late a repeater of this interval runs
+    long fork_ms = 0;         //  -C
+    bool again = false;       //  -a
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:k:C:wha")) != -1) {
         switch (option) {
+            case 'C':
+                fork_ms = atol (optarg);
+                s_install (SIGCHLD, s_on_sigchld, SA_RESTART | SA_NOCLDSTOP);
+                break;
+            case 'w': s_install (SIGWINCH, s_on_sigwinch, SA_RESTART); break;
+            case 'h':
+                s_install (SIGINT, s_on_app_signal, 0);
+                s_install (SIGTERM, s_on_app_signal, 0);
+                break;
+            case 'a': again = true; break;
             case 'b': self.burst = atol (optarg); break;
             case 'P': self.prefix = optarg; break;
             case 's': self.sleep_ms = atol (optarg); break;
@@ -347,6 +510,7 @@ main (int argc, char *argv [])
             case 'W': withdraw_ms = atol (optarg); break;
             case 'y': type = optarg; break;
             case 'G': gap_ms = atol (optarg); break;
+            case 'k': tick_ms = atol (optarg); break;
             case 'A': add_ms = atol (optarg); break;
             default: return 2;
         }
@@ -356,6 +520,7 @@ main (int argc, char *argv [])
         return 1;
     colugo_node_set_wait_for_daemon (self.node, getenv ("TESTNODE_NO_WAIT") == NULL);
     colugo_socket_t *socket = NULL;
+    colugo_server_t *server = NULL;  //  pubrep's
     if (strcmp (self.mode, "pub") == 0) {
         self.publisher = colugo_node_add_typed_publisher (self.node, self.topic, type);
         for (long i = 1; i < publishers && i <= 3 && self.publisher; i++)
@@ -370,7 +535,7 @@ main (int argc, char *argv [])
         //  A publisher and a server on one topic in one node: their
         //  instance names collide, and peers must tell the kinds apart.
         self.publisher = colugo_node_add_publisher (self.node, self.topic);
-        colugo_server_t *server = colugo_node_add_server (self.node, self.topic, on_request, &self);
+        server = colugo_node_add_server (self.node, self.topic, on_request, &self);
         if (self.publisher && server) {
             socket = colugo_publisher_socket (self.publisher);
             colugo_node_add_repeater (self.node, (uint32_t) self.interval_ms, on_publish, &self);
@@ -389,9 +554,9 @@ main (int argc, char *argv [])
             socket = colugo_subscriber_socket (subscriber);
     }
     else if (strcmp (self.mode, "rep") == 0) {
-        colugo_server_t *server = colugo_node_add_server (self.node, self.topic, on_request, &self);
-        if (server)
-            socket = colugo_server_socket (server);
+        colugo_server_t *only = colugo_node_add_server (self.node, self.topic, on_request, &self);
+        if (only)
+            socket = colugo_server_socket (only);
     }
     else if (strcmp (self.mode, "req") == 0) {
         self.client = colugo_node_add_client (self.node, self.topic);
@@ -427,26 +592,42 @@ main (int argc, char *argv [])
     }
     if (add_ms)
         colugo_node_add_delayed (self.node, (uint32_t) add_ms, on_add_late, &self);
+    s_add_ticker (&self, tick_ms);
+    if (fork_ms)
+        colugo_node_add_delayed (self.node, (uint32_t) fork_ms, on_fork, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
     if (colugo_socket_port (socket))
-        s_line ("PORT %u", colugo_socket_port (socket));
+        s_line ("PORT %u %u", colugo_socket_port (socket), colugo_socket_verified_port (socket));
+    if (server)
+        s_line ("PORT %u %u", colugo_socket_port (colugo_server_socket (server)),
+                colugo_socket_verified_port (colugo_server_socket (server)));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
-    int rc = colugo_node_start (self.node);
-    if (gap_ms) {
-        colugo_node_stats_t stats = colugo_node_stats (self.node);
-        s_line (
-            "STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
-            (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
-            (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
-            (unsigned long long) stats.daemon_stalls);
+    int rc = s_run (&self);
+    if (gap_ms)
         s_line ("MAXGAP %lld", self.gap_max);
-    }
     if (rc == 0 && restart_ms && self.exit_code == 0) {
         //  Stopped (services withdrawn, sockets kept): run again.
         s_line ("RESTART");
-        rc = colugo_node_start (self.node);
+        rc = s_run (&self);
+    }
+    else if (rc == 0 && again && self.exit_code == 0) {
+        //  Stopped (a signal, say): the same node runs again...
+        s_line ("AGAIN");
+        rc = s_run (&self);
+        if (rc == 0 && self.exit_code == 0) {
+            //  ...and then a new one.
+            colugo_node_destroy (&self.node);
+            s_line ("NEW");
+            self.node = colugo_node_new (name);
+            if (!self.node)
+                return 1;
+            colugo_node_set_wait_for_daemon (self.node, getenv ("TESTNODE_NO_WAIT") == NULL);
+            colugo_node_add_delayed (self.node, (uint32_t) exit_after_ms, on_deadline, &self);
+            s_add_ticker (&self, tick_ms);
+            rc = s_run (&self);
+        }
     }
     else if (rc == 0 && withdraw_ms) {
         //  Withdrawn, but the sockets stay open: peers must let go anyway.
@@ -456,5 +637,10 @@ main (int argc, char *argv [])
     if (rc)
         s_line ("ERROR %s", colugo_strerror (rc));
     colugo_node_destroy (&self.node);
+    while (s_deferred) {
+        deferred_t *next = s_deferred->next;
+        free (s_deferred);
+        s_deferred = next;
+    }
     return rc ? 1 : (int) self.exit_code;
 }

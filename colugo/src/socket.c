@@ -837,6 +837,12 @@ colugo_socket_port (colugo_socket_t *self)
     return self->port;
 }
 
+uint16_t
+colugo_socket_verified_port (colugo_socket_t *self)
+{
+    return self->verified_port;
+}
+
 void
 colugo_socket_set_peer_handler (colugo_socket_t *self, colugo_peer_fn *handler, void *arg)
 {

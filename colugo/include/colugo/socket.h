@@ -87,6 +87,13 @@ COLUGO_EXPORT void *colugo_socket_attachment (colugo_socket_t *self, const void 
 //  Returns the TCP port a publisher or server is bound to, 0 for others.
 COLUGO_EXPORT uint16_t colugo_socket_port (colugo_socket_t *self);
 
+//  Returns the port of a publisher's or server's verified listener, where
+//  the ZMTP handshake succeeds only for a peer that names this very socket
+//  (advertised in TXT verified_port; Colugo peers dial it), or 0 if it has
+//  none (another ZAP handler runs in this process). colugo_socket_port ()
+//  is the open one, for original Colugo nodes and plain ZeroMQ peers.
+COLUGO_EXPORT uint16_t colugo_socket_verified_port (colugo_socket_t *self);
+
 //  Sets the callback for peer connect and disconnect events (NULL: none).
 COLUGO_EXPORT void colugo_socket_set_peer_handler (colugo_socket_t *self, colugo_peer_fn *handler,
                                                    void *arg);
