@@ -1,5 +1,6 @@
 /*  proto_seeds DIR: writes valid messages of each example type into DIR as
-    the starting corpus of fuzz_proto (first byte: the type, as there).
+    the starting corpus of fuzz_proto (first byte: the type and the budget,
+    as there).
 */
 #include <stdio.h>
 #include "calculator.pb-c.h"
@@ -7,10 +8,10 @@
 #include "telemetry_sample.h"
 
 static int
-s_write (const char *dir, const char *name, uint8_t type, const ProtobufCMessage *message)
+s_write (const char *dir, const char *name, uint8_t first, const ProtobufCMessage *message)
 {
     uint8_t buffer [4096];
-    buffer [0] = type;
+    buffer [0] = first;
     size_t size = protobuf_c_message_pack (message, buffer + 1) + 1;
     char path [512];
     snprintf (path, sizeof path, "%s/%s", dir, name);
@@ -37,7 +38,17 @@ main (int argc, char *argv [])
     request.b = 3;
     Colugo__Examples__CalcReply reply = COLUGO__EXAMPLES__CALC_REPLY__INIT;
     reply.error = "division by zero";
+    //  Empty path entries (field 16, length 0) with a budget of 1 KiB
+    //  (the first byte's bits 2-7: 4), which they overrun.
+    Colugo__Examples__Telemetry__Position *path [40];
+    Colugo__Examples__Telemetry__Position position = COLUGO__EXAMPLES__TELEMETRY__POSITION__INIT;
+    Colugo__Examples__Telemetry empty = COLUGO__EXAMPLES__TELEMETRY__INIT;
+    for (size_t i = 0; i < sizeof path / sizeof path [0]; i++)
+        path [i] = &position;
+    empty.n_path = sizeof path / sizeof path [0];
+    empty.path = path;
     return s_write (argv [1], "telemetry", 0, &telemetry.base)
+         | s_write (argv [1], "path", 0 | 4 << 2, &empty.base)
          | s_write (argv [1], "message", 1, &message.base)
          | s_write (argv [1], "request", 2, &request.base)
          | s_write (argv [1], "reply", 3, &reply.base);

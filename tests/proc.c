@@ -56,7 +56,19 @@ proc_start (char *const argv [])
     posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 1);
     posix_spawn_file_actions_adddup2 (&actions, pipe_fds [1], 2);  //  log lines too
     proc_t *self = calloc (1, sizeof *self);
-    int rc = posix_spawn (&self->pid, argv [0], &actions, NULL, argv, environ);
+    //  As a terminal starts a program: the harness runs us in the
+    //  background of a shell, which ignores SIGINT and SIGQUIT for its
+    //  background jobs, and an ignored signal stays ignored across exec.
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init (&attributes);
+    sigset_t defaults;
+    sigemptyset (&defaults);
+    sigaddset (&defaults, SIGINT);
+    sigaddset (&defaults, SIGQUIT);
+    posix_spawnattr_setsigdefault (&attributes, &defaults);
+    posix_spawnattr_setflags (&attributes, POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawn (&self->pid, argv [0], &actions, &attributes, argv, environ);
+    posix_spawnattr_destroy (&attributes);
     posix_spawn_file_actions_destroy (&actions);
     close (pipe_fds [1]);
     if (rc) {

@@ -241,17 +241,25 @@ Test (rpc, timeout_then_recovery)
     proc_destroy (&rep);
 }
 
+//  Once both servers are ready, a client of their topic, connected to both.
+static proc_t *
+s_client_of_two (proc_t *rep_a, proc_t *rep_b, const char *topic, const char *timeout_ms,
+                 const char *interval_ms)
+{
+    cr_assert_not_null (proc_expect (rep_a, "READY", 5000));
+    cr_assert_not_null (proc_expect (rep_b, "READY", 5000));
+    usleep (200 * 1000);
+    proc_t *req = proc_testnode ("req", topic, "-T", timeout_ms, "-i", interval_ms, NULL);
+    cr_assert_not_null (proc_expect (req, "UP ", FIND_MS));
+    cr_assert_not_null (proc_expect (req, "UP ", FIND_MS));
+    return req;
+}
+
 Test (rpc, round_robin_over_two_servers)
 {
     proc_t *rep_a = proc_testnode ("rep", "e2e.rpc.rr", "-g", "a", NULL);
     proc_t *rep_b = proc_testnode ("rep", "e2e.rpc.rr", "-g", "b", NULL);
-    cr_assert_not_null (proc_expect (rep_a, "READY", 5000));
-    cr_assert_not_null (proc_expect (rep_b, "READY", 5000));
-    usleep (200 * 1000);
-    proc_t *req = proc_testnode ("req", "e2e.rpc.rr", "-T", "2000", "-i", "10", NULL);
-    //  Wait until the client is connected to both, then count.
-    cr_assert_not_null (proc_expect (req, "UP ", FIND_MS));
-    cr_assert_not_null (proc_expect (req, "UP ", FIND_MS));
+    proc_t *req = s_client_of_two (rep_a, rep_b, "e2e.rpc.rr", "2000", "10");
     int a = 0, b = 0;
     for (int i = 0; i < 20; i++) {
         const char *line = proc_expect (req, "REPLY ", 3000);
@@ -264,6 +272,28 @@ Test (rpc, round_robin_over_two_servers)
     proc_destroy (&req);
     proc_destroy (&rep_a);
     proc_destroy (&rep_b);
+}
+
+Test (rpc, a_server_that_never_answers_is_skipped)
+{
+    proc_t *good = proc_testnode ("rep", "e2e.rpc.silent", "-g", "good", NULL);
+    proc_t *silent = proc_testnode ("rep", "e2e.rpc.silent", "-g", "silent", "-d", "600000", NULL);
+    proc_t *req = s_client_of_two (good, silent, "e2e.rpc.silent", "200", "5");
+    //  One request at a time: each timeout costs 200 ms.
+    int replies = 0, timeouts = 0;
+    long long deadline = proc_now_ms () + 20000;
+    while (replies + timeouts < 150 && proc_now_ms () < deadline) {
+        const char *line = proc_expect (req, "", 1000);
+        cr_assert_not_null (line);
+        replies += strncmp (line, "REPLY good:", 11) == 0;
+        timeouts += strncmp (line, "TIMEOUT ", 8) == 0;
+    }
+    cr_assert_eq (replies + timeouts, 150, "%d replies, %d timeouts", replies, timeouts);
+    fprintf (stderr, "e2e, a server that never answers: %d of 150 requests timed out\n", timeouts);
+    cr_assert_lt (timeouts, 30, "%d of 150 requests timed out", timeouts);
+    proc_destroy (&req);
+    proc_destroy (&good);
+    proc_destroy (&silent);
 }
 
 Test (rpc, server_killed_mid_call)

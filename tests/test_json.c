@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bomb.h"
+#include "json_counter.h"
 
 #define DEADLINE_MS 5000
 
@@ -871,4 +873,334 @@ Test (json, a_client_destroyed_in_a_callback_calls_no_more_callbacks)
     cr_assert_eq (self.failures, 1);
     cr_assert_null (self.client);
     colugo_node_destroy (&self.node);
+}
+
+//  --- Decoded size: what a peer can make a node allocate
+
+//  "[0,0,...,0]" just under the node's default maximum message size of
+//  64 MiB: 2 bytes a value on the wire, about 40 in jansson's memory.
+static char *
+s_zeros_bomb (size_t *size)
+{
+    size_t count = (64 * 1024 * 1024 - 2) / 2;
+    char *bomb = malloc (2 * count + 1);
+    cr_assert_not_null (bomb);
+    for (size_t i = 0; i < count; i++)
+        memcpy (bomb + 2 * i, ",0", 2);
+    bomb [0] = '[';
+    bomb [2 * count] = ']';
+    *size = 2 * count + 1;
+    return bomb;
+}
+
+static int
+s_decode_any (const void *data, size_t size, char *why, size_t why_size)
+{
+    json_t *document;
+    int rc = colugo_json_decode (data, size, COLUGO_JSON_ANY, &document, why, why_size);
+    json_decref (document);
+    return rc;
+}
+
+Test (json, a_document_that_would_decode_too_large_is_refused)
+{
+    size_t size;
+    char *bomb = s_zeros_bomb (&size);
+    bomb_assert_refused ("an array of zeros", s_decode_any, bomb, size,
+                         "decoded document would exceed 268435456 bytes");
+}
+
+static void
+on_bomb_document (colugo_subscriber_t *subscriber, const char *topic, const json_t *document,
+                  void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    if (json_array_size (document) > 0)
+        *(bool *) arg = true;
+}
+
+Test (json, a_decoded_document_bomb_is_dropped_and_counted)
+{
+    colugo_node_t *node = colugo_node_new ("json");
+    colugo_node_set_discovery (node, false);
+    bool delivered = false;
+    colugo_subscriber_t *subscriber = colugo_json_add_subscriber (
+        node, "bomb", NULL, COLUGO_JSON_ANY, on_bomb_document, &delivered);
+    colugo_publisher_t *raw = colugo_node_add_publisher (node, "bomb");
+    cr_assert (subscriber && raw);
+    size_t size;
+    char *bomb = s_zeros_bomb (&size);
+    bomb_assert_dropped ("an array of zeros", node, raw, subscriber, "[]", 2, bomb, size,
+                         &delivered);
+    colugo_node_destroy (&node);
+}
+
+//  What jansson itself takes at most to decode the text, as sockets do, in
+//  glibc's blocks (json_counter.h);
+//  *valid says whether it did.
+static size_t
+s_jansson_peak (const char *text, size_t size, bool *valid)
+{
+    json_counter_start ();
+    json_error_t error;
+    json_t *document = json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &error);
+    size_t peak = json_counter_peak ();
+    *valid = document != NULL;
+    json_decref (document);
+    return peak;
+}
+
+//  The layer's estimate for the text, known to be above low and at most
+//  high, to within 1/256 of low: the least budget it decodes within.
+static size_t
+s_estimate (const char *text, size_t size, size_t low, size_t high)
+{
+    for (int i = 0; i < 64 && high - low > low / 256 + 1; i++) {
+        size_t middle = low + (high - low) / 2;
+        json_t *document = NULL;
+        char why [256] = "";
+        colugo_json_decode_bounded (text, size, 0, middle, &document, why, sizeof why);
+        json_decref (document);
+        if (strstr (why, "decoded document would exceed"))
+            low = middle;
+        else
+            high = middle;
+    }
+    return high;
+}
+
+//  Checks that the estimate for the text covers what jansson takes, and
+//  that a budget of what jansson takes, doubled, lets a valid one through
+//  (jansson may stop early in an invalid one; the scan reads it all).
+static void
+s_assert_estimate_covers (const char *what, const char *text, size_t size, size_t values)
+{
+    bool valid;
+    size_t peak = s_jansson_peak (text, size, &valid);
+    json_t *document = (json_t *) 1;
+    char why [256] = "";
+    if (peak > 0) {
+        cr_assert_eq (
+            colugo_json_decode_bounded (text, size, 0, peak - 1, &document, why, sizeof why),
+            COLUGO_EINVAL, "%s: jansson took %zu bytes, the estimate is lower", what, peak);
+        cr_assert (strstr (why, "decoded document would exceed"), "%s: %s", what, why);
+    }
+    if (!valid)
+        return;
+    why [0] = '\0';
+    colugo_json_decode_bounded (text, size, 0, 2 * peak + 4096, &document, why, sizeof why);
+    json_decref (document);
+    cr_assert_not (strstr (why, "decoded document would exceed"),
+                   "%s: estimated above twice the %zu bytes jansson took", what, peak);
+    if (values) {
+        size_t estimate = s_estimate (text, size, peak - 1, 2 * peak + 4096);
+        cr_log_info ("%-34s %7.1f bytes a value in jansson, %7.1f estimated (%zu bytes of JSON)",
+                     what, (double) peak / values, (double) estimate / values, size);
+    }
+}
+
+//  count copies of item between open and close, separated by commas; item
+//  may hold "%d" for the index.
+static char *
+s_repeat (const char *open, const char *item, size_t count, const char *close, size_t *size)
+{
+    size_t capacity = strlen (open) + count * (strlen (item) + 24) + strlen (close) + 1;
+    char *text = malloc (capacity);
+    cr_assert_not_null (text);
+    size_t length = (size_t) snprintf (text, capacity, "%s", open);
+    for (size_t i = 0; i < count; i++) {
+        if (i)
+            text [length++] = ',';
+        length += (size_t) snprintf (text + length, capacity - length, item, (int) i);
+    }
+    length += (size_t) snprintf (text + length, capacity - length, "%s", close);
+    *size = length;
+    return text;
+}
+
+Test (json, the_estimate_covers_what_jansson_allocates)
+{
+    json_counter_install ();
+    static const struct {
+        const char *what, *open, *item, *close;
+    } kinds [] = {
+        {"an array of zeros", "[", "0", "]"},
+        {"an array of integers", "[", "%d", "]"},
+        {"an array of reals", "[", "0.5", "]"},
+        {"an array of 15-digit numbers", "[", "123456789012345", "]"},  //  and one ahead
+        {"an array of true", "[", "true", "]"},
+        {"an array of null", "[", "null", "]"},
+        {"an array of empty strings", "[", "\"\"", "]"},
+        {"an array of 20-byte strings", "[", "\"abcdefghijklmnopqrst\"", "]"},
+        {"an array of escaped strings", "[", "\"\\u00e9\\n\\ud83d\\udc12\"", "]"},
+        {"an array of empty arrays", "[", "[]", "]"},
+        {"an array of empty objects", "[", "{}", "]"},
+        {"an array of pairs", "[", "[1,2]", "]"},
+        {"an object of short keys", "{", "\"k%d\":0", "}"},
+        {"an object of 40-byte keys", "{", "\"0123456789012345678901234567890123456789%d\":0", "}"},
+        {"an array of records", "[",
+         "{\"id\":%d,\"name\":\"sensor\",\"value\":1.5,\"ok\":true,\"tags\":[\"a\",\"b\"]}", "]"},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds [0]; k++) {
+        //  Around each size where jansson's tables grow, and many.
+        static const size_t counts [] = {0, 1, 7, 8, 9, 16, 17, 100, 5000};
+        for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++) {
+            size_t size;
+            char *text =
+                s_repeat (kinds [k].open, kinds [k].item, counts [c], kinds [k].close, &size);
+            s_assert_estimate_covers (kinds [k].what, text, size,
+                                      counts [c] == 5000 ? counts [c] : 0);
+            free (text);
+        }
+    }
+    //  One long string, plain and escaped, deep nesting, and documents cut
+    //  short (jansson allocates, then fails).
+    size_t size = 1 << 20;
+    char *text = malloc (size);
+    cr_assert_not_null (text);
+    memset (text, 'x', size);
+    text [0] = text [size - 1] = '"';
+    s_assert_estimate_covers ("a 1 MiB string", text, size, 1);
+    for (size_t i = 1; i + 1 < size; i += 2)
+        memcpy (text + i, "\\\\", 2);
+    s_assert_estimate_covers ("a 1 MiB string of escapes", text, size, 1);
+    s_assert_estimate_covers ("a string cut short", text, size - 1, 0);
+    free (text);
+    json_t *nested = s_nested (2048);
+    text = json_dumps (nested, JSON_COMPACT);  //  from the counter
+    s_assert_estimate_covers ("arrays 2048 deep", text, strlen (text), 2048);
+    s_assert_estimate_covers ("arrays cut short", text, strlen (text) / 2 + 1, 0);
+    json_counter_free (text);
+    json_decref (nested);
+    size = 5 * 1000 + 1 + 1000;
+    text = malloc (size);
+    cr_assert_not_null (text);
+    for (size_t i = 0; i < 1000; i++)
+        memcpy (text + 5 * i, "{\"a\":", 5);
+    text [5000] = '0';
+    memset (text + 5001, '}', 1000);
+    s_assert_estimate_covers ("objects 1000 deep", text, size, 1000);
+    s_assert_estimate_covers ("objects cut short", text, 4000, 0);
+    free (text);
+}
+
+static uint64_t s_random_state = 0x2545F4914F6CDD1Dull;
+
+static size_t
+s_random (size_t below)
+{
+    s_random_state ^= s_random_state << 13;
+    s_random_state ^= s_random_state >> 7;
+    s_random_state ^= s_random_state << 17;
+    return (size_t) (s_random_state % below);
+}
+
+//  A random value: containers (up to depth levels more) of up to 40
+//  values, strings of up to 60 bytes, numbers, literals.
+static json_t *
+s_random_value (int depth)
+{
+    static const char letters [] = "ab\"\\/\n\x01xyz";  //  some escaped
+    size_t kind = s_random (depth > 0 ? 8 : 6);
+    if (kind == 0)
+        return json_integer ((json_int_t) s_random (1000000) - 500000);
+    if (kind == 1)
+        return json_real ((double) s_random (1000) / 7);
+    if (kind == 2)
+        return s_random (2) ? json_true () : json_null ();
+    if (kind < 6) {
+        char text [64];
+        size_t length = s_random (60);
+        for (size_t i = 0; i < length; i++)
+            text [i] = letters [s_random (sizeof letters - 1)];
+        return json_stringn (text, length);
+    }
+    json_t *container = kind == 6 ? json_array () : json_object ();
+    size_t count = s_random (41);
+    for (size_t i = 0; i < count; i++) {
+        json_t *value = s_random_value (depth - 1);
+        if (kind == 6)
+            json_array_append_new (container, value);
+        else {
+            char key [32];
+            snprintf (key, sizeof key, "k%zu", s_random (1 << (s_random (4) * 6)));
+            json_object_set_new (container, key, value);
+        }
+    }
+    return container;
+}
+
+Test (json, the_estimate_covers_random_documents)
+{
+    json_counter_install ();
+    for (int i = 0; i < 300; i++) {
+        json_t *document = s_random_value (1 + (int) s_random (5));
+        char *text = json_dumps (document, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref (document);
+        cr_assert_not_null (text);
+        size_t size = strlen (text);
+        char what [64];
+        snprintf (what, sizeof what, "random document %d", i);
+        s_assert_estimate_covers (what, text, size, 0);
+        //  Cut short, and with a byte changed.
+        s_assert_estimate_covers (what, text, s_random (size + 1), 0);
+        text [s_random (size)] = "[]{}\",:0a \\" [s_random (11)];
+        s_assert_estimate_covers (what, text, size, 0);
+        json_counter_free (text);
+    }
+}
+
+static void
+on_budget_failure (colugo_client_t *client, void *arg)
+{
+    fixture_t *self = (fixture_t *) arg;
+    self->failures++;
+    //  The request was dropped for its decoded size: the next one fits.
+    colugo_node_set_max_decoded_size (self->node, COLUGO_DEFAULT_MAX_DECODED_SIZE);
+    cr_assert_gt (s_call (self, client, "mul", 6, 7, 2000), 0);
+}
+
+Test (json, the_node_max_decoded_size_bounds_what_sockets_decode)
+{
+    fixture_t self;
+    s_setup (&self);
+    cr_assert_eq (colugo_node_max_decoded_size (self.node), COLUGO_DEFAULT_MAX_DECODED_SIZE);
+    self.server =
+        colugo_json_add_server (self.node, "json.budget", NULL, COLUGO_JSON_OBJECT, on_calc, &self);
+    self.client = colugo_json_add_client (self.node, "json.budget", NULL, COLUGO_JSON_OBJECT);
+    //  {"op":"mul","a":6.0,"b":7.0} takes jansson about 700 bytes.
+    colugo_node_set_max_decoded_size (self.node, 512);
+    json_t *request = json_pack ("{s:s, s:f, s:f}", "op", "mul", "a", 6.0, "b", 7.0);
+    cr_assert_gt (
+        colugo_json_call (self.client, request, on_calc_reply, on_budget_failure, 300, &self), 0);
+    json_decref (request);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.failures, 1);
+    cr_assert_eq (self.replies, 1);
+    cr_assert_eq (self.requests, 1, "the handler saw %d requests", self.requests);
+    cr_assert_eq (self.result, 42);
+    cr_assert_eq (colugo_socket_stats (colugo_server_socket (self.server)).dropped, 1);
+    colugo_node_destroy (&self.node);
+}
+
+Test (json, a_large_ordinary_document_decodes)
+{
+    //  11 MB of records of a few short fields (about 200 MB in jansson),
+    //  within the default budget.
+    const char *record =
+        "{\"id\":%d,\"name\":\"sensor\",\"value\":1.5,\"ok\":true,\"tags\":[\"a\"]}";
+    size_t count = 10 * 1024 * 1024 / 60, size;
+    char *text = s_repeat ("[", record, count, "]", &size);
+    json_t *document;
+    char why [256] = "";
+    int64_t started = zclock_mono ();
+    int rc = colugo_json_decode (text, size, 0, &document, why, sizeof why);
+    cr_log_info ("%zu bytes of records: %s in %lld ms", size, rc ? why : "decoded",
+                 (long long) (zclock_mono () - started));
+    cr_assert_eq (rc, 0, "%s", why);
+    cr_assert_eq (json_array_size (document), count);
+    json_decref (document);
+    free (text);
 }

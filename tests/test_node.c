@@ -12,6 +12,30 @@
 
 #define DEADLINE_MS 5000
 
+//  Allocation failures on demand, on this thread only (not under the
+//  address sanitizer, which owns the allocator): calloc number
+//  s_fail_calloc from now on returns NULL.
+#if defined(__SANITIZE_ADDRESS__)
+#define S_FAULTS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_FAULTS 0
+#endif
+#endif
+#ifndef S_FAULTS
+#define S_FAULTS 1
+extern void *__libc_calloc (size_t count, size_t size);
+static __thread int s_fail_calloc;
+
+void *
+calloc (size_t count, size_t size)
+{
+    if (s_fail_calloc && --s_fail_calloc == 0)
+        return NULL;
+    return __libc_calloc (count, size);
+}
+#endif
+
 typedef struct {
     colugo_node_t *node;
     colugo_publisher_t *publisher;
@@ -31,19 +55,27 @@ typedef struct {
 static void
 on_deadline (colugo_node_t *node, void *arg)
 {
-    ((fixture_t *) arg)->deadline_hit = true;
+    *(bool *) arg = true;
     colugo_node_stop (node);
 }
 
-//  A node without discovery, stopped by a deadline if the test hangs.
+//  A node without discovery, stopped by a deadline if the test hangs;
+//  *deadline_hit then says so.
+static colugo_node_t *
+s_test_node (const char *name, uint32_t deadline_ms, bool *deadline_hit)
+{
+    colugo_node_t *node = colugo_node_new (name);
+    cr_assert_not_null (node);
+    colugo_node_set_discovery (node, false);
+    cr_assert_gt (colugo_node_add_delayed (node, deadline_ms, on_deadline, deadline_hit), 0);
+    return node;
+}
+
 static void
 s_setup (fixture_t *self)
 {
     memset (self, 0, sizeof *self);
-    self->node = colugo_node_new ("test");
-    cr_assert_not_null (self->node);
-    colugo_node_set_discovery (self->node, false);
-    cr_assert_gt (colugo_node_add_delayed (self->node, DEADLINE_MS, on_deadline, self), 0);
+    self->node = s_test_node ("test", DEADLINE_MS, &self->deadline_hit);
 }
 
 static int
@@ -647,4 +679,678 @@ Test (node, messages_over_the_maximum_are_dropped_and_counted)
     cr_assert_eq (stats.received, 0);
     colugo_node_destroy (&self.node);
     colugo_node_destroy (&sender);
+}
+
+//  --- Requests: who may answer, servers that never do, bounded tables
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_client_t *client;
+    colugo_server_t *server;
+    int sent;
+    int to_send;
+    int replies;
+    int timeouts;
+    int forged;  //  replies whose payload says they were forged
+    uint32_t timeout_ms;
+    int64_t first_send;
+    int64_t send_for_ms;  //  keep sending this long (0: to_send requests)
+    size_t wait_peers;    //  send only once the client has this many
+    uint64_t held [64];
+    size_t held_count;
+    int64_t late_from;  //  count replies after this long (ms from the first send)
+    int late_replies;
+    int late_from_b;  //  ... of them, from the server that answers "b"
+    bool deadline_hit;
+} calls_t;
+
+static void
+s_calls_setup (calls_t *self, uint32_t deadline_ms)
+{
+    memset (self, 0, sizeof *self);
+    self->node = s_test_node ("calls", deadline_ms, &self->deadline_hit);
+}
+
+//  Whether the test still has requests to send.
+static bool
+s_sending (calls_t *self)
+{
+    return self->send_for_ms
+               ? self->first_send == 0 || zclock_mono () - self->first_send < self->send_for_ms
+               : self->sent < self->to_send;
+}
+
+//  Stops the node once every request was sent and has had its outcome.
+static void
+s_stop_when_done (calls_t *self)
+{
+    if (!s_sending (self) && self->replies + self->timeouts == self->sent)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_call_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    calls_t *self = (calls_t *) arg;
+    self->replies++;
+    if (size >= 6 && memcmp (data, "forged", 6) == 0)
+        self->forged++;
+    if (self->late_from && zclock_mono () - self->first_send >= self->late_from) {
+        self->late_replies++;
+        self->late_from_b += size == 1 && *(const char *) data == 'b';
+    }
+    s_stop_when_done (self);
+}
+
+static void
+on_call_timeout (colugo_client_t *client, void *arg)
+{
+    (void) client;
+    ((calls_t *) arg)->timeouts++;
+    s_stop_when_done ((calls_t *) arg);
+}
+
+//  One request a tick, once the client sees wait_peers servers.
+static void
+on_call_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    calls_t *self = (calls_t *) arg;
+    if (colugo_socket_peer_count (colugo_client_socket (self->client)) < self->wait_peers)
+        return;
+    if (!self->first_send)
+        self->first_send = zclock_mono ();
+    if (!s_sending (self)) {
+        s_stop_when_done (self);  //  the last outcome may have come before the end
+        return;
+    }
+    cr_assert_gt (colugo_client_send (self->client, "q", 1, on_call_reply, on_call_timeout,
+                                      self->timeout_ms, self),
+                  0);
+    self->sent++;
+}
+
+static void
+on_hold_many (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server;
+    (void) data;
+    (void) size;
+    calls_t *self = (calls_t *) arg;
+    if (self->held_count < 64)
+        self->held [self->held_count++] = request;
+}
+
+static void
+on_answer_held (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    calls_t *self = (calls_t *) arg;
+    for (size_t i = 0; i < self->held_count; i++)
+        colugo_server_reply (self->server, self->held [i], "echo:late", 9);
+    self->held_count = 0;
+}
+
+static void
+on_silent (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server;
+    (void) request;
+    (void) data;
+    (void) size;
+    (void) arg;  //  never answered
+}
+
+typedef struct {
+    atomic_int ports [2];
+    atomic_int stop;
+    atomic_int forged;  //  replies the thread forged
+    atomic_int seen;    //  requests the thread received
+} rogue_t;
+
+static void
+s_forge (zsock_t *socket, zframe_t *routing_id, uint64_t id)
+{
+    zmsg_t *reply = zmsg_new ();
+    zmsg_append (reply, &(zframe_t *){zframe_dup (routing_id)});
+    zmsg_addmem (reply, &id, sizeof id);
+    zmsg_addmem (reply, "", 0);
+    zmsg_addstr (reply, "forged");
+    zmsg_send (&reply, socket);
+}
+
+//  Two ROUTER servers that never answer their own requests: what the
+//  first receives, the second answers, as soon as it knows the client.
+static void *
+s_crosstalk (void *arg)
+{
+    rogue_t *rogue = (rogue_t *) arg;
+    zsock_t *first = zsock_new (ZMQ_ROUTER), *second = zsock_new (ZMQ_ROUTER);
+    atomic_store (&rogue->ports [0], zsock_bind (first, "tcp://127.0.0.1:*"));
+    atomic_store (&rogue->ports [1], zsock_bind (second, "tcp://127.0.0.1:*"));
+    zpoller_t *poller = zpoller_new (first, second, NULL);
+    zframe_t *client_at_second = NULL;
+    uint64_t ids [256];
+    size_t count = 0;
+    while (!atomic_load (&rogue->stop)) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 10);
+        zmsg_t *request = which ? zmsg_recv (which) : NULL;
+        if (request && zmsg_size (request) == 4) {
+            atomic_fetch_add (&rogue->seen, 1);
+            zframe_t *routing_id = zmsg_first (request);
+            zframe_t *id = zmsg_next (request);
+            if (which == second && !client_at_second)
+                client_at_second = zframe_dup (routing_id);
+            if (which == first && zframe_size (id) == 8 && count < 256)
+                memcpy (&ids [count++], zframe_data (id), 8);
+        }
+        zmsg_destroy (&request);
+        for (size_t i = 0; client_at_second && i < count; i++) {
+            s_forge (second, client_at_second, ids [i]);
+            atomic_fetch_add (&rogue->forged, 1);
+        }
+        if (client_at_second)
+            count = 0;
+    }
+    zframe_destroy (&client_at_second);
+    zpoller_destroy (&poller);
+    zsock_destroy (&first);
+    zsock_destroy (&second);
+    return NULL;
+}
+
+static void
+s_connect_port (colugo_client_t *client, int port)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    cr_assert_eq (colugo_socket_connect (colugo_client_socket (client), endpoint), 0);
+}
+
+Test (requests, a_reply_counts_only_from_the_server_asked)
+{
+    rogue_t rogue = {0};
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_crosstalk, &rogue);
+    while (!atomic_load (&rogue.ports [0]) || !atomic_load (&rogue.ports [1]))
+        zclock_sleep (1);
+    calls_t self;
+    s_calls_setup (&self, 5000);
+    self.client = colugo_node_add_client (self.node, "rpc.crosstalk");
+    s_connect_port (self.client, atomic_load (&rogue.ports [0]));
+    s_connect_port (self.client, atomic_load (&rogue.ports [1]));
+    self.to_send = 20;
+    self.timeout_ms = 300;
+    self.wait_peers = 2;
+    colugo_node_add_repeater (self.node, 10, on_call_tick, &self);
+    colugo_node_start (self.node);
+    atomic_store (&rogue.stop, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (self.deadline_hit, "sent %d, %d replies, %d timeouts", self.sent, self.replies,
+                   self.timeouts);
+    cr_assert_gt (atomic_load (&rogue.forged), 0, "nothing was forged: the test tested nothing");
+    cr_assert_eq (self.forged, 0, "%d of %d forged replies accepted", self.forged,
+                  atomic_load (&rogue.forged));
+    cr_assert_eq (self.timeouts, 20);
+    cr_assert_geq (colugo_socket_stats (colugo_client_socket (self.client)).dropped, 1);
+    colugo_node_destroy (&self.node);
+}
+
+//  A ROUTER server that answers every request it gets with replies to the
+//  ids next to its own, hoping to hit requests in flight elsewhere.
+static void *
+s_guesser (void *arg)
+{
+    rogue_t *rogue = (rogue_t *) arg;
+    zsock_t *server = zsock_new (ZMQ_ROUTER);
+    atomic_store (&rogue->ports [0], zsock_bind (server, "tcp://127.0.0.1:*"));
+    zpoller_t *poller = zpoller_new (server, NULL);
+    while (!atomic_load (&rogue->stop)) {
+        zmsg_t *request = zpoller_wait (poller, 10) ? zmsg_recv (server) : NULL;
+        if (request && zmsg_size (request) == 4) {
+            atomic_fetch_add (&rogue->seen, 1);
+            zframe_t *routing_id = zmsg_first (request);
+            zframe_t *frame = zmsg_next (request);
+            uint64_t id = 0;
+            if (zframe_size (frame) == 8)
+                memcpy (&id, zframe_data (frame), 8);
+            for (uint64_t delta = 1; delta <= 16; delta++) {
+                s_forge (server, routing_id, id + delta);
+                s_forge (server, routing_id, id - delta);
+                atomic_fetch_add (&rogue->forged, 2);
+            }
+        }
+        zmsg_destroy (&request);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&server);
+    return NULL;
+}
+
+#if S_FAULTS
+static void
+on_count_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                  void *arg)
+{
+    (void) server;
+    (void) request;
+    (void) data;
+    (void) size;
+    ((calls_t *) arg)->sent++;  //  here: requests the server received
+}
+
+//  Once the client is connected: one request, then one whose timeout
+//  cannot be armed (its second calloc fails: the request's, the timer's).
+static void
+on_send_without_timer (colugo_node_t *node, void *arg)
+{
+    calls_t *self = (calls_t *) arg;
+    if (colugo_socket_peer_count (colugo_client_socket (self->client)) < 1 || self->to_send)
+        return;
+    self->to_send = 1;
+    cr_assert_gt (colugo_client_send (self->client, "q", 1, NULL, NULL, 2000, self), 0);
+    s_fail_calloc = 2;
+    int64_t rc =
+        colugo_client_send (self->client, "q", 1, on_call_reply, on_call_timeout, 2000, self);
+    s_fail_calloc = 0;
+    cr_assert_eq (rc, COLUGO_ENOMEM);
+    cr_assert_eq (colugo_client_pending (self->client), 1);
+    colugo_node_add_delayed (node, 300, on_stop, NULL);
+}
+#endif
+
+Test (requests, a_request_whose_timeout_cannot_be_armed_is_not_sent)
+{
+#if S_FAULTS
+    calls_t self;
+    s_calls_setup (&self, 5000);
+    self.server = colugo_node_add_server (self.node, "rpc.arm", on_count_request, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.arm");
+    colugo_node_add_repeater (self.node, 10, on_send_without_timer, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.to_send, 1);
+    cr_assert_eq (self.sent, 1, "the server got %d requests: a failed send went out", self.sent);
+    colugo_node_destroy (&self.node);
+#else
+    cr_skip_test ("allocation faults need the plain allocator");
+#endif
+}
+
+Test (requests, request_ids_cannot_be_guessed)
+{
+    rogue_t rogue = {0};
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_guesser, &rogue);
+    while (!atomic_load (&rogue.ports [0]))
+        zclock_sleep (1);
+    calls_t self;
+    s_calls_setup (&self, 5000);
+    //  An honest server, slow enough for the guesses to come first.
+    self.server = colugo_node_add_server (self.node, "rpc.guess", on_hold_many, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.guess");
+    s_connect_port (self.client, atomic_load (&rogue.ports [0]));
+    self.to_send = 20;
+    self.timeout_ms = 1000;
+    self.wait_peers = 2;
+    colugo_node_add_repeater (self.node, 10, on_call_tick, &self);
+    colugo_node_add_repeater (self.node, 200, on_answer_held, &self);
+    colugo_node_start (self.node);
+    atomic_store (&rogue.stop, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_gt (atomic_load (&rogue.seen), 0);
+    cr_assert_eq (self.forged, 0, "%d guessed replies accepted", self.forged);
+    cr_assert_gt (self.replies, 0, "the honest server answered nothing");
+    colugo_node_destroy (&self.node);
+}
+
+Test (requests, a_server_that_never_answers_is_skipped)
+{
+    calls_t self;
+    s_calls_setup (&self, 8000);
+    colugo_server_t *good = colugo_node_add_server (self.node, "rpc.skip", on_echo, &self);
+    colugo_server_t *silent = colugo_node_add_server (self.node, "rpc.skip", on_silent, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.skip");
+    cr_assert (good && silent && self.client);
+    self.send_for_ms = 3000;
+    self.timeout_ms = 100;
+    self.wait_peers = 2;
+    colugo_node_add_repeater (self.node, 5, on_call_tick, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_eq (self.replies + self.timeouts, self.sent);
+    cr_assert_gt (self.sent, 100);
+    double share = 100.0 * self.timeouts / self.sent;
+    cr_log_info ("a server that never answers: %d of %d requests timed out (%.1f%%)", self.timeouts,
+                 self.sent, share);
+    fprintf (stderr, "a server that never answers: %d of %d requests timed out (%.1f%%)\n",
+             self.timeouts, self.sent, share);
+    cr_assert_lt (share, 15.0, "%d of %d requests timed out", self.timeouts, self.sent);
+    colugo_node_destroy (&self.node);
+}
+
+//  Silent for its first 700 ms, then it answers "b".
+static void
+on_silent_then_b (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                  void *arg)
+{
+    (void) data;
+    (void) size;
+    calls_t *self = (calls_t *) arg;
+    if (zclock_mono () - self->first_send >= 700)
+        colugo_server_reply (server, request, "b", 1);
+}
+
+Test (requests, a_skipped_server_that_answers_again_gets_its_share)
+{
+    calls_t self;
+    s_calls_setup (&self, 8000);
+    colugo_server_t *good = colugo_node_add_server (self.node, "rpc.back", on_echo, &self);
+    colugo_server_t *later =
+        colugo_node_add_server (self.node, "rpc.back", on_silent_then_b, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.back");
+    cr_assert (good && later && self.client);
+    self.send_for_ms = 3500;
+    self.late_from = 2500;  //  skipped twice at most by then (0.5 s, then 1 s)
+    self.timeout_ms = 100;
+    self.wait_peers = 2;
+    colugo_node_add_repeater (self.node, 5, on_call_tick, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    cr_assert_gt (self.late_replies, 50);
+    cr_assert_gt (self.late_from_b * 100, self.late_replies * 30,
+                  "%d of the last %d replies from the server back", self.late_from_b,
+                  self.late_replies);
+    colugo_node_destroy (&self.node);
+}
+
+typedef struct {
+    atomic_int port;
+    atomic_int count;      //  requests to send
+    atomic_int close_now;  //  the test says: close the connection
+    atomic_int closed;
+} flooder_t;
+
+//  A plain DEALER that sends count requests, then keeps its connection
+//  until told to close it.
+static void *
+s_flooder (void *arg)
+{
+    flooder_t *flooder = (flooder_t *) arg;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", atomic_load (&flooder->port));
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    zsock_set_sndtimeo (dealer, 4000);
+    for (int i = 0; i < atomic_load (&flooder->count); i++) {
+        uint64_t id = (uint64_t) i + 1;
+        zmq_send (zsock_resolve (dealer), &id, sizeof id, ZMQ_SNDMORE);
+        zmq_send (zsock_resolve (dealer), "", 0, ZMQ_SNDMORE);
+        if (zmq_send (zsock_resolve (dealer), "x", 1, 0) < 0)
+            break;
+    }
+    for (int i = 0; i < 800 && !atomic_load (&flooder->close_now); i++)
+        zclock_sleep (10);
+    zsock_destroy (&dealer);
+    atomic_store (&flooder->closed, 1);
+    return NULL;
+}
+
+typedef struct {
+    colugo_server_t *server;
+    flooder_t *flooder;
+    int expected;  //  requests received or dropped before we look
+    bool deadline_hit;
+} flood_t;
+
+static void
+on_flood_check (colugo_node_t *node, void *arg)
+{
+    flood_t *flood = (flood_t *) arg;
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_server_socket (flood->server));
+    if (stats.received + stats.dropped >= (uint64_t) flood->expected)
+        colugo_node_stop (node);
+}
+
+Test (requests, a_flood_against_a_server_that_never_answers_stays_bounded)
+{
+    flood_t flood = {.expected = 12000};
+    colugo_node_t *node = s_test_node ("flood", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.flood", on_silent, NULL);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_flood_check, &flood);
+    colugo_node_start (node);
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_server_socket (flood.server));
+    size_t pending = colugo_server_pending (flood.server);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit, "received %llu, dropped %llu",
+                   (unsigned long long) stats.received, (unsigned long long) stats.dropped);
+    fprintf (stderr, "flood of 12000 unanswered requests: %zu pending, %llu dropped\n", pending,
+             (unsigned long long) stats.dropped);
+    cr_assert_leq (pending, 10000, "%zu requests pending", pending);
+    cr_assert_geq (stats.dropped, 2000);
+    cr_assert_eq (colugo_server_drops (flood.server).refused, 2000);
+    cr_assert_eq (stats.received + stats.dropped, 12000);
+    colugo_node_destroy (&node);
+}
+
+static void
+on_gone_check (colugo_node_t *node, void *arg)
+{
+    flood_t *flood = (flood_t *) arg;
+    size_t pending = colugo_server_pending (flood->server);
+    if (pending == (size_t) flood->expected)
+        atomic_store (&flood->flooder->close_now, 1);
+    if (atomic_load (&flood->flooder->closed) && pending == 0)
+        colugo_node_stop (node);
+}
+
+Test (requests, requests_of_a_client_gone_are_forgotten)
+{
+    flooder_t flooder = {0};
+    flood_t flood = {.expected = 5, .flooder = &flooder};
+    colugo_node_t *node = s_test_node ("gone", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.gone", on_silent, NULL);
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_gone_check, &flood);
+    colugo_node_start (node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit, "%zu requests still pending after their client left",
+                   colugo_server_pending (flood.server));
+    cr_assert_eq (colugo_server_pending (flood.server), 0);
+    cr_assert_eq (colugo_server_drops (flood.server).abandoned, 5);
+    //  A late answer to a client gone is dropped, as the header says.
+    cr_assert_eq (colugo_server_reply (flood.server, 1, "late", 4), 0);
+    colugo_node_destroy (&node);
+}
+
+static void
+on_reply_late (colugo_node_t *node, void *arg)
+{
+    calls_t *self = (calls_t *) arg;
+    cr_assert_eq (self->held_count, 1);
+    cr_assert_eq (colugo_server_pending (self->server), 0, "the request did not expire");
+    cr_assert_eq (colugo_server_reply (self->server, self->held [0], "late", 4), COLUGO_EEXPIRED);
+    cr_assert_eq (colugo_server_drop (self->server, self->held [0], NULL), COLUGO_EEXPIRED);
+    colugo_node_stop (node);
+}
+
+Test (requests, unanswered_requests_expire)
+{
+    calls_t self;
+    s_calls_setup (&self, 5000);
+    self.server = colugo_node_add_server (self.node, "rpc.expire", on_hold_many, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.expire");
+    cr_assert_eq (colugo_server_set_expiry (self.server, 0), COLUGO_EINVAL);
+    cr_assert_eq (colugo_server_set_expiry (self.server, 100), 0);
+    cr_assert_gt (colugo_client_send (self.client, "q", 1, NULL, NULL, 2000, &self), 0);
+    colugo_node_add_delayed (self.node, 400, on_reply_late, &self);
+    colugo_node_start (self.node);
+    cr_assert_not (self.deadline_hit);
+    colugo_server_drops_t drops = colugo_server_drops (self.server);
+    cr_assert_eq (drops.expired, 1);
+    cr_assert_eq (drops.refused + drops.abandoned, 0);
+    cr_assert_eq (colugo_socket_stats (colugo_server_socket (self.server)).dropped, 1);
+    cr_assert_str_eq (colugo_strerror (COLUGO_EEXPIRED),
+                      "expired: waited too long and was dropped");
+    colugo_node_destroy (&self.node);
+}
+
+Test (requests, the_pending_bound_can_be_set)
+{
+    flood_t flood = {.expected = 50};
+    colugo_node_t *node = s_test_node ("bound", 8000, &flood.deadline_hit);
+    flood.server = colugo_node_add_server (node, "rpc.bound", on_silent, NULL);
+    cr_assert_eq (colugo_server_set_max_pending (flood.server, 0), COLUGO_EINVAL);
+    cr_assert_eq (colugo_server_set_max_pending (flood.server, 20), 0);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (flood.server)));
+    atomic_store (&flooder.count, flood.expected);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (node, 10, on_flood_check, &flood);
+    colugo_node_start (node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    cr_assert_not (flood.deadline_hit);
+    cr_assert_eq (colugo_server_pending (flood.server), 20);
+    cr_assert_eq (colugo_server_drops (flood.server).refused, 30);
+    cr_assert_eq (colugo_server_reply (flood.server, 21, "x", 1), COLUGO_ENOTFOUND);
+    cr_assert_eq (colugo_server_reply (flood.server, 20, "x", 1), 0);
+    cr_assert_eq (colugo_server_reply (flood.server, 20, "x", 1), COLUGO_EALREADY);
+    colugo_node_destroy (&node);
+}
+
+//  --- Slow callbacks and the loop
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_server_t *server;
+    colugo_client_t *client;
+    int64_t last_tick;
+    int64_t max_gap;
+    int ticks;
+    int handled;
+} slow_t;
+
+static void
+on_gap_tick (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    slow_t *self = (slow_t *) arg;
+    int64_t now = zclock_mono ();
+    if (now - self->last_tick > self->max_gap)
+        self->max_gap = now - self->last_tick;
+    self->last_tick = now;
+    self->ticks++;
+}
+
+static void
+on_slow_request (colugo_server_t *server, uint64_t request, const void *data, size_t size,
+                 void *arg)
+{
+    slow_t *self = (slow_t *) arg;
+    zclock_sleep (10);
+    self->handled++;
+    colugo_server_reply (server, request, data, size);
+}
+
+//  After the run: the longest the timer waited, up to the end, is short.
+static void
+s_gap_check (slow_t *self, const char *what)
+{
+    on_gap_tick (self->node, self);
+    fprintf (stderr, "%s: a 20 ms timer's longest gap %lld ms\n", what, (long long) self->max_gap);
+    cr_assert_gt (self->handled, 10);
+    cr_assert_lt (self->max_gap, 500, "%s: a 20 ms timer waited %lld ms", what,
+                  (long long) self->max_gap);
+}
+
+Test (loop, a_slow_request_handler_lets_timers_run)
+{
+    slow_t self = {0};
+    self.node = colugo_node_new ("slow");
+    colugo_node_set_discovery (self.node, false);
+    self.server = colugo_node_add_server (self.node, "rpc.slow", on_slow_request, &self);
+    flooder_t flooder = {0};
+    atomic_store (&flooder.port, colugo_socket_port (colugo_server_socket (self.server)));
+    atomic_store (&flooder.count, 400);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_flooder, &flooder);
+    colugo_node_add_repeater (self.node, 20, on_gap_tick, &self);
+    colugo_node_add_delayed (self.node, 1000, on_stop, NULL);
+    self.last_tick = zclock_mono ();  //  the gaps count from the start
+    colugo_node_start (self.node);
+    atomic_store (&flooder.close_now, 1);
+    pthread_join (thread, NULL);
+    s_gap_check (&self, "10 ms request handler, 400 requests");
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_slow_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
+{
+    (void) client;
+    (void) data;
+    (void) size;
+    slow_t *self = (slow_t *) arg;
+    zclock_sleep (10);
+    self->handled++;
+}
+
+static void
+on_quick_echo (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) arg;
+    colugo_server_reply (server, request, data, size);
+}
+
+Test (loop, a_slow_reply_handler_lets_timers_run)
+{
+    slow_t self = {0};
+    self.node = colugo_node_new ("slowreply");
+    colugo_node_set_discovery (self.node, false);
+    self.server = colugo_node_add_server (self.node, "rpc.slowreply", on_quick_echo, &self);
+    self.client = colugo_node_add_client (self.node, "rpc.slowreply");
+    for (int i = 0; i < 400; i++)
+        cr_assert_gt (colugo_client_send (self.client, "x", 1, on_slow_reply, NULL, 4000, &self),
+                      0);
+    colugo_node_add_repeater (self.node, 20, on_gap_tick, &self);
+    colugo_node_add_delayed (self.node, 1000, on_stop, NULL);
+    self.last_tick = zclock_mono ();  //  the gaps count from the start
+    colugo_node_start (self.node);
+    s_gap_check (&self, "10 ms reply handler, 400 replies");
+    colugo_node_destroy (&self.node);
+}
+
+static void
+on_destroy_attempt (colugo_node_t *node, void *arg)
+{
+    colugo_node_t **node_p = (colugo_node_t **) arg;
+    colugo_node_destroy (node_p);  //  refused: the loop still runs on it
+    colugo_node_stop (node);
+}
+
+Test (node, destroy_from_its_own_callback_is_refused)
+{
+    colugo_node_t *node = colugo_node_new ("selfdestroy");
+    colugo_node_set_discovery (node, false);
+    colugo_publisher_t *publisher = colugo_node_add_publisher (node, "self.destroy");
+    cr_assert_not_null (publisher);
+    colugo_node_add_delayed (node, 10, on_destroy_attempt, &node);
+    cr_assert_eq (colugo_node_start (node), 0);
+    cr_assert_not_null (node, "the node was destroyed under its own loop");
+    cr_assert_eq (colugo_publisher_send (publisher, "x", 1), 0);  //  still whole
+    colugo_node_destroy (&node);
+    cr_assert_null (node);
 }

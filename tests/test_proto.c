@@ -10,6 +10,7 @@
 #include <string.h>
 #include "calculator.pb-c.h"
 #include "message.pb-c.h"
+#include "bomb.h"
 #include "telemetry_sample.h"
 
 #define DEADLINE_MS 5000
@@ -391,5 +392,216 @@ Test (proto, an_undecodable_request_is_dropped_by_the_server)
     colugo_socket_t *socket = colugo_server_socket (self.server);
     cr_assert_eq (colugo_socket_stats (socket).dropped, 1);
     cr_assert_eq (colugo_server_pending (self.server), 0);
+    colugo_node_destroy (&self.node);
+}
+
+//  --- Decoded size: what a peer can make a node allocate
+
+//  22369621 empty Telemetry.path entries (field 16, length 0: 3 bytes each),
+//  just under the node's default maximum message size of 64 MiB: each costs
+//  protobuf-c about 100 bytes unpacked.
+static uint8_t *
+s_path_bomb (size_t *size)
+{
+    size_t count = (64 * 1024 * 1024 - 1) / 3;
+    uint8_t *bomb = malloc (count * 3);
+    cr_assert_not_null (bomb);
+    for (size_t i = 0; i < count; i++)
+        memcpy (bomb + 3 * i, "\x82\x01\x00", 3);
+    *size = count * 3;
+    return bomb;
+}
+
+static int
+s_decode_telemetry (const void *data, size_t size, char *why, size_t why_size)
+{
+    ProtobufCMessage *message;
+    int rc = colugo_proto_decode (&colugo__examples__telemetry__descriptor, data, size, &message,
+                                  why, why_size);
+    protobuf_c_message_free_unpacked (message, NULL);
+    return rc;
+}
+
+Test (proto, a_message_that_would_decode_too_large_is_refused)
+{
+    size_t size;
+    uint8_t *bomb = s_path_bomb (&size);
+    bomb_assert_refused ("a path bomb", s_decode_telemetry, bomb, size,
+                         "decoded message would exceed 268435456 bytes");
+}
+
+static void
+on_bomb_telemetry (colugo_subscriber_t *subscriber, const char *topic,
+                   const ProtobufCMessage *message, void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    if (((const Colugo__Examples__Telemetry *) message)->n_path > 0)
+        *(bool *) arg = true;
+}
+
+Test (proto, a_decoded_message_bomb_is_dropped_and_counted)
+{
+    colugo_node_t *node = colugo_node_new ("proto");
+    colugo_node_set_discovery (node, false);
+    bool delivered = false;
+    colugo_subscriber_t *subscriber = colugo_proto_add_subscriber (
+        node, "bomb", &colugo__examples__telemetry__descriptor, on_bomb_telemetry, &delivered);
+    colugo_publisher_t *raw = colugo_node_add_publisher (node, "bomb");
+    cr_assert (subscriber && raw);
+    size_t size;
+    uint8_t *bomb = s_path_bomb (&size);
+    //  The probe: an empty Telemetry (zero bytes).
+    bomb_assert_dropped ("a path bomb", node, raw, subscriber, "", 0, bomb, size, &delivered);
+    colugo_node_destroy (&node);
+}
+
+Test (proto, a_large_ordinary_message_decodes)
+{
+    //  32 MiB of bytes, a million packed floats, 100000 strings and as many
+    //  nested messages: about 42 MiB on the wire.
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    size_t count = 100000;
+    sample.blob.len = 32 * 1024 * 1024;
+    sample.blob.data = calloc (1, sample.blob.len);
+    sample.n_samples = 1000000;
+    sample.samples = calloc (sample.n_samples, sizeof (float));
+    sample.n_tags = count;
+    sample.tags = calloc (count, sizeof (char *));
+    sample.n_path = count;
+    sample.path = calloc (count, sizeof (Colugo__Examples__Telemetry__Position *));
+    Colugo__Examples__Telemetry__Position position = COLUGO__EXAMPLES__TELEMETRY__POSITION__INIT;
+    position.x = 1;
+    position.y = 2;
+    position.z = 3;
+    for (size_t i = 0; i < count; i++) {
+        sample.tags [i] = "a tag of some length";
+        sample.path [i] = &position;
+    }
+    size_t size = protobuf_c_message_get_packed_size (&sample.base);
+    uint8_t *packed = malloc (size);
+    cr_assert (packed && sample.blob.data && sample.samples && sample.tags && sample.path);
+    protobuf_c_message_pack (&sample.base, packed);
+    ProtobufCMessage *message;
+    char why [160] = "";
+    cr_assert_eq (colugo_proto_decode (&colugo__examples__telemetry__descriptor, packed, size,
+                                       &message, why, sizeof why),
+                  0, "%zu bytes: %s", size, why);
+    const Colugo__Examples__Telemetry *decoded = (const Colugo__Examples__Telemetry *) message;
+    cr_assert_eq (decoded->n_path, count);
+    cr_assert_eq (decoded->blob.len, sample.blob.len);
+    protobuf_c_message_free_unpacked (message, NULL);
+    free (packed);
+    free (sample.blob.data);
+    free (sample.samples);
+    free (sample.tags);
+    free (sample.path);
+}
+
+//  The least budget the sample decodes within, searched in steps of 16 bytes
+//  (the heap's granule) up to 64 KiB.
+static size_t
+s_sample_need (const uint8_t *packed, size_t size)
+{
+    for (size_t budget = 16; budget <= 65536; budget += 16) {
+        ProtobufCMessage *message;
+        char why [200] = "";
+        if (colugo_proto_decode_bounded (&colugo__examples__telemetry__descriptor, packed, size,
+                                         budget, &message, why, sizeof why)
+            == 0) {
+            protobuf_c_message_free_unpacked (message, NULL);
+            return budget;
+        }
+        cr_assert (strstr (why, "decoded message would exceed"), "%s", why);
+    }
+    cr_assert_fail ("the sample does not decode within 64 KiB");
+    return 0;
+}
+
+Test (proto, decode_bounded_refuses_what_needs_more)
+{
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    uint8_t packed [1024];
+    size_t size = protobuf_c_message_pack (&sample.base, packed);
+    size_t need = s_sample_need (packed, size);
+    cr_log_info ("the %zu-byte telemetry sample needs %zu bytes decoded", size, need);
+    cr_assert_gt (need, size, "unpacked, a message takes more than its bytes");
+    ProtobufCMessage *message;
+    char why [200] = "";
+    cr_assert_eq (colugo_proto_decode_bounded (&colugo__examples__telemetry__descriptor, packed,
+                                               size, need - 1, &message, why, sizeof why),
+                  COLUGO_EINVAL);
+    cr_assert_null (message);
+    char expect [64];
+    snprintf (expect, sizeof expect, "decoded message would exceed %zu bytes", need - 1);
+    cr_assert (strstr (why, expect), "%s", why);
+    //  0: no limit. What fails for its bytes still says so.
+    cr_assert_eq (colugo_proto_decode_bounded (&colugo__examples__telemetry__descriptor, packed,
+                                               size, 0, &message, why, sizeof why),
+                  0);
+    cr_assert_null (telemetry_sample_check ((const Colugo__Examples__Telemetry *) message));
+    protobuf_c_message_free_unpacked (message, NULL);
+    cr_assert_eq (colugo_proto_decode_bounded (&colugo__examples__telemetry__descriptor, packed,
+                                               size - 1, need, &message, why, sizeof why),
+                  COLUGO_EINVAL);
+    cr_assert (strstr (why, "do not decode as colugo.examples.Telemetry"), "%s", why);
+}
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_publisher_t *publisher;
+    colugo_subscriber_t *subscriber;
+    size_t need;  //  what the sample needs decoded
+    int received;
+} budget_fixture_t;
+
+static void
+on_budget_telemetry (colugo_subscriber_t *subscriber, const char *topic,
+                     const ProtobufCMessage *message, void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    (void) message;
+    budget_fixture_t *self = (budget_fixture_t *) arg;
+    self->received++;
+    colugo_node_stop (self->node);
+}
+
+static void
+on_budget_tick (colugo_node_t *node, void *arg)
+{
+    budget_fixture_t *self = (budget_fixture_t *) arg;
+    //  Once a sample was dropped for its size, the next ones fit.
+    if (colugo_socket_stats (colugo_subscriber_socket (self->subscriber)).dropped > 0)
+        colugo_node_set_max_decoded_size (node, self->need);
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    cr_assert_eq (colugo_proto_publish (self->publisher, &sample.base), 0);
+}
+
+Test (proto, the_node_max_decoded_size_bounds_what_sockets_decode)
+{
+    Colugo__Examples__Telemetry sample;
+    telemetry_sample_fill (&sample);
+    uint8_t packed [1024];
+    budget_fixture_t self = {
+        .need = s_sample_need (packed, protobuf_c_message_pack (&sample.base, packed))};
+    self.node = colugo_node_new ("proto");
+    colugo_node_set_discovery (self.node, false);
+    cr_assert_eq (colugo_node_max_decoded_size (self.node), COLUGO_DEFAULT_MAX_DECODED_SIZE);
+    cr_assert_eq (COLUGO_DEFAULT_MAX_DECODED_SIZE, 256 * 1024 * 1024);
+    colugo_node_set_max_decoded_size (self.node, self.need - 16);
+    cr_assert_eq (colugo_node_max_decoded_size (self.node), self.need - 16);
+    self.publisher =
+        colugo_proto_add_publisher (self.node, "budget", &colugo__examples__telemetry__descriptor);
+    self.subscriber = colugo_proto_add_subscriber (
+        self.node, "budget", &colugo__examples__telemetry__descriptor, on_budget_telemetry, &self);
+    colugo_node_add_repeater (self.node, 5, on_budget_tick, &self);
+    colugo_node_add_delayed (self.node, DEADLINE_MS, on_stop, NULL);
+    colugo_node_start (self.node);
+    cr_assert_eq (self.received, 1);
+    cr_assert_geq (colugo_socket_stats (colugo_subscriber_socket (self.subscriber)).dropped, 1);
     colugo_node_destroy (&self.node);
 }

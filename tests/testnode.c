@@ -8,6 +8,9 @@
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
+    pub also takes -b burst (messages per tick) and -P prefix (payloads
+    "<prefix>:<n>"); sub takes -s ms (sleep that long in each message
+    callback: a slow application);
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
     it again), -W ms (stop the node after ms, print STOPPING <ms> and
@@ -19,7 +22,8 @@
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
     "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
-    "SENT <n>", "DONE", "ERROR <text>"; <ms> is wall-clock milliseconds.
+    "SENT <n>", "DONE", "ERROR <text>", "PORT <port>" (after READY, for a
+    publisher or server: its open port); <ms> is wall-clock milliseconds.
     Every program also stops after -t ms (default 60 s), so no test waits on
     a node forever.
 */
@@ -47,6 +51,9 @@ typedef struct {
     long sent;
     long received;
     long exit_code;
+    long burst;          //  -b: messages per tick
+    const char *prefix;  //  -P: payload prefix
+    long sleep_ms;       //  -s: time spent in each message callback
     long long gap_last;  //  -G: when the repeater last ran (monotonic ms)
     long long gap_max;
     colugo_publisher_t *late;  //  -A
@@ -98,6 +105,8 @@ on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data
     (void) topic;
     test_node_t *self = (test_node_t *) arg;
     s_line ("MSG %lld %.*s", s_now_ms (), (int) size, (const char *) data);
+    if (self->sleep_ms > 0)
+        usleep ((useconds_t) self->sleep_ms * 1000);
     if (self->count && ++self->received >= self->count) {
         s_line ("DONE");
         colugo_node_stop (self->node);
@@ -144,14 +153,18 @@ static void
 on_publish (colugo_node_t *node, void *arg)
 {
     test_node_t *self = (test_node_t *) arg;
-    char message [64];
-    int size = snprintf (message, sizeof message, "%ld", self->sent++);
-    colugo_publisher_send (self->publisher, message, (size_t) size);
-    for (int i = 0; i < 3; i++)
-        if (self->more_publishers [i])
-            colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
-    if (self->late)
-        colugo_publisher_send (self->late, message, (size_t) size);
+    for (long burst = 0; burst < (self->burst > 0 ? self->burst : 1); burst++) {
+        char message [128];
+        int size = self->prefix
+                       ? snprintf (message, sizeof message, "%s:%ld", self->prefix, self->sent++)
+                       : snprintf (message, sizeof message, "%ld", self->sent++);
+        colugo_publisher_send (self->publisher, message, (size_t) size);
+        for (int i = 0; i < 3; i++)
+            if (self->more_publishers [i])
+                colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
+        if (self->late)
+            colugo_publisher_send (self->late, message, (size_t) size);
+    }
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");
         colugo_node_stop (node);
@@ -317,8 +330,11 @@ main (int argc, char *argv [])
     long add_ms = 0;          //  -A: add a publisher after this
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:G:A:")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:")) != -1) {
         switch (option) {
+            case 'b': self.burst = atol (optarg); break;
+            case 'P': self.prefix = optarg; break;
+            case 's': self.sleep_ms = atol (optarg); break;
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
             case 'N': name = optarg; break;
@@ -412,18 +428,19 @@ main (int argc, char *argv [])
     if (add_ms)
         colugo_node_add_delayed (self.node, (uint32_t) add_ms, on_add_late, &self);
     s_line ("READY %s", colugo_node_uuid (self.node));
+    if (colugo_socket_port (socket))
+        s_line ("PORT %u", colugo_socket_port (socket));
     long stop_ms = restart_ms ? restart_ms : withdraw_ms;
     if (stop_ms)
         colugo_node_add_delayed (self.node, (uint32_t) stop_ms, on_stop, &self);
     int rc = colugo_node_start (self.node);
     if (gap_ms) {
         colugo_node_stats_t stats = colugo_node_stats (self.node);
-        s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
-                (unsigned long long) stats.services_seen,
-                (unsigned long long) stats.services_invalid,
-                (unsigned long long) stats.resolve_failures,
-                (unsigned long long) stats.daemon_restarts,
-                (unsigned long long) stats.daemon_stalls);
+        s_line (
+            "STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
+            (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
+            (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
+            (unsigned long long) stats.daemon_stalls);
         s_line ("MAXGAP %lld", self.gap_max);
     }
     if (rc == 0 && restart_ms && self.exit_code == 0) {

@@ -21,6 +21,7 @@ colugo_strerror (int err)
         case COLUGO_EALREADY: return "already done";
         case COLUGO_ENOTFOUND: return "not found";
         case COLUGO_ETOOBIG: return "message too big";
+        case COLUGO_EEXPIRED: return "expired: waited too long and was dropped";
         default: return "unknown error";
     }
 }

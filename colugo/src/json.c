@@ -3,9 +3,12 @@
     Each JSON socket carries this layer's state (s_state_t, see layer.h) with its flags and
     the application's callback; the core handler decodes, checks and hands
     the document over, then releases it. Every payload goes through
-    colugo_json_decode (), which a fuzz target calls too. Before encoding,
-    a document is checked for what the other side's decoder would refuse,
-    so a sender gets COLUGO_EINVAL instead of its peers dropping silently.
+    colugo_json_decode_bounded (), which a fuzz target calls too: a scan of
+    the text bounds what jansson will allocate for it, and a document over
+    the node's max decoded size is refused before jansson sees it. Before
+    encoding, a document is checked for what the other side's decoder would
+    refuse, so a sender gets COLUGO_EINVAL instead of its peers dropping
+    silently.
 */
 #include <czmq.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 //  checks both sides of the limit). Its encoder has no such limit.
 #define S_MAX_DEPTH 2048
 #define S_STACK_BUFFER 4096
+#define S_WHY_SIZE 256  //  the reason of a drop
 #define S_TYPE "json"
 
 //  How documents are encoded: compact, any value at the top level (without
@@ -81,11 +85,210 @@ s_refuse (colugo_node_t *node, const char *topic)
 }
 
 //  --------------------------------------------------------------------------
+//  What decoding a text will cost
+//
+//  jansson takes no allocator per call (json_set_alloc_funcs () is the
+//  process's, and may be the application's), so the text is scanned first
+//  and what jansson 2.14 allocates for it is bounded from above, block by
+//  block as the heap counts (colugo__heap_cost ()), at the peak of the
+//  decode: each value, array and object as its load.c, value.c and
+//  hashtable.c build it, each at the largest it gets while growing, and the
+//  lexer's buffer for the longest token. test_json.c measures jansson's
+//  real cost with a counting allocator and checks that this stays above it,
+//  and fuzz_json checks it on every input. Up to the first error jansson
+//  builds what the scan counted, and it lexes tokens (strings allocate
+//  there) only as far as the scan reads, so a text it refuses costs less.
+
+//  jansson 2.14's structures, in pointers (as in jansson_private.h and
+//  hashtable.h): an array has a size, a count and a table; an object a
+//  hashtable of a size, buckets, an order and two lists; a pair two lists,
+//  a hash, a value and the key's length before the key; a bucket two
+//  pointers; a string its text and length.
+#define S_WORD sizeof (void *)
+#define S_ARRAY_STRUCT (sizeof (json_t) + 3 * S_WORD)
+#define S_OBJECT_STRUCT (sizeof (json_t) + 7 * S_WORD)
+#define S_PAIR_HEADER (7 * S_WORD)
+#define S_BUCKET (2 * S_WORD)
+#define S_STRING_STRUCT (sizeof (json_t) + 2 * S_WORD)
+#define S_NUMBER_STRUCT (sizeof (json_t) + sizeof (json_int_t))
+#define S_FIRST_TABLE 8    //  entries of an array, buckets of an object
+#define S_FIRST_BUFFER 16  //  the lexer's token buffer
+
+//  An open array or object during the scan.
+typedef struct {
+    size_t count;  //  elements, or members
+    bool object;
+} s_open_t;
+
+typedef struct {
+    size_t cost;     //  so far, for what was closed and what allocates at once
+    size_t longest;  //  the longest token
+    s_open_t open [S_MAX_DEPTH];
+    size_t depth;     //  open containers
+    bool expect_key;  //  the next string in an object is a key
+} s_scan_t;
+
+static void
+s_add (s_scan_t *scan, size_t cost)
+{
+    scan->cost = cost > SIZE_MAX - scan->cost ? SIZE_MAX : scan->cost + cost;
+}
+
+//  A table that starts with S_FIRST_TABLE entries of entry bytes and
+//  doubles while it holds fewer than count: the last two live at once as it
+//  grows (the new one is allocated before the old one is freed).
+static size_t
+s_table_cost (size_t count, size_t entry)
+{
+    size_t entries = S_FIRST_TABLE;
+    while (entries < count && entries <= SIZE_MAX / 2 / entry)
+        entries *= 2;
+    size_t cost = colugo__heap_cost (entries * entry);
+    if (entries > S_FIRST_TABLE)
+        cost += colugo__heap_cost (entries / 2 * entry);
+    return cost;
+}
+
+//  A value starts: an element of the open array, if that is where it is.
+static void
+s_scan_value (s_scan_t *scan)
+{
+    if (scan->depth && !scan->open [scan->depth - 1].object)
+        scan->open [scan->depth - 1].count++;
+}
+
+static void
+s_scan_close (s_scan_t *scan)
+{
+    s_open_t *open = &scan->open [--scan->depth];
+    if (open->object)
+        s_add (scan, colugo__heap_cost (S_OBJECT_STRUCT) + s_table_cost (open->count, S_BUCKET));
+    else
+        s_add (scan, colugo__heap_cost (S_ARRAY_STRUCT) + s_table_cost (open->count, S_WORD));
+    scan->expect_key = false;
+}
+
+//  A string of at most raw bytes between its quotes: jansson lexes it into
+//  a block of raw + 3 bytes (its buffer holds the quotes), which a value
+//  keeps; a key is copied into its pair, and its block stays until its
+//  value is parsed.
+static void
+s_scan_string (s_scan_t *scan, size_t raw)
+{
+    size_t text = colugo__heap_cost (raw + 3);
+    if (scan->expect_key) {
+        scan->open [scan->depth - 1].count++;
+        s_add (scan, text);
+        s_add (scan, colugo__heap_cost (S_PAIR_HEADER + raw + 1));
+        scan->expect_key = false;
+    }
+    else {
+        s_scan_value (scan);
+        s_add (scan, text);
+        s_add (scan, colugo__heap_cost (S_STRING_STRUCT));
+    }
+}
+
+static bool
+s_number_byte (char c)
+{
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+static bool
+s_letter (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+//  Where the token that starts at text [at] ends: a string (to past its
+//  closing quote, or the end), or a run of number bytes or letters.
+static size_t
+s_token_end (const char *text, size_t size, size_t at)
+{
+    size_t end = at + 1;
+    if (text [at] == '"') {
+        while (end < size && text [end] != '"')
+            end += text [end] == '\\' ? 2 : 1;
+        return end < size ? end + 1 : size;
+    }
+    bool (*in_token) (char) = s_letter (text [at]) ? s_letter : s_number_byte;
+    while (end < size && in_token (text [end]))
+        end++;
+    return end;
+}
+
+//  Returns a bound on what jansson allocates to decode the text, or a
+//  value over max as soon as that is certain.
+static size_t
+s_decoded_cost (const char *text, size_t size, size_t max)
+{
+    //  On the heap: 32 KiB. Not cleared: an entry is set when it is opened.
+    s_scan_t *scan = (s_scan_t *) malloc (sizeof *scan);
+    if (!scan)
+        return SIZE_MAX;
+    scan->cost = scan->longest = scan->depth = 0;
+    scan->expect_key = false;
+    size_t at = 0;
+    while (at < size && scan->cost <= max) {
+        char c = text [at];
+        size_t end = at + 1;
+        if (c == '[' || c == '{') {
+            if (scan->depth == S_MAX_DEPTH)
+                break;  //  jansson stops there: "maximum parsing depth reached"
+            s_scan_value (scan);
+            scan->open [scan->depth++] = (s_open_t){.count = 0, .object = c == '{'};
+            scan->expect_key = c == '{';
+        }
+        else if ((c == ']' || c == '}') && scan->depth)
+            s_scan_close (scan);
+        else if (c == ',')
+            scan->expect_key = scan->depth && scan->open [scan->depth - 1].object;
+        else if (c == ':')
+            scan->expect_key = false;
+        else if (c == '"' || s_letter (c) || s_number_byte (c)) {
+            end = s_token_end (text, size, at);
+            if (end - at > scan->longest)
+                scan->longest = end - at;
+            if (c == '"')
+                s_scan_string (scan, end - at - 1);  //  a byte over: the closing quote
+            else {
+                s_scan_value (scan);
+                if (!s_letter (c))  //  true, false and null are not allocated
+                    s_add (scan, colugo__heap_cost (S_NUMBER_STRUCT));
+            }
+        }
+        at = end;
+    }
+    while (scan->depth)
+        s_scan_close (scan);
+    //  The lexer's buffer holds a token, the byte after it (read ahead, then
+    //  given back: found by fuzz_json) and a NUL, and doubles as it grows.
+    size_t buffer = S_FIRST_BUFFER;
+    while (buffer < scan->longest + 2 && buffer <= SIZE_MAX / 2)
+        buffer *= 2;
+    s_add (scan, colugo__heap_cost (buffer));
+    if (buffer > S_FIRST_BUFFER)
+        s_add (scan, colugo__heap_cost (buffer / 2));
+    size_t cost = scan->cost;
+    free (scan);
+    return cost;
+}
+
+//  --------------------------------------------------------------------------
 //  Decoding and encoding
 
 int
 colugo_json_decode (const void *data, size_t size, int flags, json_t **document_p, char *why,
                     size_t why_size)
+{
+    return colugo_json_decode_bounded (data, size, flags, COLUGO_DEFAULT_MAX_DECODED_SIZE,
+                                       document_p, why, why_size);
+}
+
+int
+colugo_json_decode_bounded (const void *data, size_t size, int flags, size_t max_decoded,
+                            json_t **document_p, char *why, size_t why_size)
 {
     if (!document_p)
         return COLUGO_EINVAL;
@@ -93,6 +296,12 @@ colugo_json_decode (const void *data, size_t size, int flags, json_t **document_
     if ((!data && size) || (flags & ~COLUGO_JSON_OBJECT)) {
         if (why && why_size)
             snprintf (why, why_size, "invalid arguments to colugo_json_decode");
+        return COLUGO_EINVAL;
+    }
+    if (max_decoded && s_decoded_cost ((const char *) data, size, max_decoded) > max_decoded) {
+        if (why && why_size)
+            snprintf (why, why_size, "decoded document would exceed %zu bytes (%zu bytes of JSON)",
+                      max_decoded, size);
         return COLUGO_EINVAL;
     }
     //  json_loadb reads exactly size bytes and refuses a NULL buffer, even
@@ -123,13 +332,24 @@ colugo_json_decode (const void *data, size_t size, int flags, json_t **document_
     return 0;
 }
 
-//  Decodes a payload, or counts it as dropped on the socket and returns NULL.
+//  Decodes a payload within the node's budget, or returns NULL with the
+//  reason in why.
 static json_t *
-s_decode (colugo_socket_t *socket, int flags, const void *data, size_t size)
+s_decode (const s_state_t *state, const void *data, size_t size, char *why, size_t why_size)
 {
     json_t *document;
-    char why [256];
-    if (colugo_json_decode (data, size, flags, &document, why, sizeof why))
+    colugo_json_decode_bounded (data, size, state->flags, colugo__layer_max_decoded (&state->layer),
+                                &document, why, why_size);
+    return document;
+}
+
+//  The same, counting what does not decode as dropped on the socket.
+static json_t *
+s_decode_or_drop (colugo_socket_t *socket, const s_state_t *state, const void *data, size_t size)
+{
+    char why [S_WHY_SIZE];
+    json_t *document = s_decode (state, data, size, why, sizeof why);
+    if (!document)
         colugo_socket_drop (socket, why);
     return document;
 }
@@ -238,7 +458,7 @@ s_on_message (colugo_subscriber_t *subscriber, const char *topic, const void *da
               void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
-    json_t *document = s_decode (colugo_subscriber_socket (subscriber), state->flags, data, size);
+    json_t *document = s_decode_or_drop (colugo_subscriber_socket (subscriber), state, data, size);
     if (!document)
         return;
     ((colugo_json_message_fn *) state->handler) (subscriber, topic, document, state->arg);
@@ -264,9 +484,9 @@ static void
 s_on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
-    json_t *document;
-    char why [256];
-    if (colugo_json_decode (data, size, state->flags, &document, why, sizeof why)) {
+    char why [S_WHY_SIZE];
+    json_t *document = s_decode (state, data, size, why, sizeof why);
+    if (!document) {
         colugo_server_drop (server, request, why);
         return;
     }
@@ -310,7 +530,7 @@ s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
 {
     colugo__call_t call = colugo__call_end ((colugo__call_t *) arg);
     s_state_t *state = (s_state_t *) call.layer;
-    json_t *reply = s_decode (colugo_client_socket (client), state->flags, data, size);
+    json_t *reply = s_decode_or_drop (colugo_client_socket (client), state, data, size);
     if (!reply) {
         if (call.on_failure)
             call.on_failure (client, call.arg);

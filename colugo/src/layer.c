@@ -1,4 +1,5 @@
 /*  layer.c: see layer.h. */
+#include <stdint.h>
 #include <stdlib.h>
 #include "layer.h"
 
@@ -41,11 +42,15 @@ s_adopt (colugo_socket_t *socket, const void *owner, colugo__layer_t *state, boo
     return false;
 }
 
+//  True if there is a state (else out of memory: the error set), which
+//  then records the node.
 static bool
-s_have_state (colugo__layer_t *state)
+s_have_state (colugo_node_t *node, colugo__layer_t *state)
 {
     if (!state)
         colugo_set_last_error (COLUGO_ENOMEM);
+    else
+        state->node = node;
     return state != NULL;
 }
 
@@ -53,7 +58,7 @@ colugo_publisher_t *
 colugo__layer_add_publisher (colugo_node_t *node, const char *topic, const char *type,
                              const void *owner, colugo__layer_t *state)
 {
-    if (!s_have_state (state))
+    if (!s_have_state (node, state))
         return NULL;
     colugo_publisher_t *publisher = colugo_node_add_typed_publisher (node, topic, type);
     if (!publisher)
@@ -67,7 +72,7 @@ colugo_subscriber_t *
 colugo__layer_add_subscriber (colugo_node_t *node, const char *topic, const char *type,
                               const void *owner, colugo__layer_t *state, colugo_message_fn *handler)
 {
-    if (!s_have_state (state))
+    if (!s_have_state (node, state))
         return NULL;
     colugo_subscriber_t *subscriber =
         colugo_node_add_typed_subscriber (node, topic, type, handler, state);
@@ -82,7 +87,7 @@ colugo_server_t *
 colugo__layer_add_server (colugo_node_t *node, const char *topic, const char *type,
                           const void *owner, colugo__layer_t *state, colugo_request_fn *handler)
 {
-    if (!s_have_state (state))
+    if (!s_have_state (node, state))
         return NULL;
     colugo_server_t *server = colugo_node_add_typed_server (node, topic, type, handler, state);
     if (!server)
@@ -96,7 +101,7 @@ colugo_client_t *
 colugo__layer_add_client (colugo_node_t *node, const char *topic, const char *type,
                           const void *owner, colugo__layer_t *state)
 {
-    if (!s_have_state (state))
+    if (!s_have_state (node, state))
         return NULL;
     colugo_client_t *client = colugo_node_add_typed_client (node, topic, type);
     if (!client)
@@ -104,6 +109,32 @@ colugo__layer_add_client (colugo_node_t *node, const char *topic, const char *ty
     else if (!s_adopt (colugo_client_socket (client), owner, state, true))
         colugo_client_destroy (&client);
     return client;
+}
+
+size_t
+colugo__layer_max_decoded (const colugo__layer_t *layer)
+{
+    return colugo_node_max_decoded_size (layer->node);
+}
+
+//  glibc on 64-bit: blocks of at least 32 bytes, 16-byte aligned, with an
+//  8-byte header; from 128 KiB (the default mmap threshold) a block may be
+//  a mapping of its own, in whole pages.
+#define S_HEAP_MIN_BLOCK 32
+#define S_HEAP_ALIGN 16
+#define S_HEAP_HEADER 8
+#define S_HEAP_MMAP_THRESHOLD (128 * 1024)
+#define S_HEAP_PAGE 4096
+
+size_t
+colugo__heap_cost (size_t size)
+{
+    if (size > SIZE_MAX / 2)
+        return SIZE_MAX;
+    size_t block = (size + S_HEAP_HEADER + S_HEAP_ALIGN - 1) & ~(size_t) (S_HEAP_ALIGN - 1);
+    if (size >= S_HEAP_MMAP_THRESHOLD)
+        block += S_HEAP_PAGE;
+    return block < S_HEAP_MIN_BLOCK ? S_HEAP_MIN_BLOCK : block;
 }
 
 colugo__layer_t *

@@ -1,7 +1,7 @@
 /*  layer.h: what the typed layers (proto.c, json.c) share, compiled into
     each of their libraries: their state on a socket, found again only by
-    the layer that attached it, and a client's calls in flight, each of
-    whose callbacks runs exactly once.
+    the layer that attached it, a client's calls in flight, each of whose
+    callbacks runs exactly once, and how decoding is bounded.
 */
 #ifndef COLUGO__LAYER_H_INCLUDED
 #define COLUGO__LAYER_H_INCLUDED
@@ -12,8 +12,19 @@
 //  The start of a layer's socket state; the layer's own struct begins with
 //  it and is allocated with malloc.
 typedef struct {
-    zlistx_t *calls;  //  clients: colugo__call_t in flight, else NULL
+    zlistx_t *calls;      //  clients: colugo__call_t in flight, else NULL
+    colugo_node_t *node;  //  the socket's, which outlives it
 } colugo__layer_t;
+
+//  The most a decode of one message of the layer's socket may allocate
+//  (colugo_node_max_decoded_size (); 0: no limit).
+size_t colugo__layer_max_decoded (const colugo__layer_t *layer);
+
+//  What malloc (size) takes from the heap: glibc's block for it, header and
+//  rounding included (a page more for blocks it may map on their own), so
+//  that a decode budget bounds memory rather than requested bytes. SIZE_MAX
+//  when that does not fit a size_t.
+size_t colugo__heap_cost (size_t size);
 
 //  Attaches state to the socket for owner (the layer's tag: the address of
 //  something of its own); with_calls for a client. Returns false, having
@@ -26,7 +37,8 @@ bool colugo__layer_attach (colugo_socket_t *socket, const void *owner, colugo__l
 colugo__layer_t *colugo__layer_of (colugo_socket_t *socket, const void *owner);
 
 //  Adds a typed socket with the layer's state attached (the state is the
-//  argument of handler, where there is one). On failure returns NULL, with
+//  argument of handler, where there is one, and records the node). On
+//  failure returns NULL, with
 //  the state freed and colugo_last_error () set; state may be NULL (out of
 //  memory already).
 colugo_publisher_t *colugo__layer_add_publisher (colugo_node_t *node, const char *topic,

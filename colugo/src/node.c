@@ -3,6 +3,7 @@
     its topic, every client with every server, in this node (directly, over
     loopback) and on the network (as discovery reports them).
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include "colugo/node.h"
 #include "colugo/topic.h"
 #include "discovery.h"
+#include "match.h"
 #include "reaper.h"
+#include "signals.h"
 #include "sock.h"
 #include "timers.h"
 #include "u64map.h"
@@ -31,119 +34,29 @@ typedef struct {
 
 struct colugo_node_t {
     char *name;
-    char uuid [37];  //  random (version 4), fresh for each node
+    char uuid [37];     //  random (version 4), fresh for each node
+    colugo__env_t env;  //  what the sockets see of the node
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
     colugo__discovery_t *discovery;  //  while started, with discovery on
     colugo__u64map_t sockets;        //  id -> colugo_socket_t, live ones
-    uint64_t last_socket_id;
-    colugo__u64map_t user_timers;  //  heap id -> s_user_timer_t
-    bool running;                  //  inside zloop_start ()
-    bool stopping;                 //  colugo_node_stop () was called
+    colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
+    bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
+    colugo__signals_t signals;  //  SIGINT and SIGTERM stop it (by default)
     bool wait_for_daemon;
-    int heartbeat_ivl;
-    int heartbeat_timeout;
-    size_t max_message_size;    //  0: no limit
-    int queue_limit;            //  ZMQ_SNDHWM and ZMQ_RCVHWM
+    size_t max_decoded_size;    //  for the typed layers; 0: no limit
     colugo_node_stats_t stats;  //  discovery's, kept across restarts
 };
 
 //  --------------------------------------------------------------------------
 //  Matching sockets with peers
 
-//  Which kind of advertised socket a connecting socket wants.
-static int
-s_wanted_type (const colugo_socket_t *socket)
-{
-    if (socket->kind == COLUGO_SUBSCRIBER)
-        return ZMQ_PUB;
-    if (socket->kind == COLUGO_CLIENT)
-        return ZMQ_REP;
-    return -1;
-}
-
-//  Which kind of connecting socket a bound socket serves.
-static colugo_kind_t
-s_served_kind (const colugo_socket_t *socket)
-{
-    return socket->kind == COLUGO_PUBLISHER ? COLUGO_SUBSCRIBER : COLUGO_CLIENT;
-}
-
 static bool
 s_is_binder (const colugo_socket_t *socket)
 {
-    return socket->kind == COLUGO_PUBLISHER || socket->kind == COLUGO_SERVER;
-}
-
-static void
-s_local_endpoint (const colugo_socket_t *binder, char *buffer, size_t size)
-{
-    snprintf (buffer, size, "tcp://127.0.0.1:%u", binder->port);
-}
-
-//  Connects (or disconnects) two sockets of this node, if their message
-//  types agree.
-static void
-s_link_local (colugo_node_t *self, colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
-{
-    char endpoint [64], key [96];
-    s_local_endpoint (binder, endpoint, sizeof endpoint);
-    snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
-    if (!link) {
-        if (!colugo__socket_forget_mismatch (connecter, key))
-            colugo__socket_remove_peer (connecter, endpoint);
-    }
-    else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
-                                     key, endpoint, self->uuid, self->name))
-        colugo__socket_add_peer (connecter, endpoint, self->uuid, self->name);
-}
-
-typedef void (s_socket_fn) (colugo_node_t *self, colugo_socket_t *socket, void *arg);
-
-//  Calls fn for every socket of the node, over a copy of their ids: what fn
-//  reaches (the application's peer callbacks) may add or close sockets.
-static void
-s_each_socket (colugo_node_t *self, s_socket_fn *fn, void *arg)
-{
-    size_t count = self->sockets.size, cursor = 0, taken = 0;
-    uint64_t *ids = malloc ((count ? count : 1) * sizeof *ids);
-    if (!ids) {
-        colugo__error ("out of memory: node '%s' cannot update its sockets", self->name);
-        return;
-    }
-    colugo_socket_t *socket;
-    while (taken < count && (socket = colugo__u64map_next (&self->sockets, &cursor)))
-        ids [taken++] = socket->id;
-    for (size_t i = 0; i < taken; i++)
-        if ((socket = colugo__u64map_get (&self->sockets, ids [i])))
-            fn (self, socket, arg);
-    free (ids);
-}
-
-typedef struct {
-    colugo__service_event_t event;
-    const colugo__service_t *service;
-} s_service_change_t;
-
-static void
-s_apply_service (colugo_node_t *self, colugo_socket_t *socket, void *arg)
-{
-    (void) self;
-    s_service_change_t *change = (s_service_change_t *) arg;
-    const colugo__service_t *service = change->service;
-    if (s_wanted_type (socket) != service->socket_type || strcmp (socket->topic, service->topic))
-        return;
-    if (change->event == COLUGO__SERVICE_DOWN) {
-        //  A mismatched service was never connected: its endpoint may now
-        //  belong to another service (a port reused), which stays.
-        if (!colugo__socket_forget_mismatch (socket, service->name))
-            colugo__socket_remove_peer (socket, service->endpoint);
-    }
-    else if (colugo__socket_accepts (socket, service->type, service->name, service->endpoint,
-                                     service->node_uuid, service->node_name))
-        colugo__socket_add_peer (socket, service->endpoint, service->node_uuid, service->node_name);
+    return socket->kind->binds;
 }
 
 static void
@@ -152,8 +65,7 @@ s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t 
     colugo_node_t *self = (colugo_node_t *) arg;
     if (strcmp (service->node_uuid, self->uuid) == 0)
         return;  //  ours: linked directly
-    s_service_change_t change = {event, service};
-    s_each_socket (self, s_apply_service, &change);
+    colugo__match_service (&self->sockets, event, service);
 }
 
 //  Tells a newly added connecting socket of every service already known.
@@ -161,10 +73,8 @@ static void
 s_on_known_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     colugo_socket_t *socket = (colugo_socket_t *) arg;
-    if (event != COLUGO__SERVICE_UP || strcmp (service->node_uuid, socket->node->uuid) == 0)
-        return;
-    s_service_change_t change = {event, service};
-    s_apply_service (socket->node, socket, &change);
+    if (event == COLUGO__SERVICE_UP && strcmp (service->node_uuid, socket->env->node_uuid))
+        colugo__match_known (socket, service);
 }
 
 static void
@@ -173,51 +83,28 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
     if (!self->discovery || !s_is_binder (socket) || socket->publication)
         return;
     socket->publication = colugo__discovery_publish (
-        self->discovery, socket->topic, socket->kind == COLUGO_PUBLISHER ? ZMQ_PUB : ZMQ_REP,
-        socket->message_type, socket->port, 0, socket->id);
+        self->discovery, socket->topic, socket->kind->service_type, socket->message_type,
+        socket->port, socket->verified_port, socket->id);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
 
-//  Links (link true) or unlinks a socket with the sockets of this node it
-//  serves or is served by.
-typedef struct {
-    colugo_socket_t *socket;
-    bool link;
-} s_local_change_t;
-
 static void
-s_apply_local (colugo_node_t *self, colugo_socket_t *other, void *arg)
+s_advertise_each (colugo_socket_t *socket, void *arg)
 {
-    s_local_change_t *change = (s_local_change_t *) arg;
-    colugo_socket_t *socket = change->socket;
-    if (other == socket || strcmp (other->topic, socket->topic) != 0)
-        return;
-    if (s_is_binder (socket) && other->kind == s_served_kind (socket))
-        s_link_local (self, socket, other, change->link);
-    else if (change->link && s_is_binder (other) && socket->kind == s_served_kind (other))
-        s_link_local (self, other, socket, true);
+    s_advertise ((colugo_node_t *) arg, socket);
 }
 
-static void
-s_advertise_each (colugo_node_t *self, colugo_socket_t *socket, void *arg)
-{
-    (void) arg;
-    s_advertise (self, socket);
-}
-
-int
-colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
+static int
+s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (colugo__socket_start (socket, self->loop))
         return COLUGO_EZMQ;
-    socket->id = ++self->last_socket_id;
     if (colugo__u64map_put (&self->sockets, socket->id, socket)) {
         colugo__socket_stop (socket, self->loop);
         return COLUGO_ENOMEM;
     }
-    s_local_change_t change = {socket, true};
-    s_each_socket (self, s_apply_local, &change);
+    colugo__match_local (&self->sockets, socket, true);
     if (s_is_binder (socket))
         s_advertise (self, socket);
     else if (self->discovery)
@@ -225,9 +112,10 @@ colugo__node_add_socket (colugo_node_t *self, colugo_socket_t *socket)
     return 0;
 }
 
-void
-colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
+static void
+s_remove_socket (void *node, colugo_socket_t *socket)
 {
+    colugo_node_t *self = (colugo_node_t *) node;
     if (!colugo__u64map_take (&self->sockets, socket->id))
         return;  //  removed already
     if (socket->publication && self->discovery)
@@ -237,10 +125,8 @@ colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
     if (socket->destroy_kind)
         socket->destroy_kind (socket);
     socket->destroy_kind = NULL;
-    if (s_is_binder (socket)) {
-        s_local_change_t change = {socket, false};
-        s_each_socket (self, s_apply_local, &change);
-    }
+    if (s_is_binder (socket))
+        colugo__match_local (&self->sockets, socket, false);
     colugo__socket_stop (socket, self->loop);
     socket->dead = true;
     //  Freed from the loop: zloop may still dispatch to it in this pass, and
@@ -249,34 +135,22 @@ colugo__node_remove_socket (colugo_node_t *self, colugo_socket_t *socket)
         colugo__error ("out of memory: a closed socket is leaked");
 }
 
-zloop_t *
-colugo__node_loop (colugo_node_t *self)
-{
-    return self->loop;
-}
-
-colugo__timers_t *
-colugo__node_timers (colugo_node_t *self)
-{
-    return self->timers;
-}
-
-int
-colugo__node_handler_rc (colugo_node_t *self)
-{
-    return self->stopping ? -1 : 0;
-}
-
-size_t
-colugo__node_max_message_size (colugo_node_t *self)
-{
-    return self->max_message_size;
-}
-
 void
 colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes)
 {
-    self->max_message_size = bytes;
+    self->env.max_message_size = bytes;
+}
+
+void
+colugo_node_set_max_decoded_size (colugo_node_t *self, size_t bytes)
+{
+    self->max_decoded_size = bytes;
+}
+
+size_t
+colugo_node_max_decoded_size (colugo_node_t *self)
+{
+    return self->max_decoded_size;
 }
 
 int
@@ -284,21 +158,8 @@ colugo_node_set_queue_limit (colugo_node_t *self, int messages)
 {
     if (messages < 1)
         return COLUGO_EINVAL;
-    self->queue_limit = messages;
+    self->env.queue_limit = messages;
     return 0;
-}
-
-int
-colugo__node_queue_limit (colugo_node_t *self)
-{
-    return self->queue_limit;
-}
-
-void
-colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
-{
-    *interval_ms = self->heartbeat_ivl;
-    *timeout_ms = self->heartbeat_timeout;
 }
 
 //  --------------------------------------------------------------------------
@@ -307,7 +168,21 @@ colugo__node_heartbeat (colugo_node_t *self, int *interval_ms, int *timeout_ms)
 static int
 s_after_timers (void *arg)
 {
-    return colugo__node_handler_rc ((colugo_node_t *) arg);
+    return colugo__env_handler_rc (&((colugo_node_t *) arg)->env);
+}
+
+//  SIGINT or SIGTERM came (signals.c woke the loop).
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    (void) item;
+    colugo_node_t *self = (colugo_node_t *) arg;
+    if (colugo__signals_stop_requested (&self->signals)) {
+        colugo__info ("node '%s': stopping on a signal", self->name);
+        self->env.stopping = true;
+    }
+    return colugo__env_handler_rc (&self->env);
 }
 
 //  A version 4 uuid from the kernel's random source: a reused uuid would
@@ -335,7 +210,8 @@ colugo_node_new (const char *name)
         colugo_set_last_error (COLUGO_EINVAL);
         return NULL;
     }
-    zsys_init ();  //  SIGINT and SIGTERM end the loop
+    colugo__signals_init ();  //  before czmq's zsys_init: SIGINT and SIGTERM are ours
+    zsys_init ();
     colugo_node_t *self = calloc (1, sizeof *self);
     if (!self) {
         colugo_set_last_error (COLUGO_ENOMEM);
@@ -346,15 +222,30 @@ colugo_node_new (const char *name)
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->discovery_enabled = true;
-    self->heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS;
-    self->heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    self->max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE;
-    self->queue_limit = S_DEFAULT_QUEUE_LIMIT;
-    if (!self->name || !self->loop || !self->timers || !self->reaper || s_make_uuid (self->uuid)) {
+    if (self->loop)
+        zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
+    self->max_decoded_size = COLUGO_DEFAULT_MAX_DECODED_SIZE;
+    self->signals.pipe [0] = self->signals.pipe [1] = -1;
+    bool signals_ok = colugo__signals_open (&self->signals) == 0;
+    if (signals_ok)
+        colugo__signals_handle (&self->signals, true);
+    if (!signals_ok || !self->name || !self->loop || !self->timers || !self->reaper
+        || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
     }
+    self->env = (colugo__env_t){.loop = self->loop,
+                                .timers = self->timers,
+                                .reaper = self->reaper,
+                                .node_uuid = self->uuid,
+                                .node_name = self->name,
+                                .heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS,
+                                .heartbeat_timeout = S_DEFAULT_HEARTBEAT_TIMEOUT_MS,
+                                .max_message_size = S_DEFAULT_MAX_MESSAGE_SIZE,
+                                .queue_limit = S_DEFAULT_QUEUE_LIMIT,
+                                .close_socket = s_remove_socket,
+                                .node = self};
     return self;
 }
 
@@ -366,9 +257,8 @@ s_forget_service (void *arg, colugo__service_event_t event, const colugo__servic
 }
 
 static void
-s_unadvertise (colugo_node_t *self, colugo_socket_t *socket, void *arg)
+s_unadvertise (colugo_socket_t *socket, void *arg)
 {
-    (void) self;
     (void) arg;
     socket->publication = 0;
 }
@@ -387,7 +277,7 @@ s_stop_discovery (colugo_node_t *self)
     self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
     self->stats.daemon_stalls += stats.daemon_stalls;
-    s_each_socket (self, s_unadvertise, NULL);
+    colugo__match_each (&self->sockets, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
 
@@ -397,12 +287,20 @@ colugo_node_destroy (colugo_node_t **self_p)
     colugo_node_t *self = *self_p;
     if (!self)
         return;
-    assert (!self->running);  //  not from one of the node's own callbacks
+    if (self->running) {
+        //  From one of the node's own callbacks: the loop still runs on it.
+        //  A check, not an assert: the default build has no asserts.
+        colugo__error ("node '%s': colugo_node_destroy () called from one of its callbacks; "
+                       "stop it (colugo_node_stop) and destroy it after colugo_node_start () "
+                       "returns",
+                       self->name);
+        return;
+    }
     s_stop_discovery (self);
     colugo_socket_t *socket;
     size_t cursor = 0;
     while ((cursor = 0, socket = colugo__u64map_next (&self->sockets, &cursor)))
-        colugo__node_remove_socket (self, socket);
+        s_remove_socket (self, socket);
     colugo__u64map_free (&self->sockets);
     cursor = 0;
     s_user_timer_t *timer;
@@ -411,6 +309,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     colugo__u64map_free (&self->user_timers);
     colugo__reaper_destroy (&self->reaper);
     colugo__timers_destroy (&self->timers);
+    colugo__signals_close (&self->signals);
     zloop_destroy (&self->loop);
     free (self->name);
     free (self);
@@ -433,15 +332,22 @@ colugo_node_start (colugo_node_t *self)
         int rc = colugo__discovery_new (&config, &self->discovery);
         if (rc)
             return rc;
-        s_each_socket (self, s_advertise_each, NULL);
+        colugo__match_each (&self->sockets, s_advertise_each, self);
     }
+    zmq_pollitem_t wake = {NULL, self->signals.pipe [0], ZMQ_POLLIN, 0};
+    if (zloop_poller (self->loop, &wake, s_on_signal, self))
+        return COLUGO_ENOMEM;
     colugo__info ("node '%s' (%s) running", self->name, self->uuid);
     colugo__timers_restart (self->timers);
     self->running = true;
-    if (!self->stopping)
+    //  zloop_start returns on any signal that interrupts its poll (SIGCHLD,
+    //  SIGWINCH...): only a stop ends the node.
+    while (!self->env.stopping && !colugo__signals_stop_requested (&self->signals))
         zloop_start (self->loop);
     self->running = false;
-    self->stopping = false;
+    self->env.stopping = false;
+    zloop_poller_end (self->loop, &wake);
+    colugo__signals_consume (&self->signals);
     colugo__info ("node '%s' stopping: withdrawing its services", self->name);
     s_stop_discovery (self);
     return 0;
@@ -450,7 +356,7 @@ colugo_node_start (colugo_node_t *self)
 void
 colugo_node_stop (colugo_node_t *self)
 {
-    self->stopping = true;
+    self->env.stopping = true;
 }
 
 const char *
@@ -472,6 +378,12 @@ colugo_node_set_wait_for_daemon (colugo_node_t *self, bool wait)
 }
 
 void
+colugo_node_set_signal_handling (colugo_node_t *self, bool enabled)
+{
+    colugo__signals_handle (&self->signals, enabled);
+}
+
+void
 colugo_node_set_discovery (colugo_node_t *self, bool enabled)
 {
     self->discovery_enabled = enabled;
@@ -482,8 +394,8 @@ colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms)
 {
     if (interval_ms < 1 || timeout_ms < interval_ms)
         return COLUGO_EINVAL;
-    self->heartbeat_ivl = interval_ms;
-    self->heartbeat_timeout = timeout_ms;
+    self->env.heartbeat_ivl = interval_ms;
+    self->env.heartbeat_timeout = timeout_ms;
     return 0;
 }
 
@@ -512,24 +424,20 @@ s_add (colugo_node_t *self, const char *topic, colugo_socket_t *socket, int erro
         colugo_set_last_error (error);
         return NULL;
     }
-    int rc = colugo__node_add_socket (self, socket);
+    int rc = s_add_socket (self, socket);
     if (rc) {
         colugo__socket_free (socket);
         colugo_set_last_error (rc);
         return NULL;
     }
-    colugo__debug ("node '%s': added %s on topic '%s'", self->name,
-                   socket->kind == COLUGO_PUBLISHER    ? "publisher"
-                   : socket->kind == COLUGO_SUBSCRIBER ? "subscriber"
-                   : socket->kind == COLUGO_CLIENT     ? "client"
-                                                       : "server",
-                   topic);
+    colugo__debug ("node '%s': added %s on topic '%s'", self->name, socket->kind->name, topic);
     return socket->owner;
 }
 
-//  Checks a topic and a type (NULL: untyped) before anything is bound.
+//  Checks a topic and a type (NULL: untyped) before anything is bound, and
+//  that a socket which needs a handler has one.
 static bool
-s_names_ok (const char *topic, const char *type)
+s_names_ok (const char *topic, const char *type, bool handler_ok)
 {
     if (colugo_topic_check (topic)) {
         colugo__error ("invalid topic name: it must be 1-%d bytes of printable UTF-8",
@@ -543,54 +451,51 @@ s_names_ok (const char *topic, const char *type)
         colugo_set_last_error (COLUGO_EINVAL);
         return false;
     }
+    if (!handler_ok) {
+        colugo_set_last_error (COLUGO_EINVAL);
+        return false;
+    }
     return true;
 }
 
 colugo_publisher_t *
 colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const char *type)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, true))
         return NULL;
     int error = 0;
-    return s_add (self, topic, colugo__publisher_new (self, topic, type, &error), error);
+    return s_add (self, topic, colugo__publisher_new (&self->env, topic, type, &error), error);
 }
 
 colugo_subscriber_t *
 colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const char *type,
                                   colugo_message_fn *handler, void *arg)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, handler != NULL))
         return NULL;
-    if (!handler) {
-        colugo_set_last_error (COLUGO_EINVAL);
-        return NULL;
-    }
     int error = 0;
-    return s_add (self, topic, colugo__subscriber_new (self, topic, type, handler, arg, &error),
-                  error);
+    return s_add (self, topic,
+                  colugo__subscriber_new (&self->env, topic, type, handler, arg, &error), error);
 }
 
 colugo_client_t *
 colugo_node_add_typed_client (colugo_node_t *self, const char *topic, const char *type)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, true))
         return NULL;
     int error = 0;
-    return s_add (self, topic, colugo__client_new (self, topic, type, &error), error);
+    return s_add (self, topic, colugo__client_new (&self->env, topic, type, &error), error);
 }
 
 colugo_server_t *
 colugo_node_add_typed_server (colugo_node_t *self, const char *topic, const char *type,
                               colugo_request_fn *handler, void *arg)
 {
-    if (!s_names_ok (topic, type))
+    if (!s_names_ok (topic, type, handler != NULL))
         return NULL;
-    if (!handler) {
-        colugo_set_last_error (COLUGO_EINVAL);
-        return NULL;
-    }
     int error = 0;
-    return s_add (self, topic, colugo__server_new (self, topic, type, handler, arg, &error), error);
+    return s_add (self, topic, colugo__server_new (&self->env, topic, type, handler, arg, &error),
+                  error);
 }
 
 colugo_publisher_t *

@@ -4,7 +4,9 @@
     with its descriptors and the application's callback; the core handler unpacks, checks and
     hands the message over, then frees it. protobuf-c checks the wire format
     but not that strings are UTF-8, so every string field, nested ones
-    included, is checked before the application sees the message.
+    included, is checked before the application sees the message. It
+    unpacks through a counting allocator that fails past the node's max
+    decoded size: a few bytes on the wire can cost a hundred unpacked.
 */
 #include <czmq.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 //  limit recursion of self-referencing message types while unpacking).
 #define S_MAX_DEPTH 64
 #define S_STACK_BUFFER 4096
+#define S_WHY_SIZE 200  //  the reason of a drop
 
 typedef struct {
     colugo__layer_t layer;                               //  first: see layer.h
@@ -127,17 +130,66 @@ s_valid_message (const ProtobufCMessage *message, int depth)
     return true;
 }
 
+//  --------------------------------------------------------------------------
+//  Unpacking within a budget
+
+//  What an unpack has taken from the heap, of how much it may. Every
+//  allocation counts and frees do not give back: protobuf-c allocates each
+//  part of a message once and frees only its scratch (and what merging
+//  repeats of a field replaces), so the sum bounds the peak and also the
+//  copying that merges would do.
+typedef struct {
+    size_t used;  //  colugo__heap_cost () of each allocation, <= max
+    size_t max;
+    bool exceeded;
+} s_budget_t;
+
+static void *
+s_budget_alloc (void *data, size_t size)
+{
+    s_budget_t *budget = (s_budget_t *) data;
+    size_t cost = colugo__heap_cost (size);
+    if (cost > budget->max - budget->used) {
+        budget->exceeded = true;
+        return NULL;  //  protobuf-c frees what it has and returns NULL
+    }
+    budget->used += cost;
+    return malloc (size);
+}
+
+//  The blocks are malloc's: a message is freed with the default allocator.
+static void
+s_budget_free (void *data, void *pointer)
+{
+    (void) data;
+    free (pointer);
+}
+
 int
 colugo_proto_decode (const ProtobufCMessageDescriptor *descriptor, const void *data, size_t size,
                      ProtobufCMessage **message_p, char *why, size_t why_size)
 {
+    return colugo_proto_decode_bounded (descriptor, data, size, COLUGO_DEFAULT_MAX_DECODED_SIZE,
+                                        message_p, why, why_size);
+}
+
+int
+colugo_proto_decode_bounded (const ProtobufCMessageDescriptor *descriptor, const void *data,
+                             size_t size, size_t max_decoded, ProtobufCMessage **message_p,
+                             char *why, size_t why_size)
+{
     *message_p = NULL;
     if (!descriptor || descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC || (!data && size))
         return COLUGO_EINVAL;
-    ProtobufCMessage *message =
-        protobuf_c_message_unpack (descriptor, NULL, size, (const uint8_t *) data);
+    s_budget_t budget = {.max = max_decoded};
+    ProtobufCAllocator allocator = {s_budget_alloc, s_budget_free, &budget};
+    ProtobufCMessage *message = protobuf_c_message_unpack (
+        descriptor, max_decoded ? &allocator : NULL, size, (const uint8_t *) data);
     if (!message) {
-        if (why)
+        if (why && budget.exceeded)
+            snprintf (why, why_size, "decoded message would exceed %zu bytes (a %zu-byte %s)",
+                      max_decoded, size, descriptor->name);
+        else if (why)
             snprintf (why, why_size, "%zu bytes that do not decode as %s", size, descriptor->name);
         return COLUGO_EINVAL;
     }
@@ -154,14 +206,26 @@ colugo_proto_decode (const ProtobufCMessageDescriptor *descriptor, const void *d
     return 0;
 }
 
-//  Unpacks a payload, or counts it as dropped on the socket and returns NULL.
+//  Unpacks a payload within the node's budget, or returns NULL with the
+//  reason in why.
 static ProtobufCMessage *
-s_unpack (colugo_socket_t *socket, const ProtobufCMessageDescriptor *descriptor, const void *data,
-          size_t size)
+s_unpack (const s_state_t *state, const ProtobufCMessageDescriptor *descriptor, const void *data,
+          size_t size, char *why, size_t why_size)
 {
     ProtobufCMessage *message;
-    char why [160];
-    if (colugo_proto_decode (descriptor, data, size, &message, why, sizeof why))
+    colugo_proto_decode_bounded (descriptor, data, size, colugo__layer_max_decoded (&state->layer),
+                                 &message, why, why_size);
+    return message;
+}
+
+//  The same, counting what does not unpack as dropped on the socket.
+static ProtobufCMessage *
+s_unpack_or_drop (colugo_socket_t *socket, const s_state_t *state,
+                  const ProtobufCMessageDescriptor *descriptor, const void *data, size_t size)
+{
+    char why [S_WHY_SIZE];
+    ProtobufCMessage *message = s_unpack (state, descriptor, data, size, why, sizeof why);
+    if (!message)
         colugo_socket_drop (socket, why);
     return message;
 }
@@ -215,8 +279,8 @@ s_on_message (colugo_subscriber_t *subscriber, const char *topic, const void *da
               void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
-    colugo_socket_t *socket = colugo_subscriber_socket (subscriber);
-    ProtobufCMessage *message = s_unpack (socket, state->descriptor, data, size);
+    ProtobufCMessage *message = s_unpack_or_drop (colugo_subscriber_socket (subscriber), state,
+                                                  state->descriptor, data, size);
     if (!message)
         return;
     ((colugo_proto_message_fn *) state->handler) (subscriber, topic, message, state->arg);
@@ -243,9 +307,9 @@ static void
 s_on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
-    ProtobufCMessage *message;
-    char why [160];
-    if (colugo_proto_decode (state->descriptor, data, size, &message, why, sizeof why)) {
+    char why [S_WHY_SIZE];
+    ProtobufCMessage *message = s_unpack (state, state->descriptor, data, size, why, sizeof why);
+    if (!message) {
         colugo_server_drop (server, request, why);
         return;
     }
@@ -296,8 +360,8 @@ s_on_reply (colugo_client_t *client, const void *data, size_t size, void *arg)
 {
     colugo__call_t call = colugo__call_end ((colugo__call_t *) arg);
     s_state_t *state = (s_state_t *) call.layer;
-    ProtobufCMessage *reply =
-        s_unpack (colugo_client_socket (client), state->reply_descriptor, data, size);
+    ProtobufCMessage *reply = s_unpack_or_drop (colugo_client_socket (client), state,
+                                                state->reply_descriptor, data, size);
     if (!reply) {
         if (call.on_failure)
             call.on_failure (client, call.arg);

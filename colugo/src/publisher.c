@@ -9,7 +9,7 @@ struct colugo_publisher_t {
 };
 
 colugo_socket_t *
-colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type, int *error)
+colugo__publisher_new (colugo__env_t *env, const char *topic, const char *type, int *error)
 {
     colugo_publisher_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -17,7 +17,7 @@ colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type,
         return NULL;
     }
     self->base.owner = self;
-    *error = colugo__socket_init (&self->base, node, COLUGO_PUBLISHER, topic, type);
+    *error = colugo__socket_init (&self->base, env, COLUGO_PUBLISHER, topic, type);
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -30,7 +30,7 @@ colugo_publisher_send (colugo_publisher_t *self, const void *data, size_t size)
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
-    size_t max = colugo__node_max_message_size (self->base.node);
+    size_t max = self->base.env->max_message_size;
     if (max && size > max)
         return COLUGO_ETOOBIG;
     if (zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0) {
@@ -52,6 +52,6 @@ void
 colugo_publisher_destroy (colugo_publisher_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }

@@ -4,6 +4,13 @@
     it comes from a plain REQ socket or a Colugo client (whose envelope holds
     its request id). The envelope is kept under a fresh request id until the
     application answers, and sent back in front of the reply.
+
+    What waits for an answer is bounded: at most max_pending requests (more
+    are dropped unseen), each for at most expiry_ms (then dropped), and only
+    while the connection it came on is open (each request keeps the
+    connection's fd, ZMQ_SRCFD; when the socket says that connection closed,
+    its requests go). What became of the last S_OUTCOMES ids is remembered,
+    so that a late answer to an expired request is told so.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -12,24 +19,40 @@
 #include "sock.h"
 #include "u64map.h"
 
-#define S_BATCH 256
-#define S_MAX_FRAMES 16  //  routing id, envelope, delimiter and payload
+#define S_MAX_FRAMES 16       //  routing id, envelope, delimiter and payload
+#define S_OUTCOMES (1 << 16)  //  ids whose fate is remembered (2 bits each)
+
+//  What became of a request that no longer waits (see s_outcome).
+enum { S_ANSWERED = 0, S_EXPIRED = 1, S_ABANDONED = 2 };
+
+//  An unanswered request: the frames before the payload (routing id, the
+//  client's envelope, the empty delimiter), kept in one allocation until
+//  the reply goes out, in a list by age.
+typedef struct s_envelope {
+    uint64_t id;
+    int fd;                    //  of the connection it came on (ZMQ_SRCFD)
+    int64_t arrived;           //  monotonic ms
+    struct s_envelope *newer;  //  the list by age
+    struct s_envelope *older;
+    size_t count;
+    size_t sizes [S_MAX_FRAMES];
+    uint8_t data [];
+} s_envelope_t;
 
 struct colugo_server_t {
     colugo_socket_t base;  //  first: the socket is the server
     colugo_request_fn *handler;
     void *arg;
     colugo__u64map_t pending;  //  request id -> s_envelope_t, unanswered
+    s_envelope_t *oldest;      //  the same, by age
+    s_envelope_t *newest;
     uint64_t last_id;
+    size_t max_pending;
+    uint32_t expiry_ms;
+    uint64_t expiry_timer;  //  for the oldest, 0 if none waits
+    uint8_t *outcomes;      //  S_OUTCOMES x 2 bits, by id
+    colugo_server_drops_t drops;
 };
-
-//  The frames before the payload (routing id, the client's envelope, the
-//  empty delimiter), kept in one allocation until the reply goes out.
-typedef struct {
-    size_t count;
-    size_t sizes [S_MAX_FRAMES];
-    uint8_t data [];
-} s_envelope_t;
 
 static s_envelope_t *
 s_envelope_new (zmq_msg_t *frames, size_t count)
@@ -40,7 +63,11 @@ s_envelope_new (zmq_msg_t *frames, size_t count)
     s_envelope_t *envelope = malloc (sizeof *envelope + total);
     if (!envelope)
         return NULL;
-    envelope->count = count;
+    //  The delimiter came off the wire: a ROUTER makes up the routing id
+    //  frame, and that of a connection's first message has no fd.
+    *envelope = (s_envelope_t){.fd = zmq_msg_get (&frames [count - 1], ZMQ_SRCFD),
+                               .arrived = zclock_mono (),
+                               .count = count};
     uint8_t *at = envelope->data;
     for (size_t f = 0; f < count; f++) {
         envelope->sizes [f] = zmq_msg_size (&frames [f]);
@@ -64,6 +91,125 @@ s_envelope_send (void *handle, const s_envelope_t *envelope)
     return 0;
 }
 
+static void
+s_set_outcome (colugo_server_t *self, uint64_t id, int outcome)
+{
+    size_t slot = (size_t) (id % S_OUTCOMES);
+    uint8_t *byte = &self->outcomes [slot / 4];
+    int shift = (int) (slot % 4) * 2;
+    *byte = (uint8_t) ((*byte & ~(3 << shift)) | outcome << shift);
+}
+
+//  What became of a request that is not pending: S_ANSWERED also stands
+//  for dropped by the application, and for ids too old to remember.
+static int
+s_outcome (const colugo_server_t *self, uint64_t id)
+{
+    if (self->last_id - id >= S_OUTCOMES)
+        return S_ANSWERED;
+    size_t slot = (size_t) (id % S_OUTCOMES);
+    return self->outcomes [slot / 4] >> (slot % 4) * 2 & 3;
+}
+
+//  Removes a request from the table.
+static void
+s_unlink (colugo_server_t *self, s_envelope_t *envelope)
+{
+    colugo__u64map_take (&self->pending, envelope->id);
+    if (envelope->newer)
+        envelope->newer->older = envelope->older;
+    else
+        self->newest = envelope->older;
+    if (envelope->older)
+        envelope->older->newer = envelope->newer;
+    else
+        self->oldest = envelope->newer;
+}
+
+//  Takes a request out of the table, or NULL if it does not wait.
+static s_envelope_t *
+s_take (colugo_server_t *self, uint64_t id)
+{
+    s_envelope_t *envelope = colugo__u64map_get (&self->pending, id);
+    if (envelope)
+        s_unlink (self, envelope);
+    return envelope;
+}
+
+static void s_arm_expiry (colugo_server_t *self);
+
+static void
+s_on_expiry (void *arg)
+{
+    colugo_server_t *self = (colugo_server_t *) arg;
+    self->expiry_timer = 0;
+    int64_t now = zclock_mono ();
+    while (self->oldest && self->oldest->arrived + self->expiry_ms <= now) {
+        s_envelope_t *envelope = self->oldest;
+        s_unlink (self, envelope);
+        s_set_outcome (self, envelope->id, S_EXPIRED);
+        free (envelope);
+        self->drops.expired++;
+        colugo__socket_drop (&self->base, "a request unanswered past its expiry");
+    }
+    s_arm_expiry (self);
+}
+
+//  Arms the expiry of the oldest request, if any and not armed yet.
+static void
+s_arm_expiry (colugo_server_t *self)
+{
+    if (self->oldest && !self->expiry_timer)
+        self->expiry_timer = colugo__timers_add (
+            self->base.env->timers, self->oldest->arrived + self->expiry_ms, 0, s_on_expiry, self);
+}
+
+//  The error for a request that does not wait for an answer, or 0 (with
+//  the reply dropped) if its client is gone.
+static int
+s_not_pending (colugo_server_t *self, uint64_t request)
+{
+    if (request == 0 || request > self->last_id)
+        return COLUGO_ENOTFOUND;
+    switch (s_outcome (self, request)) {
+        case S_EXPIRED: return COLUGO_EEXPIRED;
+        case S_ABANDONED:
+            colugo__debug ("topic '%s': no reply to request %llu: its client is gone",
+                           self->base.topic, (unsigned long long) request);
+            return 0;
+        default: return COLUGO_EALREADY;
+    }
+}
+
+//  The socket says a connection closed: its requests go. libzmq reports
+//  a closed fd only after it was closed, so the kernel may already have
+//  given the number to a new connection, whose first requests can arrive
+//  before we read that report: those are dropped with the old ones (the
+//  new client times out, nothing goes to the wrong client: replies find
+//  their client by routing id, not by fd).
+static void
+s_on_accepted_closed (colugo_socket_t *socket, int fd)
+{
+    colugo_server_t *self = (colugo_server_t *) socket->owner;
+    size_t count = 0;
+    s_envelope_t *envelope = self->oldest;
+    while (envelope) {
+        s_envelope_t *newer = envelope->newer;
+        if (envelope->fd == fd) {
+            s_unlink (self, envelope);
+            s_set_outcome (self, envelope->id, S_ABANDONED);
+            free (envelope);
+            count++;
+        }
+        envelope = newer;
+    }
+    self->drops.abandoned += count;
+    self->base.stats.dropped += count;
+    if (count)
+        colugo__debug ("topic '%s': %zu unanswered requests dropped: their client is gone",
+                       socket->topic, count);
+}
+
 //  Handles one request already received into frames: [envelope][empty]
 //  [payload], the envelope starting with the routing id.
 static void
@@ -80,13 +226,28 @@ s_request (colugo_server_t *self, zmq_msg_t *frames, size_t count, bool complete
     zmq_msg_t *payload = &frames [delimiter + 1];
     if (!colugo__socket_size_ok (&self->base, zmq_msg_size (payload)))
         return;
+    if (self->pending.size >= self->max_pending) {
+        self->drops.refused++;
+        colugo__socket_drop (&self->base, "too many requests wait for an answer");
+        return;
+    }
     s_envelope_t *envelope = s_envelope_new (frames, delimiter + 1);
-    uint64_t id = ++self->last_id;
+    uint64_t id = self->last_id + 1;
     if (!envelope || colugo__u64map_put (&self->pending, id, envelope)) {
         free (envelope);
         colugo__socket_drop (&self->base, "out of memory");
         return;
     }
+    self->last_id = id;
+    envelope->id = id;
+    envelope->older = self->newest;
+    if (self->newest)
+        self->newest->newer = envelope;
+    else
+        self->oldest = envelope;
+    self->newest = envelope;
+    s_set_outcome (self, id, S_ANSWERED);
+    s_arm_expiry (self);
     self->base.stats.received++;
     self->handler (self, id, zmq_msg_data (payload), zmq_msg_size (payload), self->arg);
 }
@@ -97,31 +258,19 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
     (void) loop;
     (void) reader;
     colugo_server_t *self = (colugo_server_t *) arg;
-    for (int i = 0; i < S_BATCH && !self->base.dead; i++) {
-        //  Straight into zmq_msg_t, no czmq frames: this is every request.
+    colugo__batch_t batch = colugo__batch_start ();
+    while (!self->base.dead && colugo__batch_more (&batch)) {
+        //  Straight into zmq_msg_t, no czmq frames: this is every request;
+        //  past S_MAX_FRAMES, the request is dropped.
         zmq_msg_t frames [S_MAX_FRAMES];
-        size_t count = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t scratch;  //  frames past S_MAX_FRAMES: the request is dropped
-            zmq_msg_t *frame = count < S_MAX_FRAMES ? &frames [count] : &scratch;
-            zmq_msg_init (frame);
-            if (zmq_msg_recv (frame, self->base.handle, ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close (frame);
-                break;
-            }
-            more = zmq_msg_more (frame);
-            if (count >= S_MAX_FRAMES)
-                zmq_msg_close (frame);
-            count++;
-        }
+        size_t count = (size_t) colugo__recv_frames (self->base.handle, frames, S_MAX_FRAMES);
         if (count == 0)
             break;  //  nothing more to read
         size_t kept = count < S_MAX_FRAMES ? count : S_MAX_FRAMES;
         s_request (self, frames, kept, count <= S_MAX_FRAMES);
         for (size_t f = 0; f < kept; f++)
             zmq_msg_close (&frames [f]);
-        if (colugo__node_handler_rc (self->base.node))
+        if (colugo__env_handler_rc (self->base.env))
             break;
     }
     return 0;
@@ -136,10 +285,16 @@ s_destroy_kind (colugo_socket_t *socket)
     while ((envelope = colugo__u64map_next (&self->pending, &cursor)))
         free (envelope);
     colugo__u64map_free (&self->pending);
+    self->oldest = self->newest = NULL;
+    if (self->expiry_timer)
+        colugo__timers_cancel (socket->env->timers, self->expiry_timer);
+    self->expiry_timer = 0;
+    free (self->outcomes);
+    self->outcomes = NULL;
 }
 
 colugo_socket_t *
-colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
+colugo__server_new (colugo__env_t *env, const char *topic, const char *type,
                     colugo_request_fn *handler, void *arg, int *error)
 {
     colugo_server_t *self = calloc (1, sizeof *self);
@@ -149,10 +304,15 @@ colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
     }
     self->base.owner = self;
     self->base.on_readable = s_on_readable;
+    self->base.on_accepted_closed = s_on_accepted_closed;
     self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SERVER, topic, type);
+    self->max_pending = COLUGO_SERVER_DEFAULT_MAX_PENDING;
+    self->expiry_ms = COLUGO_SERVER_DEFAULT_EXPIRY_MS;
+    self->outcomes = calloc (S_OUTCOMES / 4, 1);
+    *error = self->outcomes ? colugo__socket_init (&self->base, env, COLUGO_SERVER, topic, type)
+                            : COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -165,12 +325,12 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
 {
     if (!self || (!data && size))
         return COLUGO_EINVAL;
-    size_t max = colugo__node_max_message_size (self->base.node);
+    size_t max = self->base.env->max_message_size;
     if (max && size > max)
         return COLUGO_ETOOBIG;  //  the request stays: answer it with less
-    s_envelope_t *envelope = colugo__u64map_take (&self->pending, request);
+    s_envelope_t *envelope = s_take (self, request);
     if (!envelope)
-        return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
+        return s_not_pending (self, request);
     int rc = s_envelope_send (self->base.handle, envelope);
     free (envelope);
     if (rc == 0 && zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0)
@@ -189,9 +349,9 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
 int
 colugo_server_drop (colugo_server_t *self, uint64_t request, const char *why)
 {
-    s_envelope_t *envelope = colugo__u64map_take (&self->pending, request);
+    s_envelope_t *envelope = s_take (self, request);
     if (!envelope)
-        return request == 0 || request > self->last_id ? COLUGO_ENOTFOUND : COLUGO_EALREADY;
+        return s_not_pending (self, request);
     free (envelope);
     colugo__socket_drop (&self->base, why ? why : "dropped by the application");
     return 0;
@@ -201,6 +361,34 @@ size_t
 colugo_server_pending (colugo_server_t *self)
 {
     return self->pending.size;
+}
+
+int
+colugo_server_set_max_pending (colugo_server_t *self, size_t requests)
+{
+    if (!self || requests == 0)
+        return COLUGO_EINVAL;
+    self->max_pending = requests;
+    return 0;
+}
+
+int
+colugo_server_set_expiry (colugo_server_t *self, uint32_t expiry_ms)
+{
+    if (!self || expiry_ms == 0)
+        return COLUGO_EINVAL;
+    self->expiry_ms = expiry_ms;
+    if (self->expiry_timer)
+        colugo__timers_cancel (self->base.env->timers, self->expiry_timer);
+    self->expiry_timer = 0;
+    s_arm_expiry (self);
+    return 0;
+}
+
+colugo_server_drops_t
+colugo_server_drops (colugo_server_t *self)
+{
+    return self->drops;
 }
 
 colugo_socket_t *
@@ -213,6 +401,6 @@ void
 colugo_server_destroy (colugo_server_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }

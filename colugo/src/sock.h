@@ -11,29 +11,74 @@
 #define COLUGO__SOCK_H_INCLUDED
 
 #include <czmq.h>
-#include "colugo/node.h"
+#include <time.h>
+#include "colugo/server.h"
 #include "colugo/socket.h"
+#include "colugo/subscriber.h"
+#include "env.h"
 #include "logging.h"
 #include "timers.h"
 
-struct colugo_socket_t {
-    colugo_node_t *node;
-    uint64_t id;  //  in its node, never reused
+//  What each kind of socket is: one table (socket.c) instead of switches
+//  spread over the node, the sockets and discovery.
+typedef struct {
     colugo_kind_t kind;
-    int zmq_type;  //  ZMQ_PUB, ZMQ_SUB, ZMQ_DEALER, ZMQ_ROUTER
+    const char *name;    //  "publisher", for logs
+    int zmq_type;        //  the ZeroMQ socket it is made of
+    bool binds;          //  binds and is advertised (or connects to those that are)
+    int service_type;    //  advertised socket_type it offers (binders) or wants (connecters)
+    colugo_kind_t peer;  //  the kind at the other end
+} colugo__kind_t;
+
+//  The table's entry for a kind.
+const colugo__kind_t *colugo__kind (colugo_kind_t kind);
+
+//  A peer of a connecting socket: an endpoint it dials, and who must be
+//  there. Refcounted: discovery and colugo_socket_connect () may both name
+//  one endpoint.
+typedef struct {
+    char *endpoint;         //  what is dialled: "tcp://<IPv4>:<port>"
+    const char *identity;   //  what the listener must prove it is, "" if unchecked
+    const char *node_uuid;  //  "" for manual endpoints
+    const char *node_name;  //  (the three: the claim dialled now)
+    unsigned refs;
+    bool connected;   //  handshake succeeded, not yet lost
+    uint64_t dial;    //  number of the current dial, unique in the socket
+    void *kind_data;  //  the kind's own state for this peer
+    //  socket.c's own:
+    colugo_socket_t *socket;
+    zlistx_t *claims;   //  services naming this endpoint; the first is dialled
+    int state;          //  queued, dialling, up, or waiting to dial again
+    void *queued;       //  handle in the socket's dial queue
+    uint64_t redial;    //  timer that dials again
+    unsigned failures;  //  dials in a row that ended before a handshake
+} colugo__peer_t;
+
+struct colugo_socket_t {
+    colugo__env_t *env;  //  the node's, which outlives the socket
+    uint64_t id;         //  in its node, never reused
+    const colugo__kind_t *kind;
     char *topic;
     char *message_type;  //  NULL for an untyped socket
     zsock_t *zsock;
-    void *handle;            //  the libzmq socket inside zsock
-    zsock_t *monitor;        //  PAIR receiving the monitor's events
-    int monitor_fd;          //  its ZMQ_FD, polled as a plain fd
-    uint64_t monitor_retry;  //  timer that drains it again after a bound
-    uint16_t port;           //  bound port (publishers, servers)
-    uint64_t publication;    //  discovery handle, 0 if not advertised
-    zhashx_t *peers;         //  endpoint -> s_peer_t (connecting sockets)
-    size_t accepted;         //  live accepted connections (binding sockets)
-    zlistx_t *accepted_fds;  //  their fds, to match disconnects
-    size_t connected;        //  peers whose handshake succeeded, still up
+    void *handle;                //  the libzmq socket inside zsock
+    zsock_t *monitor;            //  PAIR receiving the monitor's events
+    int monitor_fd;              //  its ZMQ_FD, polled as a plain fd
+    uint64_t monitor_retry;      //  timer that drains it again after a bound
+    uint16_t port;               //  bound port (publishers, servers)
+    uint64_t publication;        //  discovery handle, 0 if not advertised
+    zhashx_t *peers;             //  endpoint -> colugo__peer_t (connecting sockets)
+    uint16_t verified_port;      //  the listener that checks who dials it, 0 if none
+    size_t accepted;             //  live accepted connections (binding sockets)
+    zlistx_t *accepted_fds;      //  their fds, to match disconnects
+    uint64_t handshakes;         //  of accepted connections: succeeded,
+    uint64_t handshakes_failed;  //  failed,
+    uint64_t accepted_closed;    //  and closed (binding sockets)
+    zlistx_t *dial_queue;        //  peers waiting for a dial slot, newest first
+    size_t dialling;             //  dials in progress (connecting sockets)
+    bool zap;                    //  holds the process's ZAP handler
+    size_t connected;            //  peers whose handshake succeeded, still up
+    uint64_t last_dial;          //  numbers dials of peers
     colugo_peer_fn *on_peer;
     void *peer_arg;
     colugo_mismatch_fn *on_mismatch;
@@ -44,17 +89,29 @@ struct colugo_socket_t {
     void *cleanup_data;            //  the attachment (a layer's state)
     colugo_socket_stats_t stats;
     colugo__ratelimit_t drop_log;  //  for malformed input
+    colugo__ratelimit_t peer_log;  //  for peers that are not who they claim
     bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
-    zloop_reader_fn *on_readable;                  //  reads messages, owner as argument
-    void (*on_peer_up) (colugo_socket_t *self);    //  e.g. the client sends what waited
+    zloop_reader_fn *on_readable;  //  reads messages, owner as argument
+    //  Before each dial of a peer: per-connection options (libzmq copies
+    //  the socket's options into each connection when it is made).
+    void (*before_dial) (colugo_socket_t *self, colugo__peer_t *peer);
+    //  After a peer's connected state changed (connecting sockets).
+    void (*on_peer_change) (colugo_socket_t *self, colugo__peer_t *peer);
+    //  After an accepted connection closed (binding sockets): its fd, as
+    //  zmq_msg_get (ZMQ_SRCFD) gave it for its messages.
+    void (*on_accepted_closed) (colugo_socket_t *self, int fd);
+    //  Dials (connect true) or hangs up (false) a peer on a libzmq socket
+    //  of the kind's own instead of this one: returns 1 if it did, 0 to
+    //  leave it to this socket, or a negative error (then not dialled).
+    int (*dial) (colugo_socket_t *self, colugo__peer_t *peer, bool connect);
     void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
     void *owner;                                   //  the publisher, subscriber, client or server
 };
 
 //  Creates the ZeroMQ socket with the node's options and a monitor, and
 //  binds it on an ephemeral TCP port if it is a publisher or server.
-int colugo__socket_init (colugo_socket_t *self, colugo_node_t *node, colugo_kind_t kind,
+int colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t kind,
                          const char *topic, const char *type);
 //  Frees what init made (after the node unregistered the socket).
 void colugo__socket_fini (colugo_socket_t *self);
@@ -63,11 +120,23 @@ int colugo__socket_start (colugo_socket_t *self, zloop_t *loop);
 //  Unregisters them.
 void colugo__socket_stop (colugo_socket_t *self, zloop_t *loop);
 
-//  References an endpoint (connecting on the first reference) or drops a
-//  reference (disconnecting on the last). 0 or a negative error.
-int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *node_uuid,
-                             const char *node_name);
-int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
+//  The identity a binding socket's verified listener proves: "<node
+//  uuid>:<socket id>", into buffer (at least COLUGO__IDENTITY_MAX bytes).
+#define COLUGO__IDENTITY_MAX 128
+void colugo__socket_identity (const char *node_uuid, uint64_t socket_id, char *buffer, size_t size);
+
+//  A service claims an endpoint: identity is what its listener must prove
+//  ("" for none: manual endpoints, original Colugo nodes), node_uuid and
+//  node_name who it says it is. The first claim on an endpoint dials it;
+//  the claims of other identities wait behind it (a stranger that names a
+//  real peer's endpoint does not take it over: its handshake fails, and
+//  the next claim is dialled). Claims of one identity are counted.
+//  0 or a negative error.
+int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
+                             const char *node_uuid, const char *node_name);
+//  Drops one reference of that claim; the endpoint goes with its last one.
+int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
+                                const char *node_uuid);
 
 //  Whether a connecting socket may connect to a peer of message type
 //  peer_type ("" if untyped): types must be equal when both have one. A
@@ -77,6 +146,69 @@ int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint);
 bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
                              const char *endpoint, const char *node_uuid, const char *node_name);
 bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+
+//  Feeds an event from the monitor of a socket the kind dialled a peer on
+//  (see dial) to the peer table, as if the socket's own monitor said it.
+void colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value,
+                           const char *endpoint);
+
+//  A batch of messages read on one wake-up of the loop: at most
+//  COLUGO__BATCH_MAX, and none started once COLUGO__BATCH_MS have gone by,
+//  so that however slow the callbacks, timers and other sockets get their
+//  turn. The clock is the coarse one: cheap to read, to a kernel tick.
+#define COLUGO__BATCH_MAX 256
+#define COLUGO__BATCH_MS 5
+
+typedef struct {
+    int count;        //  messages begun
+    int64_t started;  //  coarse monotonic ms
+} colugo__batch_t;
+
+static inline int64_t
+colugo__coarse_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static inline colugo__batch_t
+colugo__batch_start (void)
+{
+    return (colugo__batch_t){0, colugo__coarse_ms ()};
+}
+
+//  Whether to read one more message.
+static inline bool
+colugo__batch_more (colugo__batch_t *batch)
+{
+    return batch->count++ < COLUGO__BATCH_MAX
+           && (batch->count == 1 || colugo__coarse_ms () - batch->started < COLUGO__BATCH_MS);
+}
+
+//  Reads one message, if one waits, into up to max frames (closing those
+//  past max); returns how many frames it had, 0 if none waited. The caller
+//  closes the frames kept.
+static inline int
+colugo__recv_frames (void *handle, zmq_msg_t *frames, int max)
+{
+    int count = 0;
+    bool more = true;
+    while (more) {
+        zmq_msg_t scratch;
+        zmq_msg_t *frame = count < max ? &frames [count] : &scratch;
+        zmq_msg_init (frame);
+        if (zmq_msg_recv (frame, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (frame);
+            break;
+        }
+        more = zmq_msg_more (frame);
+        if (count >= max)
+            zmq_msg_close (frame);
+        count++;
+    }
+    return count;
+}
 
 //  Counts and logs (rate limited) a dropped message.
 void colugo__socket_drop (colugo_socket_t *self, const char *why);
@@ -88,29 +220,17 @@ bool colugo__socket_size_ok (colugo_socket_t *self, size_t size);
 //  The four kinds (publisher.c, subscriber.c, client.c, server.c): each
 //  makes its object around an initialised socket, or returns NULL and sets
 //  *error.
-colugo_socket_t *colugo__publisher_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__publisher_new (colugo__env_t *env, const char *topic, const char *type,
                                         int *error);
-colugo_socket_t *colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
                                          colugo_message_fn *handler, void *arg, int *error);
-colugo_socket_t *colugo__client_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__client_new (colugo__env_t *env, const char *topic, const char *type,
                                      int *error);
-colugo_socket_t *colugo__server_new (colugo_node_t *node, const char *topic, const char *type,
+colugo_socket_t *colugo__server_new (colugo__env_t *env, const char *topic, const char *type,
                                      colugo_request_fn *handler, void *arg, int *error);
 //  Frees a socket of any kind (its kind's state, then the common part).
 void colugo__socket_free (void *socket);
-
-//  What the sockets need of the node (node.c)
-void colugo__node_heartbeat (colugo_node_t *node, int *interval_ms, int *timeout_ms);
-size_t colugo__node_max_message_size (colugo_node_t *node);
-int colugo__node_queue_limit (colugo_node_t *node);
-zloop_t *colugo__node_loop (colugo_node_t *node);
-colugo__timers_t *colugo__node_timers (colugo_node_t *node);
-//  Returns what a zloop handler must return: -1 once the node is stopping.
-int colugo__node_handler_rc (colugo_node_t *node);
-//  Adds a socket to its node: advertises it and connects the peers it
-//  should have. On failure the socket is left to the caller to free.
-int colugo__node_add_socket (colugo_node_t *node, colugo_socket_t *socket);
-//  Withdraws and closes a socket and frees it (now, or from the loop).
-void colugo__node_remove_socket (colugo_node_t *node, colugo_socket_t *socket);
+//  Closes a socket through its node (withdrawn, closed, freed later).
+void colugo__socket_close (colugo_socket_t *self);
 
 #endif

@@ -1,35 +1,67 @@
 /*  subscriber.c: a SUB socket that subscribes to everything its publishers
     send, and hands each message to the application.
+
+    The queue is ours, not libzmq's. libzmq's receive pipe is unbounded
+    (socket.c: a pipe that fills stops its engine reading, and libzmq 4.3.4
+    then aborts on a heartbeat), so the subscriber drains it into a queue of
+    its own, bounded by the node's queue limit, whenever the loop runs: when
+    the application is slower than its publishers, the oldest messages are
+    dropped and counted here, instead of vanishing at the publisher. The
+    application's callbacks run for a bounded time per wake-up, so timers
+    and other sockets get their turn even when each callback is slow.
 */
 #include <stdlib.h>
+#include <time.h>
 #include "colugo/error.h"
 #include "colugo/subscriber.h"
 #include "sock.h"
 
-//  Messages read per wake-up: enough to amortise the poll (measured: at
-//  256 the poll cost 10-20% of the throughput of 16-byte messages), few
-//  enough to let timers and other sockets in (about a millisecond).
-#define S_BATCH 2048
+//  Messages read from libzmq per drain: enough to amortise the poll, and a
+//  bound on the drain itself against a flood.
+#define S_DRAIN_MAX 8192
+//  Callbacks run for at most this long per wake-up (then timers and other
+//  sockets run, and delivery goes on from a timer).
+#define S_BATCH_MS 5
 
 struct colugo_subscriber_t {
     colugo_socket_t base;  //  first: the socket is the subscriber
     colugo_message_fn *handler;
     void *arg;
+    zmq_msg_t *queue;  //  ring of messages read, not yet delivered
+    size_t capacity;
+    size_t head;           //  oldest
+    size_t count;          //  in the ring
+    uint64_t resume;       //  timer that delivers what a batch left
+    uint64_t queue_drops;  //  since the last log line
 };
 
-static int
-s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+//  A clock that costs a few nanoseconds (no system call): the batch bound
+//  is checked after every callback.
+static int64_t
+s_now_ms (void)
 {
-    (void) loop;
-    (void) reader;
-    colugo_subscriber_t *self = (colugo_subscriber_t *) arg;
-    zmq_msg_t message;
-    zmq_msg_init (&message);
-    for (int i = 0; i < S_BATCH; i++) {
-        //  zmq_msg_recv reuses the message: no init and close per message.
-        if (zmq_msg_recv (&message, self->base.handle, ZMQ_DONTWAIT) < 0)
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  Reads what libzmq holds into the ring; when the ring is full, the oldest
+//  message goes (counted as dropped).
+static void
+s_drain (colugo_subscriber_t *self)
+{
+    for (int i = 0; i < S_DRAIN_MAX; i++) {
+        if (self->count == self->capacity) {
+            zmq_msg_close (&self->queue [self->head]);
+            zmq_msg_init (&self->queue [self->head]);
+            self->head = (self->head + 1) % self->capacity;
+            self->count--;
+            self->queue_drops++;
+        }
+        zmq_msg_t *slot = &self->queue [(self->head + self->count) % self->capacity];
+        if (zmq_msg_recv (slot, self->base.handle, ZMQ_DONTWAIT) < 0)
             break;
-        if (zmq_msg_more (&message)) {
+        if (zmq_msg_more (slot)) {
             //  A foreign publisher sent several frames: the first one is
             //  the payload (our wire format); the rest is dropped, counted.
             zmq_msg_t extra;
@@ -40,20 +72,82 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
             zmq_msg_close (&extra);
             colugo__socket_drop (&self->base, "extra frames after the payload");
         }
-        if (!colugo__socket_size_ok (&self->base, zmq_msg_size (&message)))
-            continue;
-        self->base.stats.received++;
-        self->handler (self, self->base.topic, zmq_msg_data (&message), zmq_msg_size (&message),
-                       self->arg);
-        if (self->base.dead || colugo__node_handler_rc (self->base.node))
-            break;  //  closed or stopped from the handler
+        if (colugo__socket_size_ok (&self->base, zmq_msg_size (slot)))
+            self->count++;
     }
-    zmq_msg_close (&message);
+    if (self->queue_drops) {
+        self->base.stats.dropped += self->queue_drops - 1;
+        colugo__socket_drop (&self->base, "the queue was full: the application is slower than "
+                                          "its publishers (oldest messages dropped)");
+        self->queue_drops = 0;
+    }
+}
+
+static void s_on_resume (void *arg);
+
+//  Delivers from the ring for at most S_BATCH_MS, draining libzmq first
+//  and whenever the ring runs empty; what is left is delivered from a timer
+//  due a millisecond later, once the loop has let the timers that are due,
+//  and other sockets, in. So libzmq's pipe holds at most what arrives
+//  during one batch.
+static void
+s_deliver (colugo_subscriber_t *self)
+{
+    int64_t deadline = s_now_ms () + S_BATCH_MS;
+    s_drain (self);
+    while (self->count && !self->base.dead && !colugo__env_handler_rc (self->base.env)) {
+        zmq_msg_t *message = &self->queue [self->head];
+        self->head = (self->head + 1) % self->capacity;
+        self->count--;
+        self->base.stats.received++;
+        self->handler (self, self->base.topic, zmq_msg_data (message), zmq_msg_size (message),
+                       self->arg);
+        if (self->base.dead)
+            return;  //  closed from the handler: the ring goes with it
+        zmq_msg_close (message);
+        zmq_msg_init (message);
+        if (self->count == 0)
+            s_drain (self);
+        if (s_now_ms () >= deadline)
+            break;
+    }
+    if (self->count && !self->base.dead && !self->resume)
+        self->resume =
+            colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0, s_on_resume, self);
+}
+
+static void
+s_on_resume (void *arg)
+{
+    colugo_subscriber_t *self = (colugo_subscriber_t *) arg;
+    self->resume = 0;
+    s_deliver (self);
+}
+
+static int
+s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    s_deliver ((colugo_subscriber_t *) arg);
     return 0;
 }
 
+static void
+s_destroy_kind (colugo_socket_t *socket)
+{
+    colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
+    if (self->resume)
+        colugo__timers_cancel (socket->env->timers, self->resume);
+    self->resume = 0;
+    for (size_t i = 0; self->queue && i < self->capacity; i++)
+        zmq_msg_close (&self->queue [i]);
+    free (self->queue);
+    self->queue = NULL;
+}
+
 colugo_socket_t *
-colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type,
+colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
                         colugo_message_fn *handler, void *arg, int *error)
 {
     colugo_subscriber_t *self = calloc (1, sizeof *self);
@@ -63,9 +157,15 @@ colugo__subscriber_new (colugo_node_t *node, const char *topic, const char *type
     }
     self->base.owner = self;
     self->base.on_readable = s_on_readable;
+    self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;
-    *error = colugo__socket_init (&self->base, node, COLUGO_SUBSCRIBER, topic, type);
+    self->capacity = env->queue_limit > 0 ? (size_t) env->queue_limit : 1;
+    self->queue = calloc (self->capacity, sizeof *self->queue);
+    for (size_t i = 0; self->queue && i < self->capacity; i++)
+        zmq_msg_init (&self->queue [i]);
+    *error = self->queue ? colugo__socket_init (&self->base, env, COLUGO_SUBSCRIBER, topic, type)
+                         : COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);
         return NULL;
@@ -83,6 +183,6 @@ void
 colugo_subscriber_destroy (colugo_subscriber_t **self_p)
 {
     if (*self_p)
-        colugo__node_remove_socket ((*self_p)->base.node, &(*self_p)->base);
+        colugo__socket_close (&(*self_p)->base);
     *self_p = NULL;
 }

@@ -23,6 +23,7 @@ enum {
     COLUGO_EALREADY = -8,   //  already done (a request answered a second time)
     COLUGO_ENOTFOUND = -9,  //  no such request, timer or peer
     COLUGO_ETOOBIG = -10,   //  a message is larger than the configured maximum
+    COLUGO_EEXPIRED = -11,  //  too late: the request waited past its expiry and was dropped
 };
 
 //  Returns a short English description of an error code; never NULL.

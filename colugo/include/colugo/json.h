@@ -33,7 +33,15 @@
     keys, trailing bytes, nested deeper than 2048, "\u0000" in a string, or
     not an object where one is required) is dropped, counted in the
     socket's stats and logged at a bounded rate; the node's maximum message
-    size (colugo_node_set_max_message_size ()) bounds what is decoded.
+    size (colugo_node_set_max_message_size ()) bounds what is decoded, and
+    its max decoded size (colugo_node_set_max_decoded_size (), default
+    256 MiB) what decoding one document may allocate. jansson cannot be
+    given an allocator per call (json_set_alloc_funcs () is the process's,
+    left to the application), so the text is scanned first and what jansson
+    would allocate for it estimated from above (jansson takes 46 bytes for
+    a number in an array, 140 for an object member with a short key, three
+    times the length of a long string while it reads it): a document over
+    the budget is refused before jansson runs.
     Documents handed to callbacks belong to the layer: they are released
     (json_decref) when the callback returns. To keep one, take a reference
     (json_incref ((json_t *) document)) or json_deep_copy () it.
@@ -130,12 +138,22 @@ COLUGO_EXPORT int colugo_json_cancel (colugo_client_t *client, int64_t request);
 
 //  Decodes size bytes (no NUL terminator needed) as JSON sockets do:
 //  exactly one JSON value, UTF-8, no duplicate keys, no "\u0000", nested at
-//  most 2048 deep, and an object if flags has COLUGO_JSON_OBJECT. Returns 0
+//  most 2048 deep, an object if flags has COLUGO_JSON_OBJECT, and within
+//  the default max decoded size (see colugo_json_decode_bounded ()). Returns 0
 //  and *document_p (release it with json_decref), or COLUGO_EINVAL, with
 //  *document_p NULL and, if why is not NULL, the reason written into it
 //  (jansson's, with the line, column and byte where the input went wrong).
 COLUGO_EXPORT int colugo_json_decode (const void *data, size_t size, int flags, json_t **document_p,
                                       char *why, size_t why_size);
+
+//  The same, refusing a document that jansson might need more than
+//  max_decoded bytes to decode (counted as the heap does, see
+//  colugo_node_set_max_decoded_size (); 0: no limit) with the reason
+//  "decoded document would exceed <max_decoded> bytes ...", before it is
+//  decoded. colugo_json_decode () allows COLUGO_DEFAULT_MAX_DECODED_SIZE.
+COLUGO_EXPORT int colugo_json_decode_bounded (const void *data, size_t size, int flags,
+                                              size_t max_decoded, json_t **document_p, char *why,
+                                              size_t why_size);
 
 //  The message type a JSON socket of this schema advertises, written into
 //  buffer: "json", or "json:<schema>". Returns 0 or COLUGO_EINVAL if the

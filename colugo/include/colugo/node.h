@@ -38,11 +38,15 @@ COLUGO_EXPORT colugo_node_t *colugo_node_new (const char *name);
 
 //  Stops (if running), withdraws every service, closes every socket, cancels
 //  every timer and frees the node and all it owns. Safe on NULL; sets
-//  *self_p to NULL. Must not be called from one of the node's callbacks.
+//  *self_p to NULL. Called from one of the node's own callbacks, it logs an
+//  error and does nothing (*self_p stays): stop the node instead.
 COLUGO_EXPORT void colugo_node_destroy (colugo_node_t **self_p);
 
 //  Runs the node's event loop until colugo_node_stop () is called from a
-//  callback, or the process gets SIGINT or SIGTERM. Connects to Avahi first:
+//  callback, or the process gets SIGINT or SIGTERM (unless signal handling
+//  is off: colugo_node_set_signal_handling). Other signals (SIGCHLD,
+//  SIGWINCH...) do not stop it; a node stopped by a signal can be started
+//  again. Connects to Avahi first:
 //  if no avahi-daemon runs, returns COLUGO_ENODAEMON at once, unless
 //  colugo_node_set_wait_for_daemon () asked to wait for one. On return every
 //  service is withdrawn; the sockets stay open until colugo_node_destroy ().
@@ -58,6 +62,16 @@ COLUGO_EXPORT const char *colugo_node_name (colugo_node_t *self);
 COLUGO_EXPORT const char *colugo_node_uuid (colugo_node_t *self);
 
 //  --- Options: call before colugo_node_start ()
+
+//  Whether SIGINT and SIGTERM stop the node (default true). While a node
+//  that handles them exists, Colugo handles the two signals, but only where
+//  the application has no handler of its own and does not ignore them
+//  (then the application's handler runs, and it calls colugo_node_stop ()
+//  itself), and puts the previous disposition back when the last such node
+//  is destroyed. A signal that came before colugo_node_start () stops it at
+//  once. Off: the signals are the application's alone. Colugo never lets
+//  czmq install its handlers (zsys_handler_set (NULL)).
+COLUGO_EXPORT void colugo_node_set_signal_handling (colugo_node_t *self, bool enabled);
 
 //  Waits for an avahi-daemon that is not running yet (or restarts), instead
 //  of failing in colugo_node_start (). Default false.
@@ -80,6 +94,32 @@ COLUGO_EXPORT int colugo_node_set_queue_limit (colugo_node_t *self, int messages
 //  Sets the largest message the node's sockets accept (default 64 MiB; 0: no
 //  limit). A larger message that arrives is dropped, counted and logged.
 COLUGO_EXPORT void colugo_node_set_max_message_size (colugo_node_t *self, size_t bytes);
+
+//  The default of colugo_node_set_max_decoded_size (): 256 MiB.
+#define COLUGO_DEFAULT_MAX_DECODED_SIZE ((size_t) 256 * 1024 * 1024)
+
+//  Sets the most memory the typed layers (colugo/proto.h, colugo/json.h) may
+//  allocate to decode one message of the node's sockets, counted as the heap
+//  does (each block with its header): a message that would need more is
+//  dropped, counted and logged ("decoded message would exceed N bytes")
+//  before it can take the memory. 0: no limit. Applies to messages decoded
+//  after the call. Without it, what the maximum message size lets through
+//  decodes to 1.35 GiB (64 MiB of JSON zeros) or 2.3 GiB (64 MiB of empty
+//  protobuf submessages). The default, COLUGO_DEFAULT_MAX_DECODED_SIZE
+//  (256 MiB, 4 times the default maximum message size), takes protobuf
+//  messages of strings, bytes or packed numbers and JSON of long strings up
+//  to that maximum; small values cost more decoded than on the wire, so
+//  JSON takes up to about
+//  10 MiB of small numbers (46 bytes each in jansson for 2 of text) or
+//  14 MiB of records of short fields (16 times their text). A fixed amount
+//  rather than a multiple of each message's size: documents decode one at a
+//  time, so the amount is the most a peer can make the node hold, and a
+//  ratio low enough to matter would refuse ordinary documents of small
+//  values. Raise it with the maximum message size for larger documents.
+COLUGO_EXPORT void colugo_node_set_max_decoded_size (colugo_node_t *self, size_t bytes);
+
+//  Returns the node's max decoded size (0: no limit).
+COLUGO_EXPORT size_t colugo_node_max_decoded_size (colugo_node_t *self);
 
 //  --- Sockets: the node owns them and frees them in colugo_node_destroy ();
 //  each returns NULL on failure (colugo_last_error (): COLUGO_ETOPIC for a bad

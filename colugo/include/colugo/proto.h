@@ -10,7 +10,11 @@
     A payload that does not decode as the expected message is dropped,
     counted in the socket's stats and logged at a bounded rate; the node's
     maximum message size (colugo_node_set_max_message_size ()) bounds what is
-    decoded. Messages handed to callbacks belong to the layer: they are
+    decoded, and its max decoded size (colugo_node_set_max_decoded_size (),
+    default 256 MiB) what unpacking one message may allocate: protobuf-c
+    unpacks through an allocator that counts, and fails past it (a message
+    of empty submessages costs about 35 times its size unpacked, more for
+    larger types). Messages handed to callbacks belong to the layer: they are
     freed when the callback returns (copy what you keep).
 
         colugo_publisher_t *pub = colugo_proto_add_publisher (node, "telemetry",
@@ -92,13 +96,23 @@ COLUGO_EXPORT int64_t colugo_proto_call (colugo_client_t *client, const Protobuf
 COLUGO_EXPORT int colugo_proto_cancel (colugo_client_t *client, int64_t request);
 
 //  Decodes size bytes as a message of descriptor, as typed sockets do:
-//  the wire format, and every string (nested ones too) must be UTF-8.
-//  Returns 0 and *message_p (free it with protobuf_c_message_free_unpacked),
-//  or COLUGO_EINVAL, with *message_p NULL and, if why is not NULL, the reason
-//  written into it.
+//  the wire format, and every string (nested ones too) must be UTF-8;
+//  unpacking may allocate at most COLUGO_DEFAULT_MAX_DECODED_SIZE bytes.
+//  Returns 0 and *message_p (free it with protobuf_c_message_free_unpacked
+//  (message, NULL)), or COLUGO_EINVAL, with *message_p NULL and, if why is
+//  not NULL, the reason written into it.
 COLUGO_EXPORT int colugo_proto_decode (const ProtobufCMessageDescriptor *descriptor,
                                        const void *data, size_t size, ProtobufCMessage **message_p,
                                        char *why, size_t why_size);
+
+//  The same, allocating at most max_decoded bytes (counted as the heap does,
+//  see colugo_node_set_max_decoded_size (); 0: no limit). A message that
+//  needs more is refused with the reason "decoded message would exceed
+//  <max_decoded> bytes ...".
+COLUGO_EXPORT int colugo_proto_decode_bounded (const ProtobufCMessageDescriptor *descriptor,
+                                               const void *data, size_t size, size_t max_decoded,
+                                               ProtobufCMessage **message_p, char *why,
+                                               size_t why_size);
 
 //  The message type a socket of these descriptors advertises, written into
 //  buffer: "<full name>", or "<request>/<reply>" when reply is not NULL.

@@ -107,13 +107,18 @@ COLUGO_EXPORT int colugo_socket_connect (colugo_socket_t *self, const char *endp
 //  Undoes colugo_socket_connect (). Returns 0 or COLUGO_ENOTFOUND.
 COLUGO_EXPORT int colugo_socket_disconnect (colugo_socket_t *self, const char *endpoint);
 
-//  Counters kept by every socket.
+//  Counters kept by every socket. A subscriber counts in dropped what its
+//  queue could not hold (the application was slower than its publishers:
+//  the oldest go). A publisher cannot count what libzmq drops when its
+//  queue to one subscriber is full (a subscriber on a slower network):
+//  libzmq 4.3 says nothing of it; such a subscriber sees the gap.
 typedef struct {
     uint64_t sent;        //  messages sent (requests, replies, publications)
     uint64_t received;    //  messages delivered to the application
-    uint64_t dropped;     //  malformed or unexpected messages dropped (logged)
+    uint64_t dropped;     //  malformed, unexpected or queue-full messages dropped (logged)
     uint64_t timeouts;    //  requests that timed out (clients)
     uint64_t mismatches;  //  peers of another message type, not connected to
+    uint64_t refused;     //  dials whose listener was not the service advertised (logged)
 } colugo_socket_stats_t;
 
 //  Returns the counters of a socket.

@@ -1,0 +1,305 @@
+/*  test_socket.c: what every socket shares, under load and against strange
+    peers, in one process with discovery off: peers are counted only once
+    they speak ZeroMQ, a huge frame does not reach memory, and silent
+    listeners cannot take every descriptor. Peers that must not share our ZeroMQ context (a 600 MB
+    sender, a thousand silent listeners) run in a child forked before the
+    test touches ZeroMQ.
+*/
+#include <arpa/inet.h>
+#include <colugo.h>
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEADLINE_MS 10000
+
+typedef struct {
+    colugo_node_t *node;
+    colugo_publisher_t *publisher;
+    colugo_subscriber_t *subscriber;
+    int received;
+    long long first_ms;
+    bool deadline_hit;
+} fixture_t;
+
+static void
+on_deadline (colugo_node_t *node, void *arg)
+{
+    ((fixture_t *) arg)->deadline_hit = true;
+    colugo_node_stop (node);
+}
+
+static void
+on_stop (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    colugo_node_stop (node);
+}
+
+static void
+on_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+            void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    (void) data;
+    (void) size;
+    fixture_t *self = (fixture_t *) arg;
+    if (self->received++ == 0)
+        self->first_ms = zclock_mono ();
+}
+
+static colugo_node_t *
+s_node (const char *name, fixture_t *self)
+{
+    colugo_node_t *node = colugo_node_new (name);
+    cr_assert_not_null (node);
+    colugo_node_set_discovery (node, false);
+    if (self)
+        cr_assert_gt (colugo_node_add_delayed (node, DEADLINE_MS, on_deadline, self), 0);
+    return node;
+}
+
+//  Runs the node's loop for ms.
+static void
+s_run (colugo_node_t *node, uint32_t ms)
+{
+    colugo_node_add_delayed (node, ms, on_stop, NULL);
+    colugo_node_start (node);
+}
+
+//  A TCP connection to a loopback port that never says anything.
+static int
+s_silent_connection (uint16_t port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq (fd, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons (port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    cr_assert_eq (connect (fd, (struct sockaddr *) &address, sizeof address), 0);
+    return fd;
+}
+
+static long
+s_status_kib (const char *field)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    char line [256];
+    long value = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, field, strlen (field)) == 0)
+            value = atol (line + strlen (field));
+    if (file)
+        fclose (file);
+    return value;
+}
+
+static int
+s_open_fds (void)
+{
+    DIR *dir = opendir ("/proc/self/fd");
+    int count = 0;
+    while (dir && readdir (dir))
+        count++;
+    if (dir)
+        closedir (dir);
+    return count - 3;  //  ".", ".." and the directory's own
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+on_publish (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    fixture_t *self = (fixture_t *) arg;
+    colugo_publisher_send (self->publisher, "hello", 5);
+}
+
+Test (socket, binders_count_only_peers_that_speak_zeromq)
+{
+    fixture_t self = {0};
+    self.node = s_node ("binder", &self);
+    self.publisher = colugo_node_add_publisher (self.node, "count");
+    cr_assert_not_null (self.publisher);
+    colugo_socket_t *socket = colugo_publisher_socket (self.publisher);
+    uint16_t port = colugo_socket_port (socket);
+    int fds [50];
+    for (int i = 0; i < 50; i++)
+        fds [i] = s_silent_connection (port);
+    s_run (self.node, 500);
+    cr_assert_eq (colugo_socket_peer_count (socket), 0,
+                  "%zu peers counted for 50 silent TCP connections",
+                  colugo_socket_peer_count (socket));
+    //  A subscriber that speaks ZeroMQ is one.
+    colugo_node_t *other = s_node ("subscribing", NULL);
+    colugo_subscriber_t *subscriber =
+        colugo_node_add_subscriber (other, "count", on_message, &self);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u", port);
+    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (subscriber), endpoint), 0);
+    s_run (self.node, 500);
+    cr_assert_eq (colugo_socket_peer_count (socket), 1);
+    colugo_node_destroy (&other);  //  the subscriber goes
+    s_run (self.node, 500);
+    cr_assert_eq (colugo_socket_peer_count (socket), 0);
+    for (int i = 0; i < 50; i++)
+        close (fds [i]);
+    colugo_node_destroy (&self.node);
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_free_nothing (void *data, void *hint)
+{
+    (void) data;
+    (void) hint;
+}
+
+//  The child: a plain ZeroMQ publisher that sends 600 MB frames (of zero
+//  pages: they cost it no memory) until killed. Prints its port on the pipe.
+static void
+s_huge_sender (int report)
+{
+    void *context = zmq_ctx_new ();
+    void *publisher = zmq_socket (context, ZMQ_PUB);
+    zmq_bind (publisher, "tcp://127.0.0.1:*");
+    char endpoint [64];
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (publisher, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    uint16_t port = (uint16_t) atoi (strrchr (endpoint, ':') + 1);
+    size_t frame = 600u << 20;
+    void *zeros = mmap (NULL, frame, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (write (report, &port, sizeof port) != sizeof port)
+        _exit (1);
+    for (int i = 0; i < 100; i++) {
+        zmq_msg_t message;
+        zmq_msg_init_data (&message, zeros, frame, s_free_nothing, NULL);
+        zmq_msg_send (&message, publisher, 0);
+        usleep (200 * 1000);
+    }
+    _exit (0);
+}
+
+Test (socket, a_600_MB_frame_does_not_reach_memory)
+{
+    int report [2];
+    cr_assert_eq (pipe (report), 0);
+    pid_t child = fork ();
+    cr_assert_geq (child, 0);
+    if (child == 0)
+        s_huge_sender (report [1]);
+    uint16_t port = 0;
+    cr_assert_eq (read (report [0], &port, sizeof port), (ssize_t) sizeof port);
+    fixture_t self = {0};
+    self.node = s_node ("small", &self);
+    colugo_node_set_max_message_size (self.node, 1024);
+    self.subscriber = colugo_node_add_subscriber (self.node, "huge", on_message, &self);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u", port);
+    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (self.subscriber), endpoint), 0);
+    s_run (self.node, 3000);
+    long peak_kib = s_status_kib ("VmHWM:");
+    cr_log_info ("a 1 KiB maximum against 600 MB frames: peak resident %ld KiB", peak_kib);
+    kill (child, SIGKILL);
+    waitpid (child, NULL, 0);
+    cr_assert_eq (self.received, 0);
+    cr_assert_lt (peak_kib, 100 * 1024, "peak resident %ld KiB", peak_kib);
+    colugo_node_destroy (&self.node);
+}
+
+//  --------------------------------------------------------------------------
+
+//  --------------------------------------------------------------------------
+
+#define S_SILENT 1100
+
+//  The child: S_SILENT listeners that never accept (the kernel completes
+//  the connections, nobody speaks). Prints the first port; they follow.
+static void
+s_silent_listeners (int report)
+{
+    struct rlimit limit = {S_SILENT + 64, S_SILENT + 64};
+    setrlimit (RLIMIT_NOFILE, &limit);
+    uint16_t first = 0;
+    for (uint16_t port = 20000; port < 40000 && first == 0; port += 2000) {
+        int i = 0;
+        int fds [S_SILENT];
+        for (; i < S_SILENT; i++) {
+            fds [i] = socket (AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in address = {.sin_family = AF_INET,
+                                          .sin_port = htons ((uint16_t) (port + i))};
+            address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+            if (bind (fds [i], (struct sockaddr *) &address, sizeof address) || listen (fds [i], 4))
+                break;
+        }
+        if (i == S_SILENT)
+            first = port;
+        else
+            for (int j = 0; j <= i && j < S_SILENT; j++)
+                close (fds [j]);
+    }
+    if (write (report, &first, sizeof first) != sizeof first)
+        _exit (1);
+    pause ();
+    _exit (0);
+}
+
+Test (socket, silent_listeners_cannot_take_every_descriptor)
+{
+    int report [2];
+    cr_assert_eq (pipe (report), 0);
+    pid_t child = fork ();
+    cr_assert_geq (child, 0);
+    if (child == 0)
+        s_silent_listeners (report [1]);
+    uint16_t first = 0;
+    cr_assert_eq (read (report [0], &first, sizeof first), (ssize_t) sizeof first);
+    cr_assert_neq (first, 0);
+    //  The common default limit, which this machine raises.
+    struct rlimit limit = {1024, 1024};
+    cr_assert_eq (setrlimit (RLIMIT_NOFILE, &limit), 0);
+    fixture_t self = {0};
+    self.node = s_node ("flooded", &self);
+    self.subscriber = colugo_node_add_subscriber (self.node, "silent", on_message, &self);
+    colugo_socket_t *socket = colugo_subscriber_socket (self.subscriber);
+    char endpoint [64];
+    for (int i = 0; i < S_SILENT; i++) {
+        snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", first + i);
+        cr_assert_eq (colugo_socket_connect (socket, endpoint), 0);
+    }
+    s_run (self.node, 500);
+    int busy = s_open_fds ();
+    //  A real publisher appears after the flood.
+    colugo_node_t *other = s_node ("real", NULL);
+    self.publisher = colugo_node_add_publisher (other, "silent");
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
+              colugo_socket_port (colugo_publisher_socket (self.publisher)));
+    cr_assert_eq (colugo_socket_connect (socket, endpoint), 0);
+    colugo_node_add_repeater (self.node, 10, on_publish, &self);
+    long long started = zclock_mono ();
+    for (int i = 0; i < 100 && self.received == 0 && !self.deadline_hit; i++)
+        s_run (self.node, 100);
+    kill (child, SIGKILL);
+    waitpid (child, NULL, 0);
+    cr_log_info ("%d silent listeners: %d descriptors open while dialling them; the real "
+                 "publisher's first message after %lld ms",
+                 S_SILENT, busy, self.received ? self.first_ms - started : -1);
+    cr_assert_gt (self.received, 0, "the real publisher was never heard");
+    cr_assert_lt (self.first_ms - started, 8000);
+    cr_assert_lt (busy, 400, "%d descriptors open", busy);
+    colugo_node_destroy (&other);
+    colugo_node_destroy (&self.node);
+}
