@@ -3,6 +3,7 @@
     discovery against a system bus that never answers. The rest of
     discovery runs against a real avahi-daemon in the end-to-end tests.
 */
+#define _GNU_SOURCE  //  memmem
 #include <criterion/criterion.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -87,6 +88,14 @@ Test (discovery, the_longest_txt_record_fits_its_bound_whole)
     cr_assert_eq (record.verified_port, 65535);
     colugo__txt_record_free (&record);
     avahi_string_list_free (list);
+    //  No socket id, no verified listener: neither key is written.
+    colugo__txt_fields_t plain = fields;
+    plain.socket_id = 0;
+    plain.verified_port = 0;
+    size = colugo__txt_build (&plain, txt, sizeof txt);
+    cr_assert_gt (size, 0);
+    cr_assert_null (memmem (txt, size, "socket_id", 9));
+    cr_assert_null (memmem (txt, size, "verified_port", 13));
     //  One byte short: refused, never cut.
     cr_assert_eq (colugo__txt_build (&fields, txt, sizeof txt - 1), 0);
     //  A value over its limit: refused.

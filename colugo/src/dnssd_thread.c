@@ -161,7 +161,8 @@ struct s_remote {
     AvahiTimeout *deadline;  //  gives up the first resolve
     void *queued;            //  handle in the resolve queue
     void *aged;              //  handle in by_age
-    unsigned attempts;
+    unsigned attempts;       //  failed first resolves
+    unsigned relooks;        //  failures of a resolver that had answered, in a row
     s_remote_state_t state;
     bool stale;         //  reported before a daemon restart, not since
     uint8_t *reported;  //  the UP message sent, while S_RESOLVED
@@ -729,12 +730,19 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
         s_resolve_next (self);
         if (remote->state == S_NEW)
             s_resolve_failed (self, remote, why);
-        else if (!remote->retry)  //  its records went: look again (an invalid one later)
-            remote->retry = s_after (self, remote->state == S_RESOLVED ? S_RETRY_MS : S_RELOOK_MS,
+        else if (!remote->retry) {
+            //  Its records went, or are being replaced (a moved address is
+            //  seen after the old one expires): look again soon, then less
+            //  often (1, 2, 4, 8, 16, 30 s) while it keeps failing.
+            int64_t delay = (int64_t) S_RETRY_MS << (remote->relooks < 5 ? remote->relooks : 5);
+            remote->relooks++;
+            remote->retry = s_after (self, delay < S_RELOOK_MS ? delay : S_RELOOK_MS,
                                      s_on_resolve_retry, remote);
+        }
         return;
     }
     remote->attempts = 0;
+    remote->relooks = 0;
     s_judge (self, remote, interface, host, address, port, txt, flags);
     s_after_answer (self, remote);
     s_resolve_next (self);
