@@ -303,3 +303,50 @@ Test (socket, silent_listeners_cannot_take_every_descriptor)
     colugo_node_destroy (&other);
     colugo_node_destroy (&self.node);
 }
+
+//  --------------------------------------------------------------------------
+
+static void
+on_request (colugo_server_t *server, uint64_t request, const void *data, size_t size, void *arg)
+{
+    (void) server;
+    (void) request;
+    (void) data;
+    (void) size;
+    ((fixture_t *) arg)->received++;  //  never answered: it stays pending
+}
+
+static void
+s_send_request (zsock_t *dealer, size_t envelope_size)
+{
+    zmsg_t *request = zmsg_new ();
+    char *envelope = calloc (1, envelope_size);
+    zmsg_addmem (request, envelope, envelope_size);
+    zmsg_addmem (request, NULL, 0);
+    zmsg_addstr (request, "payload");
+    zmsg_send (&request, dealer);
+    free (envelope);
+}
+
+//  A request's envelope is kept until the answer: a peer must not make the
+//  server keep megabytes of it per request.
+Test (socket, a_server_keeps_no_large_envelopes)
+{
+    fixture_t self = {0};
+    self.node = s_node ("envelopes", &self);
+    colugo_server_t *server = colugo_node_add_server (self.node, "envelopes", on_request, &self);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u",
+              colugo_socket_port (colugo_server_socket (server)));
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    cr_assert_not_null (dealer);
+    for (int i = 0; i < 20; i++)
+        s_send_request (dealer, 1 << 20);  //  a megabyte of envelope each
+    s_send_request (dealer, 16);           //  an ordinary one
+    s_run (self.node, 1000);
+    cr_assert_eq (self.received, 1, "%d requests handled", self.received);
+    cr_assert_eq (colugo_server_pending (server), 1);
+    cr_assert_eq (colugo_socket_stats (colugo_server_socket (server)).dropped, 20);
+    zsock_destroy (&dealer);
+    colugo_node_destroy (&self.node);
+}

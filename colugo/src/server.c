@@ -19,7 +19,12 @@
 #include "sock.h"
 #include "u64map.h"
 
-#define S_MAX_FRAMES 16       //  routing id, envelope, delimiter and payload
+#define S_MAX_FRAMES 16  //  routing id, envelope, delimiter and payload
+//  What a request's envelope may hold (routing ids and the client's frames
+//  before the delimiter, kept until the answer): routing ids are at most
+//  255 bytes, a Colugo client's is 8. Larger ones are dropped, so the table
+//  of unanswered requests stays within max_pending times this.
+#define S_ENVELOPE_MAX 4096
 #define S_OUTCOMES (1 << 16)  //  ids whose fate is remembered (2 bits each)
 
 //  What became of a request that no longer waits (see s_outcome).
@@ -226,6 +231,13 @@ s_request (colugo_server_t *self, zmq_msg_t *frames, size_t count, bool complete
     zmq_msg_t *payload = &frames [delimiter + 1];
     if (!colugo__socket_size_ok (&self->base, zmq_msg_size (payload)))
         return;
+    size_t envelope_size = 0;
+    for (size_t f = 0; f < delimiter; f++)
+        envelope_size += zmq_msg_size (&frames [f]);
+    if (envelope_size > S_ENVELOPE_MAX) {
+        colugo__socket_drop (&self->base, "a request whose envelope is larger than 4096 bytes");
+        return;
+    }
     if (self->pending.size >= self->max_pending) {
         self->drops.refused++;
         colugo__socket_drop (&self->base, "too many requests wait for an answer");
