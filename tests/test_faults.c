@@ -33,6 +33,9 @@ Test (faults, a_port_reused_by_another_topic_delivers_nothing)
         proc_t *sub = proc_testnode ("sub", "e2e.reuse.alpha", NULL);
         proc_t *alpha = proc_testnode ("pub", "e2e.reuse.alpha", "-i", "1", "-P", "alpha", NULL);
         long port = s_port (alpha);
+        const char *up = proc_expect (sub, "UP ", FIND_MS);
+        cr_assert_not_null (up);
+        cr_assert_null (strstr (up, "unverified"), "a Colugo publisher is not verified: %s", up);
         cr_assert_not_null (proc_expect (sub, "MSG ", FIND_MS));
         proc_kill (alpha, SIGKILL);
         proc_wait (alpha, 5000);

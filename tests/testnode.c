@@ -33,7 +33,8 @@
                 stop, make a new node and start it ("NEW")
 
     Lines: "READY <uuid>", "MSG <ms> <payload>", "UP <endpoint> <node uuid>",
-    "DOWN <endpoint> <node uuid>", "REPLY <payload>", "TIMEOUT <n>",
+    "DOWN <endpoint> <node uuid>" (either followed by " unverified" when the
+    peer did not prove it is the service advertised), "REPLY <payload>", "TIMEOUT <n>",
     "SENT <n>", "DONE", "ERROR <text>", "PORT <port>" (after READY, for a
     publisher or server: its open port; pubrep prints the publisher's, then
     the server's), "PEERS <n>" (sub, just before DONE: peers connected),
@@ -154,8 +155,8 @@ on_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, voi
 {
     (void) socket;
     (void) arg;
-    s_line ("%s %s %s", connected ? "UP" : "DOWN", peer->endpoint,
-            *peer->node_uuid ? peer->node_uuid : "-");
+    s_line ("%s %s %s%s", connected ? "UP" : "DOWN", peer->endpoint,
+            *peer->node_uuid ? peer->node_uuid : "-", peer->verified ? "" : " unverified");
 }
 
 static void

@@ -295,7 +295,8 @@ s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
     *out = (colugo_peer_t){.node_uuid = peer->node_uuid,
                            .node_name = peer->node_name,
                            .endpoint = peer->endpoint,
-                           .connected = peer->connected};
+                           .connected = peer->connected,
+                           .verified = *peer->identity != 0};
 }
 
 static void

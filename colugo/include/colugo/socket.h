@@ -39,6 +39,12 @@ typedef struct {
     const char *node_name;  //  the remote node's name ("" if unknown)
     const char *endpoint;   //  e.g. "tcp://10.0.0.2:41235"
     bool connected;         //  true while the connection is up
+    //  The listener proved, in the handshake, that it is the service the
+    //  record advertised (a Colugo peer). False for original Colugo nodes
+    //  and hand-given endpoints: their node and topic are only what their
+    //  record or the application claims, and a stranger's record can claim
+    //  another's endpoint.
+    bool verified;
 } colugo_peer_t;
 
 //  A typed connecting socket met a peer of its topic and kind whose message
