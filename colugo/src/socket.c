@@ -392,7 +392,6 @@ s_schedule_dial (colugo_socket_t *self, s_peer_t *peer, bool failed)
 {
     s_peer_idle (self, peer);
     s_hang_up (self, peer);
-    s_set_connected (self, peer, false);
     if (failed && peer->failures < 16)
         peer->failures++;
     int64_t delay = S_REDIAL_MS;
@@ -404,6 +403,8 @@ s_schedule_dial (colugo_socket_t *self, s_peer_t *peer, bool failed)
     peer->redial =
         colugo__timers_add (self->env->timers, zclock_mono () + delay, 0, s_on_redial, peer);
     s_dial_next (self);
+    //  Last: the application's callback may let go of the peer.
+    s_set_connected (self, peer, false);
 }
 
 static void
@@ -507,8 +508,8 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
         s_peer_idle (self, peer);
         peer->state = S_UP;
         peer->failures = 0;
-        s_set_connected (self, peer, true);
         s_dial_next (self);
+        s_set_connected (self, peer, true);  //  last: the callback may let go of the peer
     }
     else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
         s_refused (self, peer);
