@@ -350,3 +350,59 @@ Test (socket, a_server_keeps_no_large_envelopes)
     zsock_destroy (&dealer);
     colugo_node_destroy (&self.node);
 }
+
+//  --------------------------------------------------------------------------
+
+typedef struct {
+    fixture_t base;
+    long next;  //  the number the next message must carry
+    bool out_of_order;
+    int burst;  //  messages sent in one go
+} ordered_t;
+
+static void
+on_numbered (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+             void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    ordered_t *self = (ordered_t *) arg;
+    char text [32];
+    snprintf (text, sizeof text, "%.*s", (int) size, (const char *) data);
+    if (atol (text) != self->next)
+        self->out_of_order = true;
+    self->next = atol (text) + 1;
+    if (++self->base.received == self->burst)
+        colugo_node_stop (self->base.node);
+}
+
+static void
+on_burst (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    ordered_t *self = (ordered_t *) arg;
+    for (int i = 0; i < self->burst; i++) {
+        char text [32];
+        int size = snprintf (text, sizeof text, "%d", i);
+        colugo_publisher_send (self->base.publisher, text, (size_t) size);
+    }
+}
+
+//  The subscriber's own queue starts small and grows to the queue limit:
+//  a burst that fills it many times over arrives whole and in order.
+Test (socket, a_burst_arrives_whole_and_in_order)
+{
+    ordered_t self = {.burst = 1000};
+    self.base.node = s_node ("burst", &self.base);
+    self.base.subscriber = colugo_node_add_subscriber (self.base.node, "burst", on_numbered, &self);
+    self.base.publisher = colugo_node_add_publisher (self.base.node, "burst");
+    colugo_node_add_delayed (self.base.node, 300, on_burst, &self);  //  once linked
+    colugo_node_start (self.base.node);
+    colugo_socket_stats_t stats =
+        colugo_socket_stats (colugo_subscriber_socket (self.base.subscriber));
+    cr_assert (!self.base.deadline_hit, "%d of %d arrived", self.base.received, self.burst);
+    cr_assert_eq (self.base.received, self.burst);
+    cr_assert (!self.out_of_order);
+    cr_assert_eq (stats.dropped, 0);
+    colugo_node_destroy (&self.base.node);
+}

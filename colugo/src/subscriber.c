@@ -22,13 +22,16 @@
 //  Callbacks run for at most this long per wake-up (then timers and other
 //  sockets run, and delivery goes on from a timer).
 #define S_BATCH_MS 5
+//  Messages the ring holds at first (it grows to the queue limit).
+#define S_RING_START 16
 
 struct colugo_subscriber_t {
     colugo_socket_t base;  //  first: the socket is the subscriber
     colugo_message_fn *handler;
     void *arg;
-    zmq_msg_t *queue;  //  ring of messages read, not yet delivered
-    size_t capacity;
+    zmq_msg_t *queue;      //  ring of messages read, not yet delivered
+    size_t capacity;       //  grows, doubling, up to limit
+    size_t limit;          //  the node's queue limit
     size_t head;           //  oldest
     size_t count;          //  in the ring
     uint64_t resume;       //  timer that delivers what a batch left
@@ -45,23 +48,39 @@ s_now_ms (void)
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-//  Reads what libzmq holds into the ring; when the ring is full, the oldest
-//  message goes (counted as dropped).
+//  Doubles the ring (the messages move, in order): a quiet subscriber keeps
+//  a small one, and only a backlog takes the whole queue limit.
+static bool
+s_grow (colugo_subscriber_t *self)
+{
+    size_t capacity = self->capacity * 2 < self->limit ? self->capacity * 2 : self->limit;
+    zmq_msg_t *queue = malloc (capacity * sizeof *queue);
+    if (!queue)
+        return false;
+    for (size_t i = 0; i < capacity; i++)
+        zmq_msg_init (&queue [i]);
+    for (size_t i = 0; i < self->count; i++)
+        zmq_msg_move (&queue [i], &self->queue [(self->head + i) % self->capacity]);
+    for (size_t i = 0; i < self->capacity; i++)
+        zmq_msg_close (&self->queue [i]);
+    free (self->queue);
+    self->queue = queue;
+    self->capacity = capacity;
+    self->head = 0;
+    return true;
+}
+
+//  Reads what libzmq holds into the ring; when the ring is full at the
+//  queue limit, the oldest message goes (counted as dropped).
 static void
 s_drain (colugo_subscriber_t *self)
 {
+    zmq_msg_t message;
+    zmq_msg_init (&message);
     for (int i = 0; i < S_DRAIN_MAX; i++) {
-        if (self->count == self->capacity) {
-            zmq_msg_close (&self->queue [self->head]);
-            zmq_msg_init (&self->queue [self->head]);
-            self->head = (self->head + 1) % self->capacity;
-            self->count--;
-            self->queue_drops++;
-        }
-        zmq_msg_t *slot = &self->queue [(self->head + self->count) % self->capacity];
-        if (zmq_msg_recv (slot, self->base.handle, ZMQ_DONTWAIT) < 0)
+        if (zmq_msg_recv (&message, self->base.handle, ZMQ_DONTWAIT) < 0)
             break;
-        if (zmq_msg_more (slot)) {
+        if (zmq_msg_more (&message)) {
             //  A foreign publisher sent several frames: the first one is
             //  the payload (our wire format); the rest is dropped, counted.
             zmq_msg_t extra;
@@ -72,9 +91,22 @@ s_drain (colugo_subscriber_t *self)
             zmq_msg_close (&extra);
             colugo__socket_drop (&self->base, "extra frames after the payload");
         }
-        if (colugo__socket_size_ok (&self->base, zmq_msg_size (slot)))
-            self->count++;
+        if (!colugo__socket_size_ok (&self->base, zmq_msg_size (&message)))
+            continue;
+        if (self->count == self->capacity && self->capacity < self->limit)
+            s_grow (self);
+        if (self->count == self->capacity) {
+            //  Full at the limit: the oldest goes for the newest.
+            zmq_msg_close (&self->queue [self->head]);
+            zmq_msg_init (&self->queue [self->head]);
+            self->head = (self->head + 1) % self->capacity;
+            self->count--;
+            self->queue_drops++;
+        }
+        zmq_msg_move (&self->queue [(self->head + self->count) % self->capacity], &message);
+        self->count++;
     }
+    zmq_msg_close (&message);
     if (self->queue_drops) {
         self->base.stats.dropped += self->queue_drops - 1;
         colugo__socket_drop (&self->base, "the queue was full: the application is slower than "
@@ -160,7 +192,8 @@ colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
     self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;
-    self->capacity = env->queue_limit > 0 ? (size_t) env->queue_limit : 1;
+    self->limit = env->queue_limit > 0 ? (size_t) env->queue_limit : 1;
+    self->capacity = self->limit < S_RING_START ? self->limit : S_RING_START;
     self->queue = calloc (self->capacity, sizeof *self->queue);
     for (size_t i = 0; self->queue && i < self->capacity; i++)
         zmq_msg_init (&self->queue [i]);
