@@ -11,7 +11,6 @@
     and other sockets get their turn even when each callback is slow.
 */
 #include <stdlib.h>
-#include <time.h>
 #include "colugo/error.h"
 #include "colugo/subscriber.h"
 #include "sock.h"
@@ -19,9 +18,6 @@
 //  Messages read from libzmq per drain: enough to amortise the poll, and a
 //  bound on the drain itself against a flood.
 #define S_DRAIN_MAX 8192
-//  Callbacks run for at most this long per wake-up (then timers and other
-//  sockets run, and delivery goes on from a timer).
-#define S_BATCH_MS 5
 //  Messages the ring holds at first (it grows to the queue limit).
 #define S_RING_START 16
 
@@ -37,16 +33,6 @@ struct colugo_subscriber_t {
     uint64_t resume;       //  timer that delivers what a batch left
     uint64_t queue_drops;  //  since the last log line
 };
-
-//  A clock that costs a few nanoseconds (no system call): the batch bound
-//  is checked after every callback.
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 //  Doubles the ring (the messages move, in order): a quiet subscriber keeps
 //  a small one, and only a backlog takes the whole queue limit.
@@ -117,7 +103,7 @@ s_drain (colugo_subscriber_t *self)
 
 static void s_on_resume (void *arg);
 
-//  Delivers from the ring for at most S_BATCH_MS, draining libzmq first
+//  Delivers from the ring for at most COLUGO__BATCH_MS, draining libzmq first
 //  and whenever the ring runs empty; what is left is delivered from a timer
 //  due a millisecond later, once the loop has let the timers that are due,
 //  and other sockets, in. So libzmq's pipe holds at most what arrives
@@ -125,7 +111,7 @@ static void s_on_resume (void *arg);
 static void
 s_deliver (colugo_subscriber_t *self)
 {
-    int64_t deadline = s_now_ms () + S_BATCH_MS;
+    int64_t deadline = colugo__coarse_ms () + COLUGO__BATCH_MS;
     s_drain (self);
     while (self->count && !self->base.dead && !colugo__env_handler_rc (self->base.env)) {
         zmq_msg_t *message = &self->queue [self->head];
@@ -140,7 +126,7 @@ s_deliver (colugo_subscriber_t *self)
         zmq_msg_init (message);
         if (self->count == 0)
             s_drain (self);
-        if (s_now_ms () >= deadline)
+        if (colugo__coarse_ms () >= deadline)
             break;
     }
     if (self->count && !self->base.dead && !self->resume)
