@@ -33,6 +33,25 @@ bench_now_ns (void)
     return (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
+//  The wall clock, for figures that cross processes (discovery, mesh).
+static inline int64_t
+bench_wall_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+//  The topic of one role family ("tp", "rtt"...) of this run:
+//  bench<sep><family><sep>$BENCH_PORT, so that concurrent runs never mix.
+static inline const char *
+bench_topic (const char *family, char separator, char *buffer, size_t size)
+{
+    const char *port = getenv ("BENCH_PORT");
+    snprintf (buffer, size, "bench%c%s%c%s", separator, family, separator, port ? port : "5799");
+    return buffer;
+}
+
 static inline const char *
 bench_endpoint (char *buffer, size_t size)
 {

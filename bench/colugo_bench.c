@@ -15,6 +15,9 @@
                                                 "MESH <ns>" once every subscription
                                                 has had a message, then stops
                                                 publishing 3 s later (idle)
+        colugo_bench idle                       a lone node with a publisher and
+                                                a subscriber (of bench.idle_pub and
+                                                bench.idle_sub): its cost at rest
 */
 #include <colugo.h>
 #include <signal.h>
@@ -41,22 +44,6 @@ typedef struct {
     bool *heard;
     int64_t idle_timer;
 } bench_node_t;
-
-static int64_t
-s_wall_ns (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec;
-}
-
-static const char *
-s_topic (const char *family, char *buffer, size_t size)
-{
-    const char *port = getenv ("BENCH_PORT");
-    snprintf (buffer, size, "bench.%s.%s", family, port ? port : "5799");
-    return buffer;
-}
 
 static void
 on_stop (colugo_node_t *node, void *arg)
@@ -176,7 +163,7 @@ on_watch_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connecte
     (void) socket;
     (void) peer;
     bench_node_t *self = (bench_node_t *) arg;
-    printf ("%s %lld\n", connected ? "UP" : "DOWN", (long long) s_wall_ns ());
+    printf ("%s %lld\n", connected ? "UP" : "DOWN", (long long) bench_wall_ns ());
     fflush (stdout);
     self->seen_message = false;
 }
@@ -191,7 +178,7 @@ on_watch_message (colugo_subscriber_t *subscriber, const char *topic, const void
     (void) size;
     bench_node_t *self = (bench_node_t *) arg;
     if (!self->seen_message) {
-        printf ("MSG %lld\n", (long long) s_wall_ns ());
+        printf ("MSG %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);
         self->seen_message = true;
     }
@@ -234,7 +221,7 @@ on_mesh_message (colugo_subscriber_t *subscriber, const char *topic, const void 
         return;
     self->heard [subscription->index] = true;
     if (--self->missing == 0) {
-        printf ("MESH %lld\n", (long long) s_wall_ns ());
+        printf ("MESH %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);
         colugo_node_add_delayed (self->node, 3000, on_mesh_quiet, self);
     }
@@ -252,7 +239,7 @@ on_mesh_tick (colugo_node_t *node, void *arg)
 int
 main (int argc, char *argv [])
 {
-    if (argc < 3)
+    if (argc < 2 || (argc < 3 && strcmp (argv [1], "idle") != 0))
         return bench_usage (argv [0]);
     const char *role = argv [1];
     bench_node_t self = {0};
@@ -271,12 +258,13 @@ main (int argc, char *argv [])
         self.receiver.count = self.count;
     }
     if (strcmp (role, "send") == 0) {
-        self.publisher = colugo_node_add_publisher (self.node, s_topic ("tp", topic, sizeof topic));
+        self.publisher =
+            colugo_node_add_publisher (self.node, bench_topic ("tp", '.', topic, sizeof topic));
         self.idle_timer = colugo_node_add_repeater (self.node, 5, on_wait_subscriber, &self);
         colugo_node_start (self.node);
     }
     else if (strcmp (role, "recv") == 0) {
-        colugo_node_add_subscriber (self.node, s_topic ("tp", topic, sizeof topic),
+        colugo_node_add_subscriber (self.node, bench_topic ("tp", '.', topic, sizeof topic),
                                     on_bench_message, &self);
         self.last_ns = bench_now_ns ();
         colugo_node_add_repeater (self.node, 50, on_check_idle, &self);
@@ -284,11 +272,13 @@ main (int argc, char *argv [])
         bench_report_throughput ("colugo", self.size, &self.receiver);
     }
     else if (strcmp (role, "server") == 0) {
-        colugo_node_add_server (self.node, s_topic ("rtt", topic, sizeof topic), on_echo, &self);
+        colugo_node_add_server (self.node, bench_topic ("rtt", '.', topic, sizeof topic), on_echo,
+                                &self);
         colugo_node_start (self.node);
     }
     else if (strcmp (role, "client") == 0) {
-        self.client = colugo_node_add_client (self.node, s_topic ("rtt", topic, sizeof topic));
+        self.client =
+            colugo_node_add_client (self.node, bench_topic ("rtt", '.', topic, sizeof topic));
         self.samples = calloc (self.count ? self.count : 1, sizeof *self.samples);
         self.idle_timer = colugo_node_add_repeater (self.node, 5, on_wait_server, &self);
         colugo_node_start (self.node);
@@ -300,13 +290,20 @@ main (int argc, char *argv [])
             colugo_node_add_subscriber (self.node, argv [2], on_watch_message, &self);
         colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_watch_peer,
                                         &self);
-        printf ("READY %lld\n", (long long) s_wall_ns ());
+        printf ("READY %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);
         colugo_node_start (self.node);
     }
     else if (strcmp (role, "announce") == 0) {
         self.publisher = colugo_node_add_publisher (self.node, argv [2]);
         colugo_node_add_repeater (self.node, 5, on_announce, &self);
+        colugo_node_start (self.node);
+    }
+    else if (strcmp (role, "idle") == 0) {
+        self.publisher = colugo_node_add_publisher (
+            self.node, bench_topic ("idle_pub", '.', topic, sizeof topic));
+        colugo_node_add_subscriber (self.node, bench_topic ("idle_sub", '.', topic, sizeof topic),
+                                    on_watch_message, &self);
         colugo_node_start (self.node);
     }
     else if (strcmp (role, "mesh") == 0 && argc == 5) {
@@ -329,7 +326,7 @@ main (int argc, char *argv [])
                 colugo_node_add_subscriber (self.node, topic, on_mesh_message, &subscriptions [k]);
             }
         self.idle_timer = colugo_node_add_repeater (self.node, 100, on_mesh_tick, &self);
-        printf ("READY %lld\n", (long long) s_wall_ns ());
+        printf ("READY %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);
         colugo_node_start (self.node);
         free (subscriptions);
