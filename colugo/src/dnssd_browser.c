@@ -1,0 +1,745 @@
+/*  dnssd_browser.c: one DNS-SD service browser on a private D-Bus
+    connection to avahi-daemon, without the daemon's 10 ms start delay.
+
+    Why its own connection: avahi-client hides its DBusConnection, and the
+    daemon keeps a browser's object per connection (the signals are sent to
+    the connection's unique name). Why Server2: Server.ServiceBrowserNew
+    starts the daemon's browser 10 ms late (avahi-daemon 0.8 delays it so
+    that a client has time to subscribe to the new path; dbus_select_browser
+    in dbus-protocol.c), while Server2.ServiceBrowserPrepare creates it
+    stopped and ServiceBrowser.Start starts it at once: we add the match
+    rule for the path in between, so nothing can come before we listen.
+    The signals are checked before anything is reported: the path is ours,
+    the sender is the daemon that answered Prepare, the arguments have the
+    types of the introspection data (org.freedesktop.Avahi.ServiceBrowser.xml)
+    and strings fit in a DNS label or name.
+
+    The connection runs on the caller's AvahiPoll, as avahi-client's does
+    (its dbus-watch-glue.c): libdbus's watches become AvahiWatches, its
+    timeouts AvahiTimeouts, and a zero timeout dispatches what was read.
+    The daemon going away is seen as NameOwnerChanged for
+    org.freedesktop.Avahi (match rule added before Prepare) or as the bus
+    closing (Disconnected), and reported as one FAILURE.
+
+    Bounds: libdbus waits 25 s for a reply by default, and a stalled daemon
+    (SIGSTOPped, or swamped) makes each avahi-client call wait that long.
+    Here the calls of colugo__browser_new () share one deadline,
+    COLUGO__BROWSER_CALL_MS (3 s): far above what a working daemon takes
+    (well under a millisecond per call on this machine), above the
+    discovery watchdog's 2 s (discovery.c, S_STALL_MS), so that a stall
+    is still reported as one, and short enough that the caller's retry
+    runs soon after the daemon is back. Freeing waits for no answer.
+*/
+#include "dnssd_browser.h"
+#include <avahi-common/domain.h>
+#include <avahi-common/error.h>
+#include <avahi-common/timeval.h>
+#include <dbus/dbus.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_AVAHI_NAME "org.freedesktop.Avahi"
+#define S_AVAHI_SERVER_PATH "/"
+#define S_AVAHI_SERVER2 "org.freedesktop.Avahi.Server2"
+#define S_AVAHI_BROWSER "org.freedesktop.Avahi.ServiceBrowser"
+#define S_SYSTEM_BUS_DEFAULT "unix:path=/var/run/dbus/system_bus_socket"
+#define S_DISPATCH_MAX 64  //  messages per turn of the loop: it has other work
+#define S_RULE_MAX 512
+
+struct colugo__browser {
+    const AvahiPoll *api;
+    DBusConnection *bus;     //  private, ours alone
+    AvahiTimeout *dispatch;  //  armed (zero) while libdbus has messages to dispatch
+    char *path;              //  the daemon's object for our browser
+    char *daemon;            //  unique bus name of the daemon that made it
+    char *owner_rule;        //  match rule for NameOwnerChanged, once added
+    char *browser_rule;      //  match rule for the browser's signals, once added
+    char *type;              //  as asked, for the events without a name
+    char *domain;            //  as asked, NULL for the default
+    AvahiIfIndex interface;
+    AvahiProtocol protocol;
+    colugo__browser_fn *fn;
+    void *arg;
+    int error;         //  AVAHI_ERR_ of the FAILURE
+    bool filtering;    //  our filter is on the connection
+    bool failed;       //  FAILURE reported: nothing more is
+    bool dispatching;  //  inside dbus_connection_dispatch (): the callback may run
+    bool doomed;       //  freed from its own callback: freed when dispatch returns
+};
+
+//  A libdbus timeout on the AvahiPoll. Counted: handling it may remove it
+//  (libdbus then frees its data) while we still look at it.
+typedef struct {
+    const AvahiPoll *api;
+    DBusTimeout *dbus;
+    AvahiTimeout *avahi;  //  NULL once libdbus removed it
+    int refs;
+} s_timeout_t;
+
+//  --------------------------------------------------------------------------
+//  Errors
+
+//  Avahi's D-Bus error names, in the order of their AVAHI_ERR_ numbers (0,
+//  -1, -2...), from avahi-common/dbus.c (that file is not part of the
+//  installed API).
+static const char *const s_avahi_errors [] = {"Success",
+                                              "Failure",
+                                              "BadStateError",
+                                              "InvalidHostNameError",
+                                              "InvalidDomainNameError",
+                                              "NoNetworkError",
+                                              "InvalidTTLError",
+                                              "IsPatternError",
+                                              "CollisionError",
+                                              "InvalidRecordError",
+                                              "InvalidServiceNameError",
+                                              "InvalidServiceTypeError",
+                                              "InvalidPortError",
+                                              "InvalidKeyError",
+                                              "InvalidAddressError",
+                                              "TimeoutError",
+                                              "TooManyClientsError",
+                                              "TooManyObjectsError",
+                                              "TooManyEntriesError",
+                                              "OSError",
+                                              NULL /* AccessDenied: a D-Bus name, below */,
+                                              "InvalidOperationError",
+                                              "DBusError",
+                                              "DisconnectedError",
+                                              "NoMemoryError",
+                                              "InvalidObjectError",
+                                              "NoDaemonError",
+                                              "InvalidInterfaceError",
+                                              "InvalidInterfaceProtocolError",
+                                              "InvalidFlagsError",
+                                              "NotFoundError",
+                                              "InvalidConfigurationError",
+                                              "VersionMismatchError",
+                                              "InvalidServiceSubtypeError",
+                                              "InvalidPacketError",
+                                              "InvalidDNSErrorError",
+                                              "DNSFORMERR",
+                                              "DNSSERVFAIL",
+                                              "DNSNXDOMAIN",
+                                              "DNSNOTIMP",
+                                              "DNSREFUSED",
+                                              "DNSYXDOMAIN",
+                                              "DNSYXRRSET",
+                                              "DNSNXRRSET",
+                                              "DNSNOTAUTH",
+                                              "DNSNOTZONE",
+                                              "InvalidRDataError",
+                                              "InvalidDNSClassError",
+                                              "InvalidDNSTypeError",
+                                              "NotSupportedError",
+                                              "NotPermittedError",
+                                              "InvalidArgumentError",
+                                              "IsEmptyError",
+                                              "NoChangeError"};
+
+static const struct {
+    const char *name;
+    int error;
+} s_dbus_errors [] = {
+    {DBUS_ERROR_NO_MEMORY, AVAHI_ERR_NO_MEMORY},
+    {DBUS_ERROR_SERVICE_UNKNOWN, AVAHI_ERR_NO_DAEMON},
+    {DBUS_ERROR_NAME_HAS_NO_OWNER, AVAHI_ERR_NO_DAEMON},
+    {DBUS_ERROR_BAD_ADDRESS, AVAHI_ERR_NO_DAEMON},
+    {DBUS_ERROR_NO_SERVER, AVAHI_ERR_NO_DAEMON},
+    {DBUS_ERROR_FILE_NOT_FOUND, AVAHI_ERR_NO_DAEMON},
+    {DBUS_ERROR_UNKNOWN_METHOD, AVAHI_ERR_NOT_SUPPORTED},  //  no Server2 (avahi < 0.8)
+    {DBUS_ERROR_UNKNOWN_INTERFACE, AVAHI_ERR_NOT_SUPPORTED},
+    {DBUS_ERROR_NOT_SUPPORTED, AVAHI_ERR_NOT_SUPPORTED},
+    {DBUS_ERROR_LIMITS_EXCEEDED, AVAHI_ERR_TOO_MANY_OBJECTS},
+    {DBUS_ERROR_ACCESS_DENIED, AVAHI_ERR_ACCESS_DENIED},
+    {DBUS_ERROR_AUTH_FAILED, AVAHI_ERR_ACCESS_DENIED},
+    {DBUS_ERROR_NO_REPLY, AVAHI_ERR_TIMEOUT},  //  what a call that timed out gets
+    {DBUS_ERROR_TIMEOUT, AVAHI_ERR_TIMEOUT},
+    {DBUS_ERROR_TIMED_OUT, AVAHI_ERR_TIMEOUT},
+    {DBUS_ERROR_NO_NETWORK, AVAHI_ERR_NO_NETWORK},
+    {DBUS_ERROR_DISCONNECTED, AVAHI_ERR_DISCONNECTED},
+    {DBUS_ERROR_INVALID_ARGS, AVAHI_ERR_INVALID_ARGUMENT},
+};
+
+static int
+s_error_number (const char *name)
+{
+    static const char prefix [] = S_AVAHI_NAME ".";
+    if (!name)
+        return AVAHI_ERR_DBUS_ERROR;
+    if (strncmp (name, prefix, sizeof prefix - 1) == 0) {
+        const char *tail = name + sizeof prefix - 1;
+        for (int i = 1; i < (int) (sizeof s_avahi_errors / sizeof *s_avahi_errors); i++)
+            if (s_avahi_errors [i] && strcmp (tail, s_avahi_errors [i]) == 0)
+                return -i;
+    }
+    for (size_t i = 0; i < sizeof s_dbus_errors / sizeof *s_dbus_errors; i++)
+        if (strcmp (name, s_dbus_errors [i].name) == 0)
+            return s_dbus_errors [i].error;
+    return AVAHI_ERR_DBUS_ERROR;
+}
+
+//  --------------------------------------------------------------------------
+//  libdbus on the AvahiPoll
+
+static AvahiWatchEvent
+s_avahi_events (unsigned int flags)
+{
+    return (AvahiWatchEvent) (((flags & DBUS_WATCH_READABLE) ? AVAHI_WATCH_IN : 0)
+                              | ((flags & DBUS_WATCH_WRITABLE) ? AVAHI_WATCH_OUT : 0));
+}
+
+static void
+s_on_watch (AvahiWatch *avahi, int fd, AvahiWatchEvent events, void *arg)
+{
+    (void) avahi;
+    (void) fd;
+    unsigned int flags = ((events & AVAHI_WATCH_IN) ? DBUS_WATCH_READABLE : 0)
+                         | ((events & AVAHI_WATCH_OUT) ? DBUS_WATCH_WRITABLE : 0)
+                         | ((events & AVAHI_WATCH_ERR) ? DBUS_WATCH_ERROR : 0)
+                         | ((events & AVAHI_WATCH_HUP) ? DBUS_WATCH_HANGUP : 0);
+    //  What it read is dispatched from s_on_dispatch; a closed connection
+    //  queues Disconnected, which is dispatched the same way.
+    dbus_watch_handle ((DBusWatch *) arg, flags);
+}
+
+//  Makes the AvahiWatch follow the DBusWatch: one while it is enabled, with
+//  its events.
+static dbus_bool_t
+s_watch_sync (DBusWatch *watch, void *arg)
+{
+    colugo__browser_t *self = (colugo__browser_t *) arg;
+    AvahiWatch *avahi = (AvahiWatch *) dbus_watch_get_data (watch);
+    AvahiWatchEvent events = s_avahi_events (dbus_watch_get_flags (watch));
+    if (dbus_watch_get_enabled (watch)) {
+        if (avahi)
+            self->api->watch_update (avahi, events);
+        else {
+            avahi = self->api->watch_new (self->api, dbus_watch_get_unix_fd (watch), events,
+                                          s_on_watch, watch);
+            if (!avahi)
+                return FALSE;
+            dbus_watch_set_data (watch, avahi, NULL);
+        }
+    }
+    else if (avahi) {
+        self->api->watch_free (avahi);
+        dbus_watch_set_data (watch, NULL, NULL);
+    }
+    return TRUE;
+}
+
+static void
+s_watch_toggled (DBusWatch *watch, void *arg)
+{
+    s_watch_sync (watch, arg);
+}
+
+static void
+s_watch_remove (DBusWatch *watch, void *arg)
+{
+    colugo__browser_t *self = (colugo__browser_t *) arg;
+    AvahiWatch *avahi = (AvahiWatch *) dbus_watch_get_data (watch);
+    if (avahi)
+        self->api->watch_free (avahi);
+    dbus_watch_set_data (watch, NULL, NULL);
+}
+
+static void
+s_timeout_unref (void *arg)
+{
+    s_timeout_t *timeout = (s_timeout_t *) arg;
+    if (--timeout->refs > 0)
+        return;
+    if (timeout->avahi)
+        timeout->api->timeout_free (timeout->avahi);
+    free (timeout);
+}
+
+//  libdbus timeouts repeat every interval while enabled; Avahi's fire once.
+static void
+s_timeout_arm (s_timeout_t *timeout)
+{
+    struct timeval when;
+    if (dbus_timeout_get_enabled (timeout->dbus)) {
+        avahi_elapse_time (&when, (unsigned) dbus_timeout_get_interval (timeout->dbus), 0);
+        timeout->api->timeout_update (timeout->avahi, &when);
+    }
+    else
+        timeout->api->timeout_update (timeout->avahi, NULL);
+}
+
+static void
+s_on_timeout (AvahiTimeout *avahi, void *arg)
+{
+    (void) avahi;
+    s_timeout_t *timeout = (s_timeout_t *) arg;
+    timeout->refs++;
+    dbus_timeout_handle (timeout->dbus);
+    if (timeout->avahi)  //  not removed meanwhile
+        s_timeout_arm (timeout);
+    s_timeout_unref (timeout);
+}
+
+static dbus_bool_t
+s_timeout_add (DBusTimeout *dbus, void *arg)
+{
+    colugo__browser_t *self = (colugo__browser_t *) arg;
+    s_timeout_t *timeout = calloc (1, sizeof *timeout);
+    if (!timeout)
+        return FALSE;
+    timeout->api = self->api;
+    timeout->dbus = dbus;
+    timeout->refs = 1;  //  libdbus's, dropped when it frees the timeout's data
+    timeout->avahi = self->api->timeout_new (self->api, NULL, s_on_timeout, timeout);
+    if (!timeout->avahi) {
+        free (timeout);
+        return FALSE;
+    }
+    dbus_timeout_set_data (dbus, timeout, s_timeout_unref);
+    s_timeout_arm (timeout);
+    return TRUE;
+}
+
+static void
+s_timeout_remove (DBusTimeout *dbus, void *arg)
+{
+    (void) arg;
+    s_timeout_t *timeout = (s_timeout_t *) dbus_timeout_get_data (dbus);
+    if (timeout && timeout->avahi) {
+        timeout->api->timeout_free (timeout->avahi);
+        timeout->avahi = NULL;
+    }
+}
+
+static void
+s_timeout_toggled (DBusTimeout *dbus, void *arg)
+{
+    (void) arg;
+    s_timeout_t *timeout = (s_timeout_t *) dbus_timeout_get_data (dbus);
+    if (timeout && timeout->avahi)
+        s_timeout_arm (timeout);
+}
+
+static void
+s_request_dispatch (colugo__browser_t *self)
+{
+    static const struct timeval now = {0, 0};
+    self->api->timeout_update (self->dispatch, &now);
+}
+
+//  Called by libdbus (with its lock held: only arm the timeout here).
+static void
+s_on_dispatch_status (DBusConnection *bus, DBusDispatchStatus status, void *arg)
+{
+    (void) bus;
+    if (status == DBUS_DISPATCH_DATA_REMAINS)
+        s_request_dispatch ((colugo__browser_t *) arg);
+}
+
+static void s_destroy (colugo__browser_t *self);
+
+static void
+s_on_dispatch (AvahiTimeout *timeout, void *arg)
+{
+    (void) timeout;
+    colugo__browser_t *self = (colugo__browser_t *) arg;
+    self->api->timeout_update (self->dispatch, NULL);
+    self->dispatching = true;
+    for (int i = 0; i < S_DISPATCH_MAX && !self->doomed; i++)
+        if (dbus_connection_dispatch (self->bus) != DBUS_DISPATCH_DATA_REMAINS)
+            break;
+    self->dispatching = false;
+    if (self->doomed)
+        s_destroy (self);
+    else if (dbus_connection_get_dispatch_status (self->bus) == DBUS_DISPATCH_DATA_REMAINS)
+        s_request_dispatch (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Signals
+
+static void
+s_fail (colugo__browser_t *self, int error)
+{
+    if (self->failed)
+        return;
+    self->failed = true;
+    self->error = error;
+    self->fn (self, self->interface, self->protocol, AVAHI_BROWSER_FAILURE, NULL, self->type,
+              self->domain, (AvahiLookupResultFlags) 0, self->arg);
+}
+
+static void
+s_on_owner_changed (colugo__browser_t *self, DBusMessage *msg)
+{
+    const char *name, *old_owner, *new_owner;
+    const char *sender = dbus_message_get_sender (msg);
+    if (!sender || strcmp (sender, DBUS_SERVICE_DBUS) != 0
+        || !dbus_message_get_args (msg, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &old_owner,
+                                   DBUS_TYPE_STRING, &new_owner, DBUS_TYPE_INVALID))
+        return;
+    //  Our daemon lost the name (it exited, or another took over): our
+    //  object went with it.
+    if (strcmp (name, S_AVAHI_NAME) == 0 && self->daemon && strcmp (old_owner, self->daemon) == 0)
+        s_fail (self, AVAHI_ERR_DISCONNECTED);
+}
+
+static void
+s_on_browser_signal (colugo__browser_t *self, DBusMessage *msg)
+{
+    const char *path = dbus_message_get_path (msg);
+    const char *sender = dbus_message_get_sender (msg);
+    const char *member = dbus_message_get_member (msg);
+    if (!path || !sender || !member || strcmp (path, self->path) != 0
+        || strcmp (sender, self->daemon) != 0)
+        return;
+    AvahiBrowserEvent event;
+    if (strcmp (member, "ItemNew") == 0)
+        event = AVAHI_BROWSER_NEW;
+    else if (strcmp (member, "ItemRemove") == 0)
+        event = AVAHI_BROWSER_REMOVE;
+    else if (strcmp (member, "AllForNow") == 0)
+        event = AVAHI_BROWSER_ALL_FOR_NOW;
+    else if (strcmp (member, "CacheExhausted") == 0)
+        event = AVAHI_BROWSER_CACHE_EXHAUSTED;
+    else if (strcmp (member, "Failure") == 0) {
+        const char *error = NULL;
+        if (!dbus_message_get_args (msg, NULL, DBUS_TYPE_STRING, &error, DBUS_TYPE_INVALID))
+            error = NULL;
+        s_fail (self, error ? s_error_number (error) : AVAHI_ERR_FAILURE);
+        return;
+    }
+    else
+        return;
+    if (event == AVAHI_BROWSER_ALL_FOR_NOW || event == AVAHI_BROWSER_CACHE_EXHAUSTED) {
+        self->fn (self, self->interface, self->protocol, event, NULL, self->type, self->domain,
+                  (AvahiLookupResultFlags) 0, self->arg);
+        return;
+    }
+    dbus_int32_t interface, protocol;
+    dbus_uint32_t flags;
+    const char *name, *type, *domain;
+    //  libdbus checked that the strings are valid UTF-8 without NULs;
+    //  their lengths are ours to check.
+    if (!dbus_message_get_args (msg, NULL, DBUS_TYPE_INT32, &interface, DBUS_TYPE_INT32, &protocol,
+                                DBUS_TYPE_STRING, &name, DBUS_TYPE_STRING, &type, DBUS_TYPE_STRING,
+                                &domain, DBUS_TYPE_UINT32, &flags, DBUS_TYPE_INVALID)
+        || !*name || strlen (name) >= AVAHI_LABEL_MAX || strlen (type) >= AVAHI_DOMAIN_NAME_MAX
+        || strlen (domain) >= AVAHI_DOMAIN_NAME_MAX)
+        return;
+    self->fn (self, (AvahiIfIndex) interface, (AvahiProtocol) protocol, event, name, type, domain,
+              (AvahiLookupResultFlags) flags, self->arg);
+}
+
+static DBusHandlerResult
+s_filter (DBusConnection *bus, DBusMessage *msg, void *arg)
+{
+    (void) bus;
+    colugo__browser_t *self = (colugo__browser_t *) arg;
+    if (self->doomed || self->failed || dbus_message_get_type (msg) != DBUS_MESSAGE_TYPE_SIGNAL)
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+    if (dbus_message_is_signal (msg, DBUS_INTERFACE_LOCAL, "Disconnected"))
+        s_fail (self, AVAHI_ERR_DISCONNECTED);
+    else if (dbus_message_is_signal (msg, DBUS_INTERFACE_DBUS, "NameOwnerChanged"))
+        s_on_owner_changed (self, msg);
+    else if (self->path && dbus_message_has_interface (msg, S_AVAHI_BROWSER))
+        s_on_browser_signal (self, msg);
+    else
+        return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
+    return DBUS_HANDLER_RESULT_HANDLED;
+}
+
+//  --------------------------------------------------------------------------
+//  Calls
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  Sends msg (consumed) and waits for the reply until deadline (monotonic
+//  ms). Returns the reply, or NULL with *error set.
+static DBusMessage *
+s_call (colugo__browser_t *self, DBusMessage *msg, int64_t deadline, int *error)
+{
+    if (!msg) {
+        *error = AVAHI_ERR_NO_MEMORY;
+        return NULL;
+    }
+    //  No bus activation: a missing daemon is an answer, not a start.
+    dbus_message_set_auto_start (msg, FALSE);
+    int64_t left = deadline - s_now_ms ();
+    DBusMessage *reply = NULL;
+    if (left <= 0)
+        *error = AVAHI_ERR_TIMEOUT;
+    else {
+        DBusError dbus_error;
+        dbus_error_init (&dbus_error);
+        reply = dbus_connection_send_with_reply_and_block (self->bus, msg, (int) left, &dbus_error);
+        if (!reply)
+            *error = s_error_number (dbus_error.name);
+        dbus_error_free (&dbus_error);
+    }
+    dbus_message_unref (msg);
+    return reply;
+}
+
+//  A call whose reply carries nothing we need.
+static int
+s_call_void (colugo__browser_t *self, DBusMessage *msg, int64_t deadline)
+{
+    int error = 0;
+    DBusMessage *reply = s_call (self, msg, deadline, &error);
+    if (reply)
+        dbus_message_unref (reply);
+    return reply ? 0 : error;
+}
+
+static DBusMessage *
+s_bus_method (const char *method)
+{
+    return dbus_message_new_method_call (DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS,
+                                         method);
+}
+
+//  AddMatch or RemoveMatch of a rule.
+static DBusMessage *
+s_match_method (const char *method, const char *rule)
+{
+    DBusMessage *msg = s_bus_method (method);
+    if (msg && !dbus_message_append_args (msg, DBUS_TYPE_STRING, &rule, DBUS_TYPE_INVALID)) {
+        dbus_message_unref (msg);
+        msg = NULL;
+    }
+    return msg;
+}
+
+static int
+s_add_match (colugo__browser_t *self, char **rule_p, const char *rule, int64_t deadline)
+{
+    char *copy = strdup (rule);
+    if (!copy)
+        return AVAHI_ERR_NO_MEMORY;
+    int error = s_call_void (self, s_match_method ("AddMatch", rule), deadline);
+    if (error)
+        free (copy);
+    else
+        *rule_p = copy;
+    return error;
+}
+
+//  Hello by hand: dbus_bus_register () would wait 25 s for a stalled bus.
+static int
+s_hello (colugo__browser_t *self, int64_t deadline)
+{
+    int error = 0;
+    DBusMessage *reply = s_call (self, s_bus_method ("Hello"), deadline, &error);
+    if (!reply)
+        return error;
+    const char *name = NULL;
+    if (!dbus_message_get_args (reply, NULL, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID))
+        error = AVAHI_ERR_DBUS_ERROR;
+    else if (!dbus_bus_set_unique_name (self->bus, name))
+        error = AVAHI_ERR_NO_MEMORY;
+    dbus_message_unref (reply);
+    return error;
+}
+
+static int
+s_connect (colugo__browser_t *self, int64_t deadline)
+{
+    const char *address = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
+    DBusError dbus_error;
+    dbus_error_init (&dbus_error);
+    self->bus = dbus_connection_open_private (address && *address ? address : S_SYSTEM_BUS_DEFAULT,
+                                              &dbus_error);
+    dbus_error_free (&dbus_error);
+    if (!self->bus)
+        return AVAHI_ERR_NO_DAEMON;
+    dbus_connection_set_exit_on_disconnect (self->bus, FALSE);
+    self->dispatch = self->api->timeout_new (self->api, NULL, s_on_dispatch, self);
+    if (!self->dispatch || !dbus_connection_add_filter (self->bus, s_filter, self, NULL))
+        return AVAHI_ERR_NO_MEMORY;
+    self->filtering = true;
+    if (!dbus_connection_set_watch_functions (self->bus, s_watch_sync, s_watch_remove,
+                                              s_watch_toggled, self, NULL)
+        || !dbus_connection_set_timeout_functions (self->bus, s_timeout_add, s_timeout_remove,
+                                                   s_timeout_toggled, self, NULL))
+        return AVAHI_ERR_NO_MEMORY;
+    dbus_connection_set_dispatch_status_function (self->bus, s_on_dispatch_status, self, NULL);
+    return s_hello (self, deadline);
+}
+
+static int
+s_prepare (colugo__browser_t *self, AvahiLookupFlags flags, int64_t deadline)
+{
+    DBusMessage *msg = dbus_message_new_method_call (S_AVAHI_NAME, S_AVAHI_SERVER_PATH,
+                                                     S_AVAHI_SERVER2, "ServiceBrowserPrepare");
+    dbus_int32_t interface = (dbus_int32_t) self->interface;
+    dbus_int32_t protocol = (dbus_int32_t) self->protocol;
+    dbus_uint32_t u_flags = (dbus_uint32_t) flags;
+    const char *domain = self->domain ? self->domain : "";
+    if (msg
+        && !dbus_message_append_args (msg, DBUS_TYPE_INT32, &interface, DBUS_TYPE_INT32, &protocol,
+                                      DBUS_TYPE_STRING, &self->type, DBUS_TYPE_STRING, &domain,
+                                      DBUS_TYPE_UINT32, &u_flags, DBUS_TYPE_INVALID)) {
+        dbus_message_unref (msg);
+        msg = NULL;
+    }
+    int error = 0;
+    DBusMessage *reply = s_call (self, msg, deadline, &error);
+    if (!reply)
+        return error;
+    const char *path = NULL;
+    const char *sender = dbus_message_get_sender (reply);
+    if (!sender
+        || !dbus_message_get_args (reply, NULL, DBUS_TYPE_OBJECT_PATH, &path, DBUS_TYPE_INVALID))
+        error = AVAHI_ERR_DBUS_ERROR;
+    else if (!(self->path = strdup (path)) || !(self->daemon = strdup (sender)))
+        error = AVAHI_ERR_NO_MEMORY;
+    dbus_message_unref (reply);
+    return error;
+}
+
+//  Start, sent to the daemon that prepared the browser (not to the
+//  well-known name, which another daemon may own by now).
+static int
+s_start (colugo__browser_t *self, int64_t deadline)
+{
+    return s_call_void (
+        self, dbus_message_new_method_call (self->daemon, self->path, S_AVAHI_BROWSER, "Start"),
+        deadline);
+}
+
+//  Sends msg (consumed) and expects no reply.
+static void
+s_send (colugo__browser_t *self, DBusMessage *msg)
+{
+    if (!msg)
+        return;
+    dbus_message_set_no_reply (msg, TRUE);
+    dbus_message_set_auto_start (msg, FALSE);
+    dbus_connection_send (self->bus, msg, NULL);
+    dbus_message_unref (msg);
+}
+
+//  --------------------------------------------------------------------------
+//  The browser
+
+static void
+s_destroy (colugo__browser_t *self)
+{
+    if (self->bus) {
+        //  Nothing more is dispatched.
+        if (self->filtering)
+            dbus_connection_remove_filter (self->bus, s_filter, self);
+        dbus_connection_set_dispatch_status_function (self->bus, NULL, NULL, NULL);
+        if (dbus_connection_get_is_connected (self->bus)) {
+            //  Without waiting for answers: a stalled daemon must not hold
+            //  us, and closing the connection makes the daemon drop the
+            //  object anyway.
+            if (self->path)
+                s_send (self, dbus_message_new_method_call (self->daemon, self->path,
+                                                            S_AVAHI_BROWSER, "Free"));
+            if (self->browser_rule)
+                s_send (self, s_match_method ("RemoveMatch", self->browser_rule));
+            if (self->owner_rule)
+                s_send (self, s_match_method ("RemoveMatch", self->owner_rule));
+            int64_t deadline = s_now_ms () + COLUGO__BROWSER_FLUSH_MS;
+            int64_t left;
+            while (dbus_connection_has_messages_to_send (self->bus)
+                   && (left = deadline - s_now_ms ()) > 0
+                   && dbus_connection_read_write (self->bus, (int) left))
+                ;
+        }
+        //  Takes our watches and timeouts off the AvahiPoll (libdbus calls
+        //  the remove functions for each one left).
+        dbus_connection_set_watch_functions (self->bus, NULL, NULL, NULL, NULL, NULL);
+        dbus_connection_set_timeout_functions (self->bus, NULL, NULL, NULL, NULL, NULL);
+        dbus_connection_close (self->bus);
+        dbus_connection_unref (self->bus);
+    }
+    if (self->dispatch)
+        self->api->timeout_free (self->dispatch);
+    free (self->path);
+    free (self->daemon);
+    free (self->owner_rule);
+    free (self->browser_rule);
+    free (self->type);
+    free (self->domain);
+    free (self);
+}
+
+colugo__browser_t *
+colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol protocol,
+                     const char *type, const char *domain, AvahiLookupFlags flags,
+                     colugo__browser_fn *fn, void *arg, int *error)
+{
+    int64_t deadline = s_now_ms () + COLUGO__BROWSER_CALL_MS;
+    colugo__browser_t *self = calloc (1, sizeof *self);
+    int rc = AVAHI_ERR_NO_MEMORY;
+    if (!self)
+        goto fail;
+    self->api = api;
+    self->interface = interface;
+    self->protocol = protocol;
+    self->fn = fn;
+    self->arg = arg;
+    if (!(self->type = strdup (type)) || (domain && *domain && !(self->domain = strdup (domain))))
+        goto fail;
+    //  The daemon's exit is watched from before the browser exists, and the
+    //  browser's signals from before it starts.
+    char rule [S_RULE_MAX];
+    if ((rc = s_connect (self, deadline))
+        || (rc = s_add_match (self, &self->owner_rule,
+                              "type='signal',sender='" DBUS_SERVICE_DBUS "',path='" DBUS_PATH_DBUS
+                              "',interface='" DBUS_INTERFACE_DBUS
+                              "',member='NameOwnerChanged',arg0='" S_AVAHI_NAME "'",
+                              deadline))
+        || (rc = s_prepare (self, flags, deadline)))
+        goto fail;
+    if (snprintf (rule, sizeof rule, "type='signal',sender='%s',interface='%s',path='%s'",
+                  self->daemon, S_AVAHI_BROWSER, self->path)
+        >= (int) sizeof rule) {
+        rc = AVAHI_ERR_DBUS_ERROR;
+        goto fail;
+    }
+    if ((rc = s_add_match (self, &self->browser_rule, rule, deadline))
+        || (rc = s_start (self, deadline)))
+        goto fail;
+    //  Signals that came while we waited for replies.
+    if (dbus_connection_get_dispatch_status (self->bus) == DBUS_DISPATCH_DATA_REMAINS)
+        s_request_dispatch (self);
+    return self;
+fail:
+    if (self)
+        s_destroy (self);
+    *error = rc;
+    return NULL;
+}
+
+int
+colugo__browser_errno (colugo__browser_t *self)
+{
+    return self->error;
+}
+
+void
+colugo__browser_free (colugo__browser_t **self_p)
+{
+    colugo__browser_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    if (self->dispatching)
+        self->doomed = true;  //  s_on_dispatch frees it once the callback returns
+    else
+        s_destroy (self);
+}
