@@ -39,7 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <czmq.h>
 
 #define S_AVAHI_NAME "org.freedesktop.Avahi"
 #define S_AVAHI_SERVER_PATH "/"
@@ -456,14 +456,6 @@ s_filter (DBusConnection *bus, DBusMessage *msg, void *arg)
 //  --------------------------------------------------------------------------
 //  Calls
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 //  Sends msg (consumed) and waits for the reply until deadline (monotonic
 //  ms). Returns the reply, or NULL with *error set.
 static DBusMessage *
@@ -475,7 +467,7 @@ s_call (colugo__browser_t *self, DBusMessage *msg, int64_t deadline, int *error)
     }
     //  No bus activation: a missing daemon is an answer, not a start.
     dbus_message_set_auto_start (msg, FALSE);
-    int64_t left = deadline - s_now_ms ();
+    int64_t left = deadline - zclock_mono ();
     DBusMessage *reply = NULL;
     if (left <= 0)
         *error = AVAHI_ERR_TIMEOUT;
@@ -652,10 +644,10 @@ s_destroy (colugo__browser_t *self)
                 s_send (self, s_match_method ("RemoveMatch", self->browser_rule));
             if (self->owner_rule)
                 s_send (self, s_match_method ("RemoveMatch", self->owner_rule));
-            int64_t deadline = s_now_ms () + COLUGO__BROWSER_FLUSH_MS;
+            int64_t deadline = zclock_mono () + COLUGO__BROWSER_FLUSH_MS;
             int64_t left;
             while (dbus_connection_has_messages_to_send (self->bus)
-                   && (left = deadline - s_now_ms ()) > 0
+                   && (left = deadline - zclock_mono ()) > 0
                    && dbus_connection_read_write (self->bus, (int) left))
                 ;
         }
@@ -682,7 +674,7 @@ colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol
                      const char *type, const char *domain, AvahiLookupFlags flags,
                      colugo__browser_fn *fn, void *arg, int *error)
 {
-    int64_t deadline = s_now_ms () + COLUGO__BROWSER_CALL_MS;
+    int64_t deadline = zclock_mono () + COLUGO__BROWSER_CALL_MS;
     colugo__browser_t *self = calloc (1, sizeof *self);
     int rc = AVAHI_ERR_NO_MEMORY;
     if (!self)
