@@ -134,6 +134,25 @@ s_waitset (dds_entity_t participant, dds_entity_t reader, dds_attach_t arg,
     return waitset;
 }
 
+//  Takes what the condition's reader holds (up to TAKE_BATCH samples, on
+//  loan) and calls fn for each sample with data; returns how many it took.
+typedef void (s_sample_fn) (const bench_Message *sample, void *arg);
+
+static dds_return_t
+s_take_each (dds_entity_t condition, s_sample_fn *fn, void *arg)
+{
+    void *samples [TAKE_BATCH] = {NULL};  //  NULL: on loan from the reader
+    dds_sample_info_t infos [TAKE_BATCH];
+    dds_return_t taken = dds_take (condition, samples, infos, TAKE_BATCH, TAKE_BATCH);
+    for (dds_return_t i = 0; i < taken; i++)
+        //  (an invalid sample: the instance has no writers any more)
+        if (infos [i].valid_data)
+            fn ((const bench_Message *) samples [i], arg);
+    if (taken > 0)
+        dds_return_loan (condition, samples, taken);
+    return taken;
+}
+
 //  --- Throughput
 
 static int
@@ -171,6 +190,12 @@ s_send (dds_entity_t participant, size_t size, uint64_t count)
     return failed ? 1 : 0;
 }
 
+static void
+s_on_received (const bench_Message *message, void *arg)
+{
+    bench_received ((bench_receiver_t *) arg, message->payload._buffer, message->payload._length);
+}
+
 //  Samples over Cyclone's maximum message size (14720 B by default) travel
 //  as fragments of 1344 B, reassembled by the reader: from 64 KiB on.
 static void
@@ -182,22 +207,11 @@ s_recv (dds_entity_t participant, size_t size, uint64_t count)
     dds_entity_t condition;
     dds_entity_t waitset = s_waitset (participant, reader, 0, &condition);
     bench_receiver_t receiver = {.count = count};
-    void *samples [TAKE_BATCH];
-    dds_sample_info_t infos [TAKE_BATCH];
     int64_t last = bench_now_ns ();
     while (receiver.received < count && bench_now_ns () - last < BENCH_IDLE_NS && !s_interrupted) {
         dds_waitset_wait (waitset, NULL, 0, DDS_MSECS (100));
-        memset (samples, 0, sizeof samples);  //  NULL: on loan from the reader
-        dds_return_t taken = dds_take (condition, samples, infos, TAKE_BATCH, TAKE_BATCH);
-        for (dds_return_t i = 0; i < taken; i++)
-            if (infos [i].valid_data) {
-                const bench_Message *message = samples [i];
-                bench_received (&receiver, message->payload._buffer, message->payload._length);
-            }
-        if (taken > 0) {
-            dds_return_loan (condition, samples, taken);
+        if (s_take_each (condition, s_on_received, &receiver) > 0)
             last = bench_now_ns ();
-        }
         else if (receiver.received && bench_now_ns () - last > 100000000LL)
             break;  //  100 ms of silence after the stream began: it ended
     }
@@ -211,6 +225,12 @@ s_recv (dds_entity_t participant, size_t size, uint64_t count)
 //  would answer from Cyclone's receive thread, one wake-up fewer).
 
 static void
+s_on_request (const bench_Message *request, void *arg)
+{
+    dds_write (*(const dds_entity_t *) arg, request);
+}
+
+static void
 s_server (dds_entity_t participant)
 {
     char name [64];
@@ -220,18 +240,25 @@ s_server (dds_entity_t participant)
         s_endpoint (participant, bench_topic ("pong", '_', name, sizeof name), true, true, 0);
     dds_entity_t condition;
     dds_entity_t waitset = s_waitset (participant, requests, 0, &condition);
-    void *samples [TAKE_BATCH];
-    dds_sample_info_t infos [TAKE_BATCH];
     while (!s_interrupted) {
         dds_waitset_wait (waitset, NULL, 0, DDS_MSECS (100));
-        memset (samples, 0, sizeof samples);
-        dds_return_t taken = dds_take (condition, samples, infos, TAKE_BATCH, TAKE_BATCH);
-        for (dds_return_t i = 0; i < taken; i++)
-            if (infos [i].valid_data)
-                dds_write (replies, samples [i]);
-        if (taken > 0)
-            dds_return_loan (condition, samples, taken);
+        s_take_each (condition, s_on_request, &replies);
     }
+}
+
+//  The reply to the request in flight, if this is it.
+typedef struct {
+    uint64_t sequence;
+    bool answered;
+} s_awaited_t;
+
+static void
+s_on_reply (const bench_Message *reply, void *arg)
+{
+    s_awaited_t *awaited = (s_awaited_t *) arg;
+    //  A reply that comes after its request timed out is not this one.
+    if (reply->payload._length >= 8 && bench_sequence (reply->payload._buffer) == awaited->sequence)
+        awaited->answered = true;
 }
 
 static int
@@ -255,29 +282,17 @@ s_client (dds_entity_t participant, size_t size, uint64_t count)
         .payload = {._maximum = (uint32_t) size, ._length = (uint32_t) size, ._buffer = payload}};
     int64_t *round_trips = calloc (count ? count : 1, sizeof *round_trips);
     size_t done = 0, failed = 0;
-    void *samples [TAKE_BATCH];
-    dds_sample_info_t infos [TAKE_BATCH];
     for (uint64_t sequence = 0; sequence < count && !s_interrupted; sequence++) {
         bench_stamp (payload, sequence);
         int64_t start = bench_now_ns ();
         dds_time_t deadline = dds_time () + DDS_SECS (2);
         dds_write (requests, &request);
-        bool answered = false;
-        while (!answered && dds_time () < deadline && !s_interrupted) {
+        s_awaited_t awaited = {.sequence = sequence};
+        while (!awaited.answered && dds_time () < deadline && !s_interrupted) {
             dds_waitset_wait_until (waitset, NULL, 0, deadline);
-            memset (samples, 0, sizeof samples);
-            dds_return_t taken = dds_take (condition, samples, infos, TAKE_BATCH, TAKE_BATCH);
-            for (dds_return_t i = 0; i < taken; i++) {
-                const bench_Message *reply = samples [i];
-                //  A reply that comes after its request timed out is not this one.
-                if (infos [i].valid_data && reply->payload._length >= 8
-                    && bench_sequence (reply->payload._buffer) == sequence)
-                    answered = true;
-            }
-            if (taken > 0)
-                dds_return_loan (condition, samples, taken);
+            s_take_each (condition, s_on_reply, &awaited);
         }
-        if (answered)
+        if (awaited.answered)
             round_trips [done++] = bench_now_ns () - start;
         else
             failed++;
@@ -291,6 +306,13 @@ s_client (dds_entity_t participant, size_t size, uint64_t count)
 //  --- Discovery
 
 static void
+s_on_sample (const bench_Message *sample, void *arg)
+{
+    (void) sample;
+    *(bool *) arg = true;
+}
+
+static void
 s_watch (dds_entity_t participant, const char *topic)
 {
     dds_entity_t reader = s_endpoint (participant, topic, false, false, 0);
@@ -302,8 +324,6 @@ s_watch (dds_entity_t participant, const char *topic)
     s_print_event ("READY");
     uint32_t writers = 0;
     bool seen_message = false;
-    void *samples [TAKE_BATCH];
-    dds_sample_info_t infos [TAKE_BATCH];
     while (!s_interrupted) {
         dds_waitset_wait (waitset, NULL, 0, DDS_MSECS (100));
         dds_subscription_matched_status_t matched;
@@ -317,16 +337,12 @@ s_watch (dds_entity_t participant, const char *topic)
             seen_message = false;
         }
         writers = matched.current_count;
-        memset (samples, 0, sizeof samples);
-        dds_return_t taken = dds_take (condition, samples, infos, TAKE_BATCH, TAKE_BATCH);
-        for (dds_return_t i = 0; i < taken; i++)
-            //  (an invalid sample: the instance has no writers any more)
-            if (infos [i].valid_data && writers > 0 && !seen_message) {
-                s_print_event ("MSG");
-                seen_message = true;
-            }
-        if (taken > 0)
-            dds_return_loan (condition, samples, taken);
+        bool sampled = false;
+        s_take_each (condition, s_on_sample, &sampled);
+        if (sampled && writers > 0 && !seen_message) {
+            s_print_event ("MSG");
+            seen_message = true;
+        }
     }
 }
 
