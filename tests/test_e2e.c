@@ -89,6 +89,26 @@ Test (pubsub, same_node_subscribers)
     proc_destroy (&node);
 }
 
+Test (pubsub, own_services_are_not_discovered)
+{
+    //  A node links its own sockets directly; the browse reports its own
+    //  services too, and the node must know them for its own (avahi-client
+    //  marks them OUR_OWN; the Server2 browser's connection publishes
+    //  nothing, so the thread tells them by name) instead of resolving them.
+    setenv ("COLUGO_LOG", "info", 1);
+    proc_t *node = proc_testnode ("samenode", "e2e.own", "-i", "20", "-n", "40", NULL);
+    unsetenv ("COLUGO_LOG");
+    const char *ready = proc_expect (node, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char found [128];
+    snprintf (found, sizeof found, "found service '_e2e.own._%s'", ready + 6);
+    //  Its services are published and browsed within the 800 ms it runs.
+    const char *line = proc_expect_text (node, found, 3000);
+    cr_assert_null (line, "the node resolved its own service: %s", line);
+    cr_assert_eq (proc_wait (node, 5000), 0);
+    proc_destroy (&node);
+}
+
 Test (pubsub, late_subscriber_in_a_node_that_saw_the_publisher)
 {
     proc_t *pub = proc_testnode ("pub", "e2e.late", "-i", "20", NULL);

@@ -14,7 +14,9 @@
     the loop, which logs them with the application's handler.
 
     One AvahiClient (AVAHI_CLIENT_NO_FAIL, so it survives a daemon
-    restart), one service browser for _colugo._tcp, a resolver per name,
+    restart), one service browser for _colugo._tcp (our own,
+    dnssd_browser.h, which starts without the daemon's 10 ms delay; or
+    avahi-client's where the daemon has no Server2), a resolver per name,
     and one entry group per publication. What a stranger advertises is
     checked (dnssd_records.c) before the loop hears of it; what fails the
     check is logged (rate limited) and counted, never passed on.
@@ -71,6 +73,7 @@
 #include <unistd.h>
 #include <czmq.h>
 #include "colugo/log.h"
+#include "dnssd_browser.h"
 #include "dnssd_pipe.h"
 #include "dnssd_records.h"
 #include "dnssd_thread.h"
@@ -88,6 +91,13 @@
 #define S_ESCAPED 160  //  a network-supplied string in a log line
 
 typedef struct s_publication s_publication_t;
+
+//  The browser: ours (dnssd_browser.h), or avahi-client's where the daemon
+//  has no Server2 interface (avahi before 0.8). At most one is set.
+typedef struct {
+    colugo__browser_t *fast;
+    AvahiServiceBrowser *legacy;
+} s_browser_t;
 typedef struct s_remote s_remote_t;
 
 struct colugo__dnssd {
@@ -105,8 +115,9 @@ struct colugo__dnssd {
     const AvahiPoll *api;
     AvahiWatch *command_watch;
     AvahiClient *client;
-    AvahiServiceBrowser *browser;
-    AvahiServiceBrowser *failed_browser;  //  freed outside its own callback
+    s_browser_t browser;
+    s_browser_t failed_browser;  //  freed outside its own callback
+    bool no_server2;             //  the daemon has no Server2: avahi-client's browser
     bool lost;                            //  the daemon went away since we last ran
     bool was_running;                     //  the client has been RUNNING once
     bool sweep_after_browse;              //  forget stale services once browsing settles
@@ -857,6 +868,23 @@ s_on_sweep (AvahiTimeout *timeout, void *arg)
     zlistx_destroy (&names);
 }
 
+static bool
+s_browsing (const s_browser_t *browser)
+{
+    return browser->fast || browser->legacy;
+}
+
+//  Frees a browser (avahi-client's only while its client lives: freeing
+//  the client frees it).
+static void
+s_browser_free (colugo__dnssd_t *self, s_browser_t *browser)
+{
+    colugo__browser_free (&browser->fast);
+    if (browser->legacy && self->client)
+        avahi_service_browser_free (browser->legacy);
+    browser->legacy = NULL;
+}
+
 static void
 s_on_browse_retry (AvahiTimeout *timeout, void *arg)
 {
@@ -864,9 +892,7 @@ s_on_browse_retry (AvahiTimeout *timeout, void *arg)
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
     s_cancel (self, &self->browse_retry);
     //  Outside its own callback now: the failed browser can go.
-    if (self->failed_browser)
-        avahi_service_browser_free (self->failed_browser);
-    self->failed_browser = NULL;
+    s_browser_free (self, &self->failed_browser);
     s_browse (self);
 }
 
@@ -926,22 +952,18 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
     s_resolve (self, remote);
 }
 
+//  What either browser reports; why: the reason of a FAILURE.
 static void
-s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
-             AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
-             AvahiLookupResultFlags flags, void *arg)
+s_on_browse (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol protocol,
+             AvahiBrowserEvent event, const char *name, AvahiLookupResultFlags flags,
+             const char *why)
 {
-    (void) type;
-    (void) domain;
-    colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
-    if (browser != self->browser)
-        return;
     if (event == AVAHI_BROWSER_FAILURE) {
         s_log (self, COLUGO_LOG_ERROR, "browsing for %s failed: %s; retrying", COLUGO__SERVICE_TYPE,
-               s_avahi_error (self));
+               why);
         //  Not freed from its own callback: the retry frees it.
-        self->failed_browser = browser;
-        self->browser = NULL;
+        self->failed_browser = self->browser;
+        self->browser = (s_browser_t){0};
         if (!self->browse_retry)
             self->browse_retry = s_after (self, S_RETRY_MS, s_on_browse_retry, self);
         return;
@@ -953,8 +975,12 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
     }
     if (event != AVAHI_BROWSER_NEW && event != AVAHI_BROWSER_REMOVE)
         return;
-    if (flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
-        return;  //  the node connects its own sockets directly
+    //  Ours: the node connects its own sockets directly. (Our browser's
+    //  connection publishes nothing, so the daemon never says OUR_OWN to
+    //  it: a local name among our publications is ours.)
+    if ((flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
+        || ((flags & AVAHI_LOOKUP_RESULT_LOCAL) && s_name_taken (self, NULL, name)))
+        return;
     if (event == AVAHI_BROWSER_NEW) {
         s_on_browse_new (self, interface, protocol, name);
         return;
@@ -972,16 +998,55 @@ s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol
 }
 
 static void
+s_on_fast_browse (colugo__browser_t *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+                  AvahiBrowserEvent event, const char *name, const char *type,
+                  const char *domain, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) type;
+    (void) domain;
+    colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
+    if (browser == self->browser.fast)
+        s_on_browse (self, interface, protocol, event, name, flags,
+                     avahi_strerror (colugo__browser_errno (browser)));
+}
+
+static void
+s_on_legacy_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+                    AvahiBrowserEvent event, const char *name, const char *type,
+                    const char *domain, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) type;
+    (void) domain;
+    colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
+    if (browser && browser == self->browser.legacy)
+        s_on_browse (self, interface, protocol, event, name, flags, s_avahi_error (self));
+}
+
+static void
 s_browse (colugo__dnssd_t *self)
 {
-    if (self->browser || self->failed_browser || !self->client
+    if (s_browsing (&self->browser) || s_browsing (&self->failed_browser) || !self->client
         || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
         return;
-    self->browser = avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                               COLUGO__SERVICE_TYPE, "local", 0, s_on_browse, self);
-    if (!self->browser) {
+    int error = AVAHI_ERR_NOT_SUPPORTED;
+    if (!self->no_server2)
+        self->browser.fast =
+            colugo__browser_new (self->api, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, COLUGO__SERVICE_TYPE,
+                                 "local", 0, s_on_fast_browse, self, &error);
+    if (!self->browser.fast && error == AVAHI_ERR_NOT_SUPPORTED) {
+        if (!self->no_server2)
+            s_log (self, COLUGO_LOG_INFO,
+                   "avahi-daemon has no Server2 interface: browsing through avahi-client (new "
+                   "nodes hear of services about 10 ms later)");
+        self->no_server2 = true;
+        self->browser.legacy =
+            avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                       COLUGO__SERVICE_TYPE, "local", 0, s_on_legacy_browse, self);
+        error = self->browser.legacy ? 0 : avahi_client_errno (self->client);
+    }
+    if (!s_browsing (&self->browser)) {
         s_log (self, COLUGO_LOG_ERROR, "cannot browse for %s: %s; retrying", COLUGO__SERVICE_TYPE,
-               s_avahi_error (self));
+               avahi_strerror (error));
         if (!self->browse_retry)
             self->browse_retry = s_after (self, S_RETRY_MS, s_on_browse_retry, self);
     }
@@ -996,9 +1061,8 @@ s_browse (colugo__dnssd_t *self)
 static void
 s_daemon_lost (colugo__dnssd_t *self)
 {
-    if (self->browser)
-        avahi_service_browser_free (self->browser);
-    self->browser = NULL;
+    s_browser_free (self, &self->browser);
+    s_browser_free (self, &self->failed_browser);
     s_publication_t *pub = (s_publication_t *) zlistx_first (self->publications);
     while (pub) {
         s_publication_unpublish (pub);
@@ -1030,9 +1094,7 @@ s_on_reconnect (AvahiTimeout *timeout, void *arg)
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
     s_cancel (self, &self->reconnect);
     if (self->client) {
-        if (self->failed_browser)
-            avahi_service_browser_free (self->failed_browser);
-        self->failed_browser = NULL;
+        s_browser_free (self, &self->failed_browser);
         avahi_client_free (self->client);
         self->client = NULL;
     }
@@ -1187,8 +1249,8 @@ s_thread_main (void *arg)
     }
     //  Withdraw everything (each call may wait on a stalled daemon: the loop
     //  does not wait for us).
-    if (self->failed_browser)
-        avahi_service_browser_free (self->failed_browser);
+    s_browser_free (self, &self->failed_browser);
+    s_browser_free (self, &self->browser);
     if (self->client)
         avahi_client_free (self->client);  //  with its groups, browser and resolvers
     self->closing = true;
