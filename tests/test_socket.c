@@ -406,3 +406,23 @@ Test (socket, a_burst_arrives_whole_and_in_order)
     cr_assert_eq (stats.dropped, 0);
     colugo_node_destroy (&self.base.node);
 }
+
+Test (socket, a_closed_socket_leaves_no_dial_behind)
+{
+    //  A peer that refuses connections is dialled again on a timer; a socket
+    //  closed meanwhile must take that timer with it (the sanitizer build
+    //  reported the timer's use of the freed peer).
+    fixture_t self = {0};
+    self.node = s_node ("redial", &self);
+    self.subscriber = colugo_node_add_subscriber (self.node, "refused", on_message, &self);
+    cr_assert_not_null (self.subscriber);
+    //  Port 1 on loopback: nothing listens there, a dial fails at once.
+    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (self.subscriber),
+                                         "tcp://127.0.0.1:1"),
+                  0);
+    s_run (self.node, 150);  //  refused, the next dial scheduled
+    colugo_subscriber_destroy (&self.subscriber);
+    s_run (self.node, 1000);  //  past every dial that was scheduled
+    cr_assert_not (self.deadline_hit);
+    colugo_node_destroy (&self.node);
+}

@@ -634,6 +634,10 @@ colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
     if (self->monitor_retry)
         colugo__timers_cancel (self->env->timers, self->monitor_retry);
     self->monitor_retry = 0;
+    //  A peer's next dial is a timer that names it: none may outlive it.
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        s_peer_idle (self, peer);
     if (self->on_readable)
         zloop_reader_end (loop, self->zsock);
 }
