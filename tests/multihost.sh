@@ -9,7 +9,10 @@
 #  4. The cable comes back: the subscriber reconnects by itself.
 #  With COLUGO_AVAHI_DEFAULTS=1 (the daemons' defaults), the publisher is
 #  also seen over IPv6, and the endpoint is still the IPv4 one.
-#  5. Both stop cleanly on SIGTERM; in a sanitizer build, any report in
+#  5. A service withdrawn 1 s after it was added on h1 (its sockets kept
+#     open) is let go on h2 and not taken up again from its record, which
+#     lingers in h2's cache.
+#  6. Both stop cleanly on SIGTERM; in a sanitizer build, any report in
 #     their output is printed, for ctest to find (but see stop_node).
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -u
@@ -93,6 +96,25 @@ before=$(grep -c '^UP ' "$out/sub")
 check "reconnects when the cable is back" wait_for_more "$out/sub" '^UP ' "$before"
 msgs=$(grep -c '^MSG ' "$out/sub")
 check "messages flow again" wait_for_more "$out/sub" '^MSG ' "$msgs"
+
+# A service withdrawn soon after it is announced: h2 hears of it directly
+# (the node link) and from its record; h1's node stops 1 s later
+# (withdrawing it, keeping its sockets open 3 s), when the record is out
+# and cached on h2 until the goodbye is processed. h2 must let go at once
+# and not connect again through the record that lingers.
+colugo-on h2 "$TESTNODE" sub mh.blink.late -t 120000 > "$out/blinksub" 2>&1 &
+pids+=($!)
+wait_for "$out/blinksub" '^READY ' 5
+colugo-on h1 "$TESTNODE" pub mh.blink -i 50 -A 1500 -W 2500 -t 120000 > "$out/blinkpub" 2>&1 &
+pids+=($!)
+check "the blinking service is withdrawn" wait_for "$out/blinkpub" '^STOPPED ' 10
+sleep 2.5  # the sockets are still open: a lingering record could be dialled
+ups=$(grep -c '^UP ' "$out/blinksub"); downs=$(grep -c '^DOWN ' "$out/blinksub")
+echo "     blinking service on h2: $ups up, $downs down"
+check "a withdrawn service is let go on h2" [ "$ups" = "$downs" ]
+check "and not taken up again from its lingering record" [ "$ups" -le 1 ]
+stop_node "${pids[3]}" "$out/blinkpub" >/dev/null
+stop_node "${pids[2]}" "$out/blinksub" >/dev/null
 
 check "subscriber stops cleanly on SIGTERM" stop_node "${pids[1]}" "$out/sub"
 check "publisher stops cleanly on SIGTERM" stop_node "${pids[0]}" "$out/pub"

@@ -119,11 +119,23 @@ proc_testnode (const char *first, ...)
     return proc_start (argv);
 }
 
-//  Copies the line to stderr if it belongs to a sanitizer report.
+//  Copies the line to stderr if it belongs to a sanitizer report, and to
+//  $PROC_TRACE/<pid>.log when that directory is set (for a failure that only
+//  shows inside the suite: run it with COLUGO_LOG=debug too).
 static void
 s_watch_line (proc_t *self)
 {
     const char *line = self->line;
+    const char *trace = getenv ("PROC_TRACE");
+    if (trace) {
+        char path [4096];
+        snprintf (path, sizeof path, "%s/%d.log", trace, (int) self->pid);
+        FILE *file = fopen (path, "a");
+        if (file) {
+            fprintf (file, "%lld %s\n", proc_now_ms (), line);
+            fclose (file);
+        }
+    }
     if (strstr (line, "ERROR: LeakSanitizer") || strstr (line, "ERROR: AddressSanitizer"))
         self->reporting = true;
     if (self->reporting || strstr (line, "runtime error:"))

@@ -5,6 +5,7 @@
     link, 192.0.2.0/24 (TEST-NET-1) is on no network here.
 */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,4 +149,55 @@ Test (strangers, standard_tools_see_our_records_whole)
     cr_assert (strstr (line, "\"verified_port="), "no verified_port in %s", line);
     proc_destroy (&browse);
     proc_destroy (&pub);
+}
+
+//  The impostor (tests/impostor.c): tells the node named victim of a
+//  publisher of topic over the node link, and never advertises it.
+static proc_t *
+s_impostor (const char *victim, const char *topic)
+{
+    const char *path = getenv ("IMPOSTOR");
+    cr_assert_not_null (path);
+    char *argv [] = {(char *) path, (char *) victim, (char *) topic, NULL};
+    return proc_start (argv);
+}
+
+Test (strangers, a_notice_whose_record_never_appears_is_let_go)
+{
+    //  A notice anticipates a record: the node may act on it at once, but
+    //  when no record follows within 5 s it lets go (counted), and the same
+    //  name told of again gets no such grace.
+    proc_t *victim = proc_testnode ("sub", "strangers.told", "-N", "Victim", "-t", "20000", NULL);
+    cr_assert_not_null (proc_expect (victim, "READY ", 5000));
+    proc_t *impostor = s_impostor ("Victim", "strangers.told");
+    const char *ready = proc_expect (impostor, "READY ", FIND_MS);
+    cr_assert_not_null (ready, "the impostor did not reach the victim's inbox");
+    char uuid [64];
+    snprintf (uuid, sizeof uuid, " %.*s", (int) strcspn (ready + 6, " "), ready + 6);
+    const char *up = proc_expect (victim, "UP ", 3000);
+    cr_assert_not_null (up);
+    cr_assert_not_null (strstr (up, uuid), "%s", up);
+    cr_assert_not_null (proc_expect (victim, "MSG ", 3000));
+    long long noticed = proc_now_ms ();
+    const char *down = proc_expect (victim, "DOWN ", 8000);
+    cr_assert_not_null (down, "the victim still trusts a notice without a record");
+    cr_assert_not_null (strstr (down, uuid), "%s", down);
+    cr_log_info ("a notice without its record was let go after %lld ms", proc_now_ms () - noticed);
+
+    //  Told of again (a new connection, so a new notice): no grace now.
+    proc_destroy (&impostor);
+    impostor = s_impostor ("Victim", "strangers.told");
+    cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS));
+    cr_assert_eq (proc_count (victim, "UP ", 2000), 0, "a repeated notice was trusted again");
+
+    proc_kill (victim, SIGTERM);
+    const char *stats = proc_expect (victim, "STATS ", 5000);
+    cr_assert_not_null (stats);
+    unsigned long long unconfirmed = 0;
+    const char *field = strstr (stats, "notices_unconfirmed ");
+    cr_assert_not_null (field, "%s", stats);
+    sscanf (field, "notices_unconfirmed %llu", &unconfirmed);
+    cr_assert_geq (unconfirmed, 2, "%s", stats);
+    proc_destroy (&impostor);
+    proc_destroy (&victim);
 }

@@ -16,9 +16,11 @@
     it again), -W ms (stop the node after ms, print STOPPING <ms> and
     then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
     every ms: prints "STATS seen N invalid N failures N restarts N stalls
-    N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
+    N notices N notices_invalid N notices_unconfirmed N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
     whenever the node stops), -A ms (add a publisher of TOPIC.late after ms, print
-    "ADDED <ms>").
+    "ADDED <ms>"), -X ms (destroy that publisher ms after adding it: "WITHDRAWN
+    <ms>"), -S ms (make the node at that wall-clock time: two nodes started
+    in one millisecond).
 
     Signals, as applications meet them (tests/test_signals.c; with -k):
         -C ms   install a SIGCHLD handler that reaps children (as any program
@@ -79,6 +81,7 @@ typedef struct {
     long long gap_last;   //  -G: when the repeater last ran (monotonic ms)
     long long gap_max;
     colugo_publisher_t *late;  //  -A
+    long withdraw_late_ms;     //  -X
 } test_node_t;
 
 //  What the signal handlers saw, for the loop to report (a handler may only
@@ -412,6 +415,16 @@ on_gap_tick (colugo_node_t *node, void *arg)
     self->gap_last = now;
 }
 
+//  -X: the publisher added by -A goes again.
+static void
+on_withdraw_late (colugo_node_t *node, void *arg)
+{
+    (void) node;
+    test_node_t *self = (test_node_t *) arg;
+    colugo_publisher_destroy (&self->late);
+    s_line ("WITHDRAWN %lld", s_now_ms ());
+}
+
 //  -A: a publisher added while the node runs.
 static void
 on_add_late (colugo_node_t *node, void *arg)
@@ -425,6 +438,8 @@ on_add_late (colugo_node_t *node, void *arg)
         s_line ("ERROR late publisher");
     else
         s_line ("ADDED %lld in %lld ms", s_now_ms (), s_mono_ms () - before);
+    if (self->late && self->withdraw_late_ms)
+        colugo_node_add_delayed (node, (uint32_t) self->withdraw_late_ms, on_withdraw_late, self);
 }
 
 static void
@@ -444,10 +459,13 @@ s_run (test_node_t *self)
     int rc = colugo_node_start (self->node);
     s_line ("RETURNED %d %lld", rc, s_now_ms () - started);
     colugo_node_stats_t stats = colugo_node_stats (self->node);
-    s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu",
+    s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu notices %llu "
+            "notices_invalid %llu notices_unconfirmed %llu",
             (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
             (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
-            (unsigned long long) stats.daemon_stalls);
+            (unsigned long long) stats.daemon_stalls, (unsigned long long) stats.notices,
+            (unsigned long long) stats.notices_invalid,
+            (unsigned long long) stats.notices_unconfirmed);
     return rc;
 }
 
@@ -474,17 +492,18 @@ main (int argc, char *argv [])
     const char *name = "TestNode";
     long exit_after_ms = 60000;
     long publishers = 1;
-    const char *type = NULL;  //  -y: a message type for typed sockets
-    long restart_ms = 0;      //  -R: stop the node after this, then start it again
-    long withdraw_ms = 0;     //  -W: stop the node after this, keep the sockets 3 s
-    long gap_ms = 0;          //  -G: a repeater that measures the loop's gaps
-    long add_ms = 0;          //  -A: add a publisher after this
-    long tick_ms = 0;         //  -k: print how late a repeater of this interval runs
-    long fork_ms = 0;         //  -C
-    bool again = false;       //  -a
+    const char *type = NULL;    //  -y: a message type for typed sockets
+    long restart_ms = 0;        //  -R: stop the node after this, then start it again
+    long withdraw_ms = 0;       //  -W: stop the node after this, keep the sockets 3 s
+    long gap_ms = 0;            //  -G: a repeater that measures the loop's gaps
+    long add_ms = 0;            //  -A: add a publisher after this
+    long long start_at_ms = 0;  //  -S: make the node at this wall-clock time
+    long tick_ms = 0;           //  -k: print how late a repeater of this interval runs
+    long fork_ms = 0;           //  -C
+    bool again = false;         //  -a
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:k:C:wha")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:wha")) != -1) {
         switch (option) {
             case 'C':
                 fork_ms = atol (optarg);
@@ -513,8 +532,16 @@ main (int argc, char *argv [])
             case 'G': gap_ms = atol (optarg); break;
             case 'k': tick_ms = atol (optarg); break;
             case 'A': add_ms = atol (optarg); break;
+            case 'X': self.withdraw_late_ms = atol (optarg); break;
+            case 'S': start_at_ms = atoll (optarg); break;
             default: return 2;
         }
+    }
+    if (start_at_ms) {
+        struct timespec at = {.tv_sec = (time_t) (start_at_ms / 1000),
+                              .tv_nsec = (long) (start_at_ms % 1000) * 1000000};
+        while (clock_nanosleep (CLOCK_REALTIME, TIMER_ABSTIME, &at, NULL) == EINTR)
+            ;
     }
     self.node = colugo_node_new (name);
     if (!self.node)

@@ -22,12 +22,18 @@
 #include "dnssd_records.h"
 #include "dnssd_thread.h"
 #include "logging.h"
+#include "nodelink.h"
 
 #define S_STALL_MS 2000         //  a call to the daemon this old is a stall
 #define S_WATCHDOG_MS 250       //  how often the thread is looked at
 #define S_STOP_MS 500           //  destroy waits this long for the thread
 #define S_FIRST_ANSWER_MS 1000  //  without waiting for a daemon: is there one?
 #define S_EVENTS_PER_WAKEUP 64  //  the loop has other work too
+#define S_NOTICE_GRACE_MS 5000  //  a notice whose record is not seen by then goes
+#define S_WITHDRAWN_MS 5000     //  a withdrawn service's lingering record is ignored
+#define S_DOUBT_MS 60000        //  a name told of whose record did not appear: no grace again
+#define S_NAMES_MAX 16384       //  names held (records seen, notices): a bound on floods
+#define S_CHECK_MS 250          //  how often provisional notices are looked at
 
 //  A command that waits for room in the pipe: the message's bytes.
 typedef struct {
@@ -42,15 +48,44 @@ typedef struct {
     uint8_t data [];
 } s_service_t;
 
+//  What is known of one instance name, from its record and from a notice
+//  (nodelink.h). What the node is told is up:
+//  - the resolved record, unless the service was withdrawn by a notice
+//    from its host and the record only lingers;
+//  - else the notice, while its record is browsed, or until the record
+//    is first seen, for a grace period after the notice came: a notice
+//    anticipates a record; it never displaces one, nor outlives it.
+typedef struct {
+    s_service_t *record;      //  resolved by the thread, or NULL
+    s_service_t *notice;      //  told by a node link, or NULL
+    int64_t grace_until;      //  the notice's, while its record is not seen
+    bool seen;                //  the record's name is browsed
+    bool confirmed;           //  seen since the notice came: no grace any more
+    int64_t withdrawn_until;  //  a notice withdrew it: the record is ignored
+    int64_t doubted_until;    //  a notice of it went unconfirmed: no grace for the next
+    s_service_t *reported;    //  what the node was told is up (a copy), or NULL
+} s_entry_t;
+
+typedef struct {
+    char *endpoint;
+    char *identity;
+    char *node_uuid;
+} s_node_t;
+
 struct colugo__discovery {
     colugo__discovery_config_t config;
     colugo__dnssd_t *thread;
-    int commands;        //  our end of the command pipe (non-blocking)
-    int events;          //  our end of the event pipe (non-blocking)
-    zlistx_t *outbox;    //  s_command_t waiting for room in the command pipe
-    bool writing;        //  a poller waits for that room
-    bool reading;        //  a poller reads events
-    zhashx_t *services;  //  instance name -> s_service_t, what is up
+    int commands;       //  our end of the command pipe (non-blocking)
+    int events;         //  our end of the event pipe (non-blocking)
+    zlistx_t *outbox;   //  s_command_t waiting for room in the command pipe
+    bool writing;       //  a poller waits for that room
+    bool reading;       //  a poller reads events
+    zhashx_t *entries;  //  instance name -> s_entry_t
+    zhashx_t *nodes;    //  node record name -> s_node_t, linked
+    colugo__nodelink_t *link;
+    uint64_t node_publication;
+    uint64_t check;  //  timer: provisional notices
+    colugo__ratelimit_t notice_log;
     uint64_t last_publication;
     uint64_t watchdog;  //  timer id
     bool stalled;       //  the stall is reported, its end not yet
@@ -97,34 +132,341 @@ s_service_new (const void *data, size_t size)
     return self;
 }
 
-//  Takes a service out of the mirror, then tells the node it is down.
+static void s_command (colugo__discovery_t *self, const colugo__frame_t *frame);
+
+static s_service_t *
+s_service_copy (const s_service_t *service)
+{
+    return service ? s_service_new (service->data, service->size) : NULL;
+}
+
+//  A service given field by field (a notice), as the thread would send it.
+static s_service_t *
+s_service_from (const colugo__service_t *service)
+{
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_UP);
+    colugo__frame_put_string (&frame, service->name);
+    colugo__frame_put_string (&frame, service->topic);
+    colugo__frame_put_number (&frame, (uint64_t) service->socket_type);
+    colugo__frame_put_string (&frame, service->node_uuid);
+    colugo__frame_put_string (&frame, service->node_name);
+    colugo__frame_put_string (&frame, service->host);
+    colugo__frame_put_string (&frame, service->endpoint);
+    colugo__frame_put_string (&frame, service->type);
+    colugo__frame_put_string (&frame, service->identity);
+    colugo__frame_put_string (&frame, service->verified_endpoint);
+    return frame.overflow ? NULL : s_service_new (frame.data, frame.size);
+}
+
+//  Whether two reports name the same service at the same place.
+static bool
+s_same (const s_service_t *a, const s_service_t *b)
+{
+    const colugo__service_t *x = &a->service, *y = &b->service;
+    return x->socket_type == y->socket_type && !strcmp (x->topic, y->topic)
+           && !strcmp (x->node_uuid, y->node_uuid) && !strcmp (x->endpoint, y->endpoint)
+           && !strcmp (x->type, y->type) && !strcmp (x->identity, y->identity)
+           && !strcmp (x->verified_endpoint, y->verified_endpoint);
+}
+
+//  The address part of "tcp://<address>:<port>".
+static bool
+s_same_host (const char *endpoint, const char *address)
+{
+    size_t length = strlen (address);
+    return strncmp (endpoint, "tcp://", 6) == 0 && strncmp (endpoint + 6, address, length) == 0
+           && endpoint [6 + length] == ':';
+}
+
+static void
+s_noticed (colugo__discovery_t *self, const char *name, bool on)
+{
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_NOTICED);
+    colugo__frame_put_string (&frame, name);
+    colugo__frame_put_number (&frame, on);
+    s_command (self, &frame);
+}
+
+static s_entry_t *
+s_entry (colugo__discovery_t *self, const char *name, bool create)
+{
+    s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
+    if (entry || !create || zhashx_size (self->entries) >= S_NAMES_MAX)
+        return entry;
+    entry = calloc (1, sizeof *entry);
+    if (!entry || zhashx_insert (self->entries, name, entry)) {
+        free (entry);
+        colugo__error ("out of memory: a service found is ignored");
+        return NULL;
+    }
+    return entry;
+}
+
+static void
+s_entry_free (s_entry_t *entry)
+{
+    free (entry->record);
+    free (entry->notice);
+    free (entry->reported);
+    free (entry);
+}
+
+//  Tells the node what changed in what is up under this name, and lets an
+//  entry that holds nothing go.
+static void
+s_settle (colugo__discovery_t *self, const char *name, s_entry_t *entry)
+{
+    int64_t now = zclock_mono ();
+    const s_service_t *up = NULL;
+    if (entry->record && now >= entry->withdrawn_until)
+        up = entry->record;
+    else if (entry->notice && (entry->seen || (!entry->confirmed && now < entry->grace_until)))
+        up = entry->notice;
+    if (up && entry->reported && s_same (up, entry->reported))
+        return;
+    //  The callbacks may call into discovery: work on what is ours.
+    s_service_t *old = entry->reported;
+    entry->reported = s_service_copy (up);
+    if (up && !entry->reported)
+        colugo__error ("out of memory: a service found is ignored");
+    bool empty = !entry->record && !entry->notice && !entry->seen && !entry->reported
+                 && now >= entry->doubted_until;
+    s_service_t *now_up = entry->reported ? s_service_copy (entry->reported) : NULL;
+    if (empty) {
+        zhashx_delete (self->entries, name);  //  (no destructor: freed here)
+        s_entry_free (entry);
+    }
+    if (old)
+        self->config.on_service (self->config.arg, COLUGO__SERVICE_DOWN, &old->service);
+    if (now_up) {
+        self->stats.services_seen++;
+        self->config.on_service (self->config.arg, COLUGO__SERVICE_UP, &now_up->service);
+    }
+    free (old);
+    free (now_up);
+}
+
 static void
 s_service_down (colugo__discovery_t *self, const char *name)
 {
-    s_service_t *service = (s_service_t *) zhashx_lookup (self->services, name);
-    if (!service)
+    s_entry_t *entry = s_entry (self, name, false);
+    if (!entry)
         return;
-    zhashx_delete (self->services, name);  //  the mirror has no destructor: freed below
-    self->config.on_service (self->config.arg, COLUGO__SERVICE_DOWN, &service->service);
-    free (service);
+    free (entry->record);
+    entry->record = NULL;
+    s_settle (self, name, entry);
 }
 
 static void
 s_service_up (colugo__discovery_t *self, const void *data, size_t size)
 {
     s_service_t *service = s_service_new (data, size);
-    if (!service) {
-        colugo__error ("out of memory: a service found is ignored");
-        return;
-    }
-    //  Known under this name: it changed (an address, a port, its TXT).
-    s_service_down (self, service->service.name);
-    if (zhashx_insert (self->services, service->service.name, service)) {
+    s_entry_t *entry = service ? s_entry (self, service->service.name, true) : NULL;
+    if (!entry) {
         free (service);
         return;
     }
-    self->stats.services_seen++;
-    self->config.on_service (self->config.arg, COLUGO__SERVICE_UP, &service->service);
+    free (entry->record);
+    entry->record = service;
+    s_settle (self, service->service.name, entry);
+}
+
+static void
+s_seen (colugo__discovery_t *self, const char *name, bool seen)
+{
+    s_entry_t *entry = s_entry (self, name, seen);
+    if (!entry)
+        return;
+    entry->seen = seen;
+    if (seen && entry->notice)
+        entry->confirmed = true;
+    if (seen)
+        entry->doubted_until = 0;
+    if (!seen && entry->withdrawn_until) {
+        entry->withdrawn_until = 0;  //  the lingering record is gone
+        s_noticed (self, name, false);
+    }
+    s_settle (self, name, entry);
+}
+
+//  --------------------------------------------------------------------------
+//  Notices from other nodes (nodelink.h)
+
+static void
+s_notice_invalid (colugo__discovery_t *self, const char *name, const char *why)
+{
+    self->stats.notices_invalid++;
+    unsigned suppressed;
+    char escaped [160];
+    if (colugo__ratelimit (&self->notice_log, &suppressed))
+        colugo__warn ("node link: ignoring the notice of '%s': %s (%u more not shown)",
+                      colugo__escape (name, escaped, sizeof escaped), why, suppressed);
+}
+
+static void
+s_on_notice (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    colugo__discovery_t *self = (colugo__discovery_t *) arg;
+    s_entry_t *entry = s_entry (self, service->name, event == COLUGO__SERVICE_UP);
+    if (event == COLUGO__SERVICE_DOWN) {
+        //  Only what is on the sender's own host is withdrawn by it.
+        if (!entry)
+            return;
+        bool noticed =
+            entry->notice && s_same_host (entry->notice->service.endpoint, service->host);
+        bool recorded =
+            entry->record && s_same_host (entry->record->service.endpoint, service->host);
+        if (!noticed && !recorded)
+            return;
+        free (entry->notice);
+        entry->notice = NULL;
+        if (entry->seen) {
+            //  Its record lingers a second or so in every cache: ignored,
+            //  and not resolved, until the browse sees it go.
+            entry->withdrawn_until = zclock_mono () + S_WITHDRAWN_MS;
+            s_noticed (self, service->name, true);
+        }
+        else
+            s_noticed (self, service->name, false);
+        s_settle (self, service->name, entry);
+        return;
+    }
+    char canonical [64];
+    colugo__discovery_instance_name (service->topic, service->node_uuid, canonical,
+                                     sizeof canonical);
+    if (!entry) {
+        s_notice_invalid (self, service->name, "too many services known");
+        return;
+    }
+    if (strcmp (canonical, service->name)) {
+        s_notice_invalid (self, service->name, "not the name its topic and node uuid give");
+        s_settle (self, service->name, entry);
+        return;
+    }
+    if (entry->notice && !s_same_host (entry->notice->service.endpoint, service->host)
+        && (entry->seen || zclock_mono () < entry->grace_until)) {
+        s_notice_invalid (self, service->name, "told of from another host already");
+        return;
+    }
+    s_service_t *notice = s_service_from (service);
+    if (!notice) {
+        colugo__error ("out of memory: a service told of is ignored");
+        s_settle (self, service->name, entry);
+        return;
+    }
+    if (!entry->notice)
+        s_noticed (self, service->name, true);
+    free (entry->notice);
+    entry->notice = notice;
+    entry->confirmed = entry->seen;
+    //  Told of again after its record failed to appear: it waits for the
+    //  record (a notice repeated forever is not a record).
+    int64_t now = zclock_mono ();
+    entry->grace_until = now < entry->doubted_until ? now : now + S_NOTICE_GRACE_MS;
+    entry->withdrawn_until = 0;
+    s_settle (self, service->name, entry);
+}
+
+//  Notices whose record did not appear in time go (counted), and services
+//  withdrawn whose record never went are no longer held back.
+static void
+s_on_check (void *arg)
+{
+    colugo__discovery_t *self = (colugo__discovery_t *) arg;
+    int64_t now = zclock_mono ();
+    zlistx_t *names = zhashx_keys (self->entries);
+    for (const char *name = names ? (const char *) zlistx_first (names) : NULL; name;
+         name = (const char *) zlistx_next (names)) {
+        s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
+        if (!entry)
+            continue;
+        bool settle = false;
+        if (entry->notice && !entry->seen && (entry->confirmed || now >= entry->grace_until)) {
+            if (!entry->confirmed) {
+                self->stats.notices_unconfirmed++;
+                unsigned suppressed;
+                char escaped [160];
+                if (colugo__ratelimit (&self->notice_log, &suppressed))
+                    colugo__warn (
+                        "service '%s' was told of by node '%s', but its DNS-SD record did "
+                        "not appear within %d ms: let go (%u more not shown)",
+                        colugo__escape (name, escaped, sizeof escaped),
+                        entry->notice->service.node_name, S_NOTICE_GRACE_MS, suppressed);
+            }
+            free (entry->notice);
+            entry->notice = NULL;
+            s_noticed (self, name, false);
+            entry->doubted_until = entry->confirmed ? 0 : now + S_DOUBT_MS;
+            settle = true;
+        }
+        if (entry->doubted_until && now >= entry->doubted_until) {
+            entry->doubted_until = 0;
+            settle = true;  //  an entry that held only the doubt goes
+        }
+        if (entry->withdrawn_until && now >= entry->withdrawn_until) {
+            entry->withdrawn_until = 0;
+            s_noticed (self, name, false);
+            settle = true;
+        }
+        if (settle)
+            s_settle (self, name, entry);
+    }
+    zlistx_destroy (&names);
+}
+
+//  --------------------------------------------------------------------------
+//  Node records: the nodes to tell of our services
+
+static void
+s_node_free (s_node_t *node)
+{
+    if (!node)
+        return;
+    free (node->endpoint);
+    free (node->identity);
+    free (node->node_uuid);
+    free (node);
+}
+
+static void
+s_node_down (colugo__discovery_t *self, const char *name)
+{
+    s_node_t *node = (s_node_t *) zhashx_lookup (self->nodes, name);
+    if (!node)
+        return;
+    if (self->link)
+        colugo__nodelink_unlink (self->link, node->endpoint, node->identity, node->node_uuid);
+    zhashx_delete (self->nodes, name);
+    s_node_free (node);
+}
+
+static void
+s_node_up (colugo__discovery_t *self, colugo__frame_reader_t *reader)
+{
+    const char *name = colugo__frame_get_string (reader);
+    const char *uuid = colugo__frame_get_string (reader);
+    const char *node_name = colugo__frame_get_string (reader);
+    const char *endpoint = colugo__frame_get_string (reader);
+    const char *identity = colugo__frame_get_string (reader);
+    if (reader->bad || !self->link || strcmp (uuid, self->config.node_uuid) == 0)
+        return;
+    s_node_down (self, name);  //  known under this name: it moved
+    s_node_t *node = calloc (1, sizeof *node);
+    if (node) {
+        node->endpoint = strdup (endpoint);
+        node->identity = strdup (identity);
+        node->node_uuid = strdup (uuid);
+    }
+    if (!node || !node->endpoint || !node->identity || !node->node_uuid
+        || zhashx_insert (self->nodes, name, node)) {
+        s_node_free (node);
+        colugo__error ("out of memory: node '%s' is not told of this node's services directly",
+                       node_name);
+        return;
+    }
+    colugo__nodelink_link (self->link, endpoint, identity, uuid, node_name);
 }
 
 static void
@@ -140,11 +482,20 @@ s_dispatch (colugo__discovery_t *self, const uint8_t *data, size_t size)
     }
     else if (kind == COLUGO__DNSSD_UP)
         s_service_up (self, data, size);
-    else if (kind == COLUGO__DNSSD_DOWN) {
+    else if (kind == COLUGO__DNSSD_DOWN || kind == COLUGO__DNSSD_SEEN
+             || kind == COLUGO__DNSSD_UNSEEN || kind == COLUGO__DNSSD_NODE_DOWN) {
         const char *name = colugo__frame_get_string (&reader);
-        if (!reader.bad)
+        if (reader.bad)
+            return;
+        if (kind == COLUGO__DNSSD_DOWN)
             s_service_down (self, name);
+        else if (kind == COLUGO__DNSSD_NODE_DOWN)
+            s_node_down (self, name);
+        else
+            s_seen (self, name, kind == COLUGO__DNSSD_SEEN);
     }
+    else if (kind == COLUGO__DNSSD_NODE_UP)
+        s_node_up (self, &reader);
     else if (kind == COLUGO__DNSSD_STATE) {
         uint64_t state = colugo__frame_get_number (&reader);
         if (!reader.bad && !self->state)
@@ -289,8 +640,9 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     self->config = *config;
     self->commands = self->events = -1;
     self->outbox = zlistx_new ();
-    self->services = zhashx_new ();
-    if (!self->outbox || !self->services) {
+    self->entries = zhashx_new ();
+    self->nodes = zhashx_new ();
+    if (!self->outbox || !self->entries || !self->nodes) {
         colugo__discovery_destroy (&self);
         return COLUGO_ENOMEM;
     }
@@ -309,6 +661,20 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     self->reading = true;
     self->watchdog = colugo__timers_add (config->timers, zclock_mono () + S_WATCHDOG_MS,
                                          S_WATCHDOG_MS, s_on_watchdog, self);
+    self->check = colugo__timers_add (config->timers, zclock_mono () + S_CHECK_MS, S_CHECK_MS,
+                                      s_on_check, self);
+    //  The node record goes out first, then the services (the node browser
+    //  is started first too: dnssd_thread.c).
+    self->link = config->env ? colugo__nodelink_new (config->env, s_on_notice, self) : NULL;
+    if (self->link) {
+        colugo__frame_t frame;
+        colugo__frame_init (&frame, COLUGO__DNSSD_PUBLISH_NODE);
+        self->node_publication = ++self->last_publication;
+        colugo__frame_put_number (&frame, self->node_publication);
+        colugo__frame_put_number (&frame, colugo__nodelink_port (self->link));
+        colugo__frame_put_number (&frame, colugo__nodelink_socket_id (self->link));
+        s_command (self, &frame);
+    }
     if (!config->wait_for_daemon) {
         //  The one wait on the daemon, bounded, before the loop runs: the
         //  caller asked to fail when there is none.
@@ -361,12 +727,18 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
                       "itself");
     if (self->watchdog)
         colugo__timers_cancel (self->config.timers, self->watchdog);
+    if (self->check)
+        colugo__timers_cancel (self->config.timers, self->check);
+    colugo__nodelink_destroy (&self->link);
     zlistx_destroy (&self->outbox);
-    if (self->services)
-        for (void *service = zhashx_first (self->services); service;
-             service = zhashx_next (self->services))
-            free (service);
-    zhashx_destroy (&self->services);
+    if (self->entries)
+        for (void *entry = zhashx_first (self->entries); entry; entry = zhashx_next (self->entries))
+            s_entry_free ((s_entry_t *) entry);
+    zhashx_destroy (&self->entries);
+    if (self->nodes)
+        for (void *node = zhashx_first (self->nodes); node; node = zhashx_next (self->nodes))
+            s_node_free ((s_node_t *) node);
+    zhashx_destroy (&self->nodes);
     free (self);
     *self_p = NULL;
 }
@@ -403,6 +775,12 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
     colugo__frame_put_string (&frame, topic);
     colugo__frame_put_string (&frame, type ? type : "");
     s_command (self, &frame);
+    if (self->link && verified_port && socket_id) {
+        char name [64];
+        colugo__discovery_instance_name (topic, self->config.node_uuid, name, sizeof name);
+        colugo__nodelink_offer (self->link, id, name, port, txt,
+                                colugo__txt_build (&fields, txt, sizeof txt));
+    }
     return id;
 }
 
@@ -413,21 +791,25 @@ colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle)
     colugo__frame_init (&frame, COLUGO__DNSSD_WITHDRAW);
     colugo__frame_put_number (&frame, handle);
     s_command (self, &frame);
+    if (self->link)
+        colugo__nodelink_withdraw (self->link, handle);
 }
 
 void
 colugo__discovery_foreach (colugo__discovery_t *self, colugo__discovery_fn *fn, void *arg)
 {
-    zlistx_t *names = zhashx_keys (self->services);
+    zlistx_t *names = zhashx_keys (self->entries);
     if (!names) {
         colugo__error ("out of memory: discovery cannot list its services");
         return;
     }
     for (const char *name = (const char *) zlistx_first (names); name;
          name = (const char *) zlistx_next (names)) {
-        s_service_t *service = (s_service_t *) zhashx_lookup (self->services, name);
+        s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
+        s_service_t *service = entry ? s_service_copy (entry->reported) : NULL;
         if (service)
             fn (arg, COLUGO__SERVICE_UP, &service->service);
+        free (service);
     }
     zlistx_destroy (&names);
 }
@@ -435,5 +817,11 @@ colugo__discovery_foreach (colugo__discovery_t *self, colugo__discovery_fn *fn, 
 colugo__discovery_stats_t
 colugo__discovery_stats (colugo__discovery_t *self)
 {
-    return self->stats;
+    colugo__discovery_stats_t stats = self->stats;
+    if (self->link) {
+        colugo__nodelink_stats_t link = colugo__nodelink_stats (self->link);
+        stats.notices = link.notices;
+        stats.notices_invalid += link.notices_invalid;
+    }
+    return stats;
 }

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <czmq.h>
+#include "env.h"
 #include "timers.h"
 
 typedef struct colugo__discovery colugo__discovery_t;
@@ -52,6 +53,7 @@ typedef void (colugo__discovery_fn) (void *arg, colugo__service_event_t event,
 typedef struct {
     zloop_t *loop;
     colugo__timers_t *timers;
+    colugo__env_t *env;  //  for the node link's sockets (NULL: no node link)
     const char *node_uuid;
     const char *node_name;
     bool wait_for_daemon;  //  no daemon: wait instead of failing
@@ -65,6 +67,9 @@ typedef struct {
     uint64_t resolve_failures;
     uint64_t daemon_restarts;
     uint64_t daemon_stalls;  //  times a call to the daemon went unanswered for 2 s
+    uint64_t notices;              //  services other nodes told of directly (up or down)
+    uint64_t notices_invalid;      //  notices dropped: malformed, not the sender's, over bounds
+    uint64_t notices_unconfirmed;  //  told of, but their record did not appear in time
 } colugo__discovery_stats_t;
 
 //  Starts discovery (its thread connects to Avahi and browses). Returns 0,

@@ -22,6 +22,8 @@ typedef enum {
     COLUGO__DNSSD_PUBLISH = 1,  //  id, socket_type, port, verified_port, socket_id, topic, type
     COLUGO__DNSSD_WITHDRAW,     //  id
     COLUGO__DNSSD_QUIT,         //  (nothing)
+    COLUGO__DNSSD_PUBLISH_NODE,  //  id, port, socket_id: the node record
+    COLUGO__DNSSD_NOTICED,       //  name, on: told of directly, do not resolve (while on)
     //  Thread to loop
     COLUGO__DNSSD_UP,     //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
                           //  type, identity, verified_endpoint
@@ -29,6 +31,10 @@ typedef enum {
     COLUGO__DNSSD_LOG,    //  level, text
     COLUGO__DNSSD_STATE,  //  state (colugo__dnssd_state_t)
     COLUGO__DNSSD_STATS,  //  services_invalid, resolve_failures, daemon_restarts
+    COLUGO__DNSSD_SEEN,       //  name: a service's name is browsed (resolved or not)
+    COLUGO__DNSSD_UNSEEN,     //  name: no longer
+    COLUGO__DNSSD_NODE_UP,    //  name, node_uuid, node_name, endpoint, identity
+    COLUGO__DNSSD_NODE_DOWN,  //  name
 } colugo__dnssd_kind_t;
 
 //  What the thread knows of the daemon, for the loop's first answer.

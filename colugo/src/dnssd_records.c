@@ -240,6 +240,55 @@ colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record)
     return why;
 }
 
+size_t
+colugo__node_txt_build (const char *node_uuid, const char *node_name, uint64_t socket_id,
+                        uint8_t *out, size_t size)
+{
+    if (!colugo__printable_ascii (node_uuid, 36) || strlen (node_name) > COLUGO__NODE_NAME_MAX
+        || !socket_id || socket_id > COLUGO__SOCKET_ID_MAX)
+        return 0;
+    char id [24];
+    snprintf (id, sizeof id, "%llu", (unsigned long long) socket_id);
+    size_t at = 0;
+    if (!s_txt_add (out, size, &at, "colugo", COLUGO__PROTOCOL_VERSION)
+        || !s_txt_add (out, size, &at, "node_uuid", node_uuid)
+        || !s_txt_add (out, size, &at, "node_name", node_name)
+        || !s_txt_add (out, size, &at, "socket_id", id))
+        return 0;
+    return at;
+}
+
+const char *
+colugo__node_txt_parse (AvahiStringList *txt, char **node_uuid, char **node_name,
+                        uint64_t *socket_id)
+{
+    bool bad = false;
+    char *id = s_txt_value (txt, "socket_id", &bad);
+    char *version = s_txt_value (txt, "colugo", &bad);
+    *node_uuid = s_txt_value (txt, "node_uuid", &bad);
+    *node_name = s_txt_value (txt, "node_name", &bad);
+    const char *why = NULL;
+    if (bad)
+        why = "a TXT entry is not a string";
+    else if (!version || strcmp (version, COLUGO__PROTOCOL_VERSION))
+        why = "no 'colugo' version this node speaks in TXT";
+    else if (!*node_uuid || !colugo__printable_ascii (*node_uuid, COLUGO__UUID_MAX))
+        why = "no valid 'node_uuid' in TXT";
+    else if (!*node_name || strlen (*node_name) > COLUGO__NODE_NAME_MAX
+             || (**node_name && colugo_topic_check (*node_name)))
+        why = "no 'node_name' of short printable UTF-8 in TXT";
+    else if (!id || !s_decimal (id, COLUGO__SOCKET_ID_MAX, socket_id))
+        why = "'socket_id' in TXT is not a decimal number from 1 to 2^53";
+    free (id);
+    free (version);
+    if (why) {
+        free (*node_uuid);
+        free (*node_name);
+        *node_uuid = *node_name = NULL;
+    }
+    return why;
+}
+
 //  --------------------------------------------------------------------------
 //  Addresses
 

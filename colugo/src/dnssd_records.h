@@ -16,6 +16,10 @@
 #include "colugo/topic.h"
 
 #define COLUGO__SERVICE_TYPE "_colugo._tcp"
+//  One record per node (nodelink.h): where its inbox listens, for direct
+//  notices of its services. A type of its own, so that the original
+//  Colugo's browsers of _colugo._tcp never see it.
+#define COLUGO__NODE_SERVICE_TYPE "_colugo-node._tcp"
 #define COLUGO__PROTOCOL_VERSION "1"
 #define COLUGO__UUID_MAX 64                        //  what we accept from others (ours: 36)
 #define COLUGO__NODE_NAME_MAX 64                   //  as colugo_node_new () allows
@@ -62,6 +66,17 @@ typedef struct {
 //  (then nothing is left to free).
 const char *colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record);
 void colugo__txt_record_free (colugo__txt_record_t *record);
+
+//  A node record's TXT: colugo, node_uuid, node_name, socket_id (of its
+//  inbox). Returns its length, or 0 when a value is out of bounds or it
+//  does not fit size.
+size_t colugo__node_txt_build (const char *node_uuid, const char *node_name, uint64_t socket_id,
+                               uint8_t *out, size_t size);
+//  Checks a node record's TXT and copies its uuid and name (malloc'ed) and
+//  socket id; returns NULL, or why it is not valid (then nothing is left
+//  to free).
+const char *colugo__node_txt_parse (AvahiStringList *txt, char **node_uuid, char **node_name,
+                                    uint64_t *socket_id);
 
 //  Whether a resolved IPv4 address makes sense for the interface the
 //  record came in on: on the subnet of one of its addresses, or an address

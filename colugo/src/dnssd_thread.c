@@ -92,8 +92,9 @@
 
 typedef struct s_publication s_publication_t;
 
-//  The browser: ours (dnssd_browser.h), or avahi-client's where the daemon
-//  has no Server2 interface (avahi before 0.8). At most one is set.
+//  A browser of one type: our own (dnssd_browser.h), which starts without
+//  the daemon's 10 ms delay, or avahi-client's where the daemon has no
+//  Server2 interface (avahi before 0.8).
 typedef struct {
     colugo__browser_t *fast;
     AvahiServiceBrowser *legacy;
@@ -115,9 +116,11 @@ struct colugo__dnssd {
     const AvahiPoll *api;
     AvahiWatch *command_watch;
     AvahiClient *client;
-    s_browser_t browser;
+    s_browser_t browser;         //  _colugo._tcp
+    s_browser_t node_browser;    //  _colugo-node._tcp
     s_browser_t failed_browser;  //  freed outside its own callback
-    bool no_server2;             //  the daemon has no Server2: avahi-client's browser
+    s_browser_t failed_node_browser;
+    bool no_server2;             //  the daemon lacks Server2: avahi-client's browsers
     bool lost;                            //  the daemon went away since we last ran
     bool was_running;                     //  the client has been RUNNING once
     bool sweep_after_browse;              //  forget stale services once browsing settles
@@ -127,7 +130,8 @@ struct colugo__dnssd {
     AvahiTimeout *browse_retry;
     AvahiTimeout *sweep;
     zlistx_t *publications;  //  s_publication_t
-    zhashx_t *remotes;       //  name -> s_remote_t
+    zhashx_t *remotes;       //  key ("S" or "N", then the name) -> s_remote_t
+    zhashx_t *noticed;       //  names the loop was told of directly: not resolved
     zlistx_t *by_age;        //  s_remote_t, oldest first
     zlistx_t
         *resolve_queue;  //  s_remote_t waiting for a slot: new at the head, retries at the tail
@@ -142,6 +146,7 @@ struct colugo__dnssd {
 
 struct s_publication {
     uint64_t id;
+    bool node;  //  the node record (type _colugo-node._tcp)
     char *topic;
     int socket_type;
     char *type;  //  NULL if untyped
@@ -163,7 +168,9 @@ typedef struct {
 typedef enum { S_NEW, S_RESOLVED, S_INVALID } s_remote_state_t;
 
 struct s_remote {
-    char *name;      //  instance name (key)
+    char *name;      //  instance name
+    char *key;       //  in remotes: "S" or "N" (node record), then the name
+    bool node;       //  a node record
     s_seen_t *seen;  //  (interface, protocol) pairs reporting it
     size_t seen_count;
     AvahiServiceResolver *resolver;
@@ -361,8 +368,10 @@ static int
 s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *group)
 {
     char full_name [AVAHI_DOMAIN_NAME_MAX];
-    if (avahi_service_name_join (full_name, sizeof full_name, pub->name, COLUGO__SERVICE_TYPE,
-                                 "local")
+    const char *type = pub->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE;
+    char type_local [64];
+    snprintf (type_local, sizeof type_local, "%s.local", type);
+    if (avahi_service_name_join (full_name, sizeof full_name, pub->name, type, "local")
         < 0)
         return AVAHI_ERR_INVALID_SERVICE_NAME;
     const char *host = avahi_client_get_host_name_fqdn (self->client);
@@ -373,7 +382,7 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
         type_ptr [AVAHI_DOMAIN_NAME_MAX], txt [COLUGO__TXT_MAX];
     size_t ptr_size = colugo__wire_name (full_name, ptr, sizeof ptr);
     size_t type_ptr_size =
-        colugo__wire_name (COLUGO__SERVICE_TYPE ".local", type_ptr, sizeof type_ptr);
+        colugo__wire_name (type_local, type_ptr, sizeof type_ptr);
     srv [0] = srv [1] = srv [2] = srv [3] = 0;  //  priority 0, weight 0
     srv [4] = (uint8_t) (pub->port >> 8);
     srv [5] = (uint8_t) (pub->port & 0xFF);
@@ -387,14 +396,16 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
                                    .type = pub->type,
                                    .verified_port = pub->verified_port,
                                    .socket_id = pub->socket_id};
-    size_t txt_size = colugo__txt_build (&fields, txt, sizeof txt);
+    size_t txt_size = pub->node ? colugo__node_txt_build (self->node_uuid, self->node_name,
+                                                          pub->socket_id, txt, sizeof txt)
+                                : colugo__txt_build (&fields, txt, sizeof txt);
     if (!txt_size)  //  checked by the loop before: cannot happen
         return AVAHI_ERR_INVALID_RECORD;
 
     const AvahiPublishFlags unique = AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE;
     int rc;
     if ((rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
-                                            COLUGO__SERVICE_TYPE ".local", AVAHI_DNS_CLASS_IN,
+                                            type_local, AVAHI_DNS_CLASS_IN,
                                             AVAHI_DNS_TYPE_PTR, 4500, ptr, ptr_size))
             < 0
         || (rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, unique,
@@ -498,6 +509,31 @@ s_on_publish_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
 }
 
 static void
+s_on_publish_node_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
+{
+    s_publication_t *pub = calloc (1, sizeof *pub);
+    if (!pub) {
+        s_log (self, COLUGO_LOG_ERROR, "out of memory: the node record is not advertised");
+        return;
+    }
+    pub->owner = self;
+    pub->node = true;
+    pub->id = colugo__frame_get_number (reader);
+    pub->port = (uint16_t) colugo__frame_get_number (reader);
+    pub->socket_id = colugo__frame_get_number (reader);
+    char name [AVAHI_LABEL_MAX];
+    colugo__discovery_instance_name (self->node_name, self->node_uuid, name, sizeof name);
+    pub->topic = strdup ("(node)");
+    pub->name = strdup (name);
+    if (reader->bad || !pub->topic || !pub->name || !zlistx_add_end (self->publications, pub)) {
+        s_log (self, COLUGO_LOG_ERROR, "out of memory: the node record is not advertised");
+        s_publication_destroy (pub);
+        return;
+    }
+    s_publish (self, pub);
+}
+
+static void
 s_on_withdraw_command (colugo__dnssd_t *self, uint64_t id)
 {
     s_publication_t *pub = (s_publication_t *) zlistx_first (self->publications);
@@ -540,11 +576,23 @@ static void
 s_send_down (colugo__dnssd_t *self, s_remote_t *remote)
 {
     colugo__frame_t frame;
-    colugo__frame_init (&frame, COLUGO__DNSSD_DOWN);
+    colugo__frame_init (&frame, remote->node ? COLUGO__DNSSD_NODE_DOWN : COLUGO__DNSSD_DOWN);
     colugo__frame_put_string (&frame, remote->name);
     s_send (self, &frame);
     free (remote->reported);
     remote->reported = NULL;
+}
+
+//  Tells the loop that a service's name is browsed, or no longer.
+static void
+s_send_seen (colugo__dnssd_t *self, s_remote_t *remote, bool seen)
+{
+    if (remote->node)
+        return;
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, seen ? COLUGO__DNSSD_SEEN : COLUGO__DNSSD_UNSEEN);
+    colugo__frame_put_string (&frame, remote->name);
+    s_send (self, &frame);
 }
 
 //  Forgets a remote service, telling the loop if it had been reported up.
@@ -558,7 +606,8 @@ s_remote_forget (colugo__dnssd_t *self, s_remote_t *remote)
                colugo__escape (remote->name, name, sizeof name));
         s_send_down (self, remote);
     }
-    zhashx_delete (self->remotes, remote->name);
+    s_send_seen (self, remote, false);
+    zhashx_delete (self->remotes, remote->key);
     s_resolve_next (self);
 }
 
@@ -573,6 +622,7 @@ s_remote_destructor (void **item)
         zlistx_delete (remote->owner->by_age, remote->aged);
     free (remote->reported);
     free (remote->name);
+    free (remote->key);
     free (remote->seen);
     free (remote);
     *item = NULL;
@@ -639,11 +689,88 @@ s_after_answer (colugo__dnssd_t *self, s_remote_t *remote)
     remote->retry = s_after (self, S_RELOOK_MS, s_on_resolve_retry, remote);
 }
 
+//  Counts and logs (once per change) a record judged not valid.
+static void
+s_invalid (colugo__dnssd_t *self, s_remote_t *remote, const char *host, const char *why)
+{
+    if (remote->state == S_INVALID)
+        return;  //  judged so already: counted and logged once
+    if (remote->state == S_RESOLVED)
+        s_send_down (self, remote);
+    remote->state = S_INVALID;
+    self->services_invalid++;
+    self->stats_dirty = true;
+    unsigned suppressed;
+    char name [S_ESCAPED], host_text [S_ESCAPED];
+    if (colugo__ratelimit (&self->invalid_log, &suppressed))
+        s_log (self, COLUGO_LOG_WARN, "ignoring %s '%s' on host '%s': %s (%u more not shown)",
+               remote->node ? "node record" : "service",
+               colugo__escape (remote->name, name, sizeof name),
+               colugo__escape (host ? host : "?", host_text, sizeof host_text), why, suppressed);
+}
+
+//  Sends what was resolved, unless it was sent so already.
+static void
+s_report (colugo__dnssd_t *self, s_remote_t *remote, const colugo__frame_t *frame)
+{
+    if (remote->reported && remote->reported_size == frame->size
+        && memcmp (remote->reported, frame->data, frame->size) == 0)
+        return;  //  announced again, nothing changed
+    //  The loop takes an UP for a name it knows as the old one going down.
+    remote->state = S_RESOLVED;
+    s_send (self, frame);
+    free (remote->reported);
+    remote->reported = malloc (frame->size);  //  kept whole only if there is memory
+    remote->reported_size = remote->reported ? frame->size : 0;
+    if (remote->reported)
+        memcpy (remote->reported, frame->data, frame->size);
+}
+
+//  A node record: where the node's inbox listens (nodelink.h).
+static void
+s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface,
+              const char *host, const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
+              AvahiLookupResultFlags flags)
+{
+    char *uuid = NULL, *node_name = NULL;
+    uint64_t socket_id = 0;
+    const char *why = colugo__node_txt_parse (txt, &uuid, &node_name, &socket_id);
+    if (!why)
+        why = colugo__address_check (interface, address, flags & AVAHI_LOOKUP_RESULT_LOCAL);
+    if (!why && port == 0)
+        why = "port 0";
+    if (why) {
+        free (uuid);
+        free (node_name);
+        s_invalid (self, remote, host, why);
+        return;
+    }
+    char text [AVAHI_ADDRESS_STR_MAX], endpoint [AVAHI_ADDRESS_STR_MAX + 16],
+        identity [COLUGO__UUID_MAX + 24];
+    avahi_address_snprint (text, sizeof text, address);
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", text, port);
+    snprintf (identity, sizeof identity, "%s:%llu", uuid, (unsigned long long) socket_id);
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_NODE_UP);
+    colugo__frame_put_string (&frame, remote->name);
+    colugo__frame_put_string (&frame, uuid);
+    colugo__frame_put_string (&frame, node_name);
+    colugo__frame_put_string (&frame, endpoint);
+    colugo__frame_put_string (&frame, identity);
+    free (uuid);
+    free (node_name);
+    s_report (self, remote, &frame);
+}
+
 static void
 s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, const char *host,
          const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
          AvahiLookupResultFlags flags)
 {
+    if (remote->node) {
+        s_judge_node (self, remote, interface, host, address, port, txt, flags);
+        return;
+    }
     colugo__txt_record_t record;
     const char *why = colugo__txt_parse (txt, &record);
     if (!why)
@@ -655,18 +782,7 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     colugo__escape (host ? host : "?", host_text, sizeof host_text);
     if (why) {
         colugo__txt_record_free (&record);
-        if (remote->state == S_INVALID)
-            return;  //  judged so already: counted and logged once
-        if (remote->state == S_RESOLVED)
-            s_send_down (self, remote);
-        remote->state = S_INVALID;
-        self->services_invalid++;
-        self->stats_dirty = true;
-        unsigned suppressed;
-        if (colugo__ratelimit (&self->invalid_log, &suppressed))
-            s_log (self, COLUGO_LOG_WARN,
-                   "ignoring service '%s' on host '%s': %s (%u more not shown)", name, host_text,
-                   why, suppressed);
+        s_invalid (self, remote, host, why);
         return;
     }
     char text [AVAHI_ADDRESS_STR_MAX], endpoint [AVAHI_ADDRESS_STR_MAX + 16],
@@ -695,22 +811,14 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     bool publisher = record.socket_type == ZMQ_PUB;
     colugo__txt_record_free (&record);
     if (remote->reported && remote->reported_size == frame->size
-        && memcmp (remote->reported, frame->data, frame->size) == 0) {
+        && memcmp (remote->reported, frame->data, frame->size) == 0)
         return;  //  announced again, nothing changed
-    }
     if (remote->state == S_RESOLVED)
         s_log (self, COLUGO_LOG_INFO, "service '%s' changed: now %s", name, endpoint);
     else
         s_log (self, COLUGO_LOG_INFO, "found service '%s': topic '%s', %s at %s", name, topic,
                publisher ? "publisher" : "server", endpoint);
-    //  The loop takes an UP for a name it knows as the old one going down.
-    remote->state = S_RESOLVED;
-    s_send (self, frame);
-    free (remote->reported);
-    remote->reported = malloc (frame->size);  //  kept whole only if there is memory
-    remote->reported_size = remote->reported ? frame->size : 0;
-    if (remote->reported)
-        memcpy (remote->reported, frame->data, frame->size);
+    s_report (self, remote, frame);
 }
 
 static void
@@ -785,7 +893,7 @@ static void
 s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
 {
     if (!self->client || remote->resolver || remote->retry || remote->queued
-        || remote->seen_count == 0)
+        || remote->seen_count == 0 || (!remote->node && zhashx_lookup (self->noticed, remote->name)))
         return;
     if (self->resolving >= S_RESOLVERS_MAX) {
         remote->queued = remote->attempts == 0 && remote->state == S_NEW
@@ -797,7 +905,8 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
     }
     remote->resolver = avahi_service_resolver_new (
         self->client, remote->seen [0].interface, remote->seen [0].protocol, remote->name,
-        COLUGO__SERVICE_TYPE, "local", AVAHI_PROTO_INET, 0, s_on_resolve, remote);
+        remote->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE, "local", AVAHI_PROTO_INET,
+        0, s_on_resolve, remote);
     if (!remote->resolver) {
         s_resolve_failed (self, remote, s_avahi_error (self));
         return;
@@ -846,7 +955,8 @@ s_evict_one (colugo__dnssd_t *self)
     }
     if (!untried)
         return false;
-    zhashx_delete (self->remotes, untried->name);
+    s_send_seen (self, untried, false);
+    zhashx_delete (self->remotes, untried->key);
     return true;
 }
 
@@ -874,15 +984,21 @@ s_browsing (const s_browser_t *browser)
     return browser->fast || browser->legacy;
 }
 
-//  Frees a browser (avahi-client's only while its client lives: freeing
-//  the client frees it).
+//  Frees a browser (avahi-client's only while the client lives).
 static void
 s_browser_free (colugo__dnssd_t *self, s_browser_t *browser)
 {
     colugo__browser_free (&browser->fast);
-    if (browser->legacy && self->client)
+    if (browser->legacy && self->client && !self->closing)
         avahi_service_browser_free (browser->legacy);
     browser->legacy = NULL;
+}
+
+static void
+s_free_failed_browsers (colugo__dnssd_t *self)
+{
+    s_browser_free (self, &self->failed_browser);
+    s_browser_free (self, &self->failed_node_browser);
 }
 
 static void
@@ -891,17 +1007,18 @@ s_on_browse_retry (AvahiTimeout *timeout, void *arg)
     (void) timeout;
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
     s_cancel (self, &self->browse_retry);
-    //  Outside its own callback now: the failed browser can go.
-    s_browser_free (self, &self->failed_browser);
+    //  Outside its own callback now: the failed browsers can go.
+    s_free_failed_browsers (self);
     s_browse (self);
 }
 
 static void
 s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol protocol,
-                 const char *name)
+                 const char *name, bool node)
 {
-    char escaped [S_ESCAPED];
-    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, name);
+    char escaped [S_ESCAPED], key [AVAHI_LABEL_MAX + 2];
+    snprintf (key, sizeof key, "%c%s", node ? 'N' : 'S', name);
+    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
     if (!remote && zhashx_size (self->remotes) >= S_REMOTES_MAX && !s_evict_one (self)) {
         self->resolve_failures++;
         self->stats_dirty = true;
@@ -915,18 +1032,22 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
     }
     if (!remote) {
         remote = calloc (1, sizeof *remote);
-        if (!remote || !(remote->name = strdup (name))) {
+        if (!remote || !(remote->name = strdup (name)) || !(remote->key = strdup (key))) {
+            if (remote)
+                free (remote->name);
             free (remote);
             s_log (self, COLUGO_LOG_ERROR, "out of memory: ignoring service '%s'",
                    colugo__escape (name, escaped, sizeof escaped));
             return;
         }
         remote->owner = self;
+        remote->node = node;
         remote->aged = zlistx_add_end (self->by_age, remote);
-        if (!remote->aged || zhashx_insert (self->remotes, name, remote)) {
+        if (!remote->aged || zhashx_insert (self->remotes, key, remote)) {
             if (remote->aged)
                 zlistx_delete (self->by_age, remote->aged);
             free (remote->name);
+            free (remote->key);
             free (remote);
             return;
         }
@@ -939,6 +1060,8 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
         return;
     remote->seen = seen;
     remote->seen [remote->seen_count++] = (s_seen_t){interface, protocol};
+    if (remote->seen_count == 1)
+        s_send_seen (self, remote, true);
     remote->stale = false;
     //  Announced again: a parked, invalid or unfollowed name is looked at
     //  again at once.
@@ -947,23 +1070,41 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
             remote->attempts = 0;
         s_cancel (self, &remote->retry);
     }
-    s_log (self, COLUGO_LOG_DEBUG, "new service '%s': resolving",
-           colugo__escape (name, escaped, sizeof escaped));
+    bool noticed = !node && zhashx_lookup (self->noticed, name);
+    s_log (self, COLUGO_LOG_DEBUG, "new %s '%s': %s", node ? "node record" : "service",
+           colugo__escape (name, escaped, sizeof escaped),
+           noticed ? "told of directly, not resolved" : "resolving");
     s_resolve (self, remote);
 }
 
-//  What either browser reports; why: the reason of a FAILURE.
+//  Whether an instance name is one of ours: every name we publish ends in
+//  our uuid (a stranger's that does claims to be us, and is ignored too).
+static bool
+s_ours (colugo__dnssd_t *self, const char *name)
+{
+    size_t length = strlen (name), uuid_length = strlen (self->node_uuid);
+    return length > uuid_length + 2 && name [length - uuid_length - 1] == '_'
+           && name [length - uuid_length - 2] == '.'
+           && strcmp (name + length - uuid_length, self->node_uuid) == 0;
+}
+
 static void
-s_on_browse (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol protocol,
+s_on_browse (colugo__dnssd_t *self, bool node, AvahiIfIndex interface, AvahiProtocol protocol,
              AvahiBrowserEvent event, const char *name, AvahiLookupResultFlags flags,
              const char *why)
 {
     if (event == AVAHI_BROWSER_FAILURE) {
-        s_log (self, COLUGO_LOG_ERROR, "browsing for %s failed: %s; retrying", COLUGO__SERVICE_TYPE,
-               why);
+        s_log (self, COLUGO_LOG_ERROR, "browsing for %s failed: %s; retrying",
+               node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE, why);
         //  Not freed from its own callback: the retry frees it.
-        self->failed_browser = self->browser;
-        self->browser = (s_browser_t){0};
+        if (node) {
+            self->failed_node_browser = self->node_browser;
+            self->node_browser = (s_browser_t){0};
+        }
+        else {
+            self->failed_browser = self->browser;
+            self->browser = (s_browser_t){0};
+        }
         if (!self->browse_retry)
             self->browse_retry = s_after (self, S_RETRY_MS, s_on_browse_retry, self);
         return;
@@ -975,17 +1116,20 @@ s_on_browse (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol protoc
     }
     if (event != AVAHI_BROWSER_NEW && event != AVAHI_BROWSER_REMOVE)
         return;
-    //  Ours: the node connects its own sockets directly. (Our browser's
-    //  connection publishes nothing, so the daemon never says OUR_OWN to
-    //  it: a local name among our publications is ours.)
-    if ((flags & AVAHI_LOOKUP_RESULT_OUR_OWN)
+    //  Ours: the node connects its own sockets directly. Every name we
+    //  publish ends in our uuid (a stranger's that does claims to be us);
+    //  our browser's connection publishes nothing, so the daemon never says
+    //  OUR_OWN to it: a local name among our publications is ours too.
+    if ((flags & AVAHI_LOOKUP_RESULT_OUR_OWN) || s_ours (self, name)
         || ((flags & AVAHI_LOOKUP_RESULT_LOCAL) && s_name_taken (self, NULL, name)))
         return;
     if (event == AVAHI_BROWSER_NEW) {
-        s_on_browse_new (self, interface, protocol, name);
+        s_on_browse_new (self, interface, protocol, name, node);
         return;
     }
-    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, name);
+    char key [AVAHI_LABEL_MAX + 2];
+    snprintf (key, sizeof key, "%c%s", node ? 'N' : 'S', name);
+    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
     if (!remote)
         return;
     for (size_t i = 0; i < remote->seen_count; i++)
@@ -1005,9 +1149,11 @@ s_on_fast_browse (colugo__browser_t *browser, AvahiIfIndex interface, AvahiProto
     (void) type;
     (void) domain;
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
-    if (browser == self->browser.fast)
-        s_on_browse (self, interface, protocol, event, name, flags,
-                     avahi_strerror (colugo__browser_errno (browser)));
+    bool node = browser == self->node_browser.fast;
+    if (!browser || (!node && browser != self->browser.fast))
+        return;
+    s_on_browse (self, node, interface, protocol, event, name, flags,
+                 avahi_strerror (colugo__browser_errno (browser)));
 }
 
 static void
@@ -1018,38 +1164,53 @@ s_on_legacy_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiP
     (void) type;
     (void) domain;
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
-    if (browser && browser == self->browser.legacy)
-        s_on_browse (self, interface, protocol, event, name, flags, s_avahi_error (self));
+    bool node = browser == self->node_browser.legacy;
+    if (!browser || (!node && browser != self->browser.legacy))
+        return;
+    s_on_browse (self, node, interface, protocol, event, name, flags, s_avahi_error (self));
 }
 
+//  Browses for type into *browser, unless it browses already or its failed
+//  browser waits to be freed.
 static void
-s_browse (colugo__dnssd_t *self)
+s_browse_type (colugo__dnssd_t *self, s_browser_t *browser, const s_browser_t *failed,
+               const char *type)
 {
-    if (s_browsing (&self->browser) || s_browsing (&self->failed_browser) || !self->client
-        || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
+    if (s_browsing (browser) || s_browsing (failed))
         return;
     int error = AVAHI_ERR_NOT_SUPPORTED;
     if (!self->no_server2)
-        self->browser.fast =
-            colugo__browser_new (self->api, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, COLUGO__SERVICE_TYPE,
-                                 "local", 0, s_on_fast_browse, self, &error);
-    if (!self->browser.fast && error == AVAHI_ERR_NOT_SUPPORTED) {
+        browser->fast = colugo__browser_new (self->api, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, type,
+                                             "local", 0, s_on_fast_browse, self, &error);
+    if (!browser->fast && error == AVAHI_ERR_NOT_SUPPORTED) {
         if (!self->no_server2)
-            s_log (self, COLUGO_LOG_INFO,
-                   "avahi-daemon has no Server2 interface: browsing through avahi-client (new "
-                   "nodes hear of services about 10 ms later)");
+            s_log (self, COLUGO_LOG_INFO, "avahi-daemon has no Server2 interface: browsing "
+                                          "through avahi-client (new services are heard of "
+                                          "about 10 ms later)");
         self->no_server2 = true;
-        self->browser.legacy =
-            avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
-                                       COLUGO__SERVICE_TYPE, "local", 0, s_on_legacy_browse, self);
-        error = self->browser.legacy ? 0 : avahi_client_errno (self->client);
+        browser->legacy = avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC,
+                                                     AVAHI_PROTO_INET, type, "local", 0,
+                                                     s_on_legacy_browse, self);
+        error = browser->legacy ? 0 : avahi_client_errno (self->client);
     }
-    if (!s_browsing (&self->browser)) {
-        s_log (self, COLUGO_LOG_ERROR, "cannot browse for %s: %s; retrying", COLUGO__SERVICE_TYPE,
+    if (!s_browsing (browser)) {
+        s_log (self, COLUGO_LOG_ERROR, "cannot browse for %s: %s; retrying", type,
                avahi_strerror (error));
         if (!self->browse_retry)
             self->browse_retry = s_after (self, S_RETRY_MS, s_on_browse_retry, self);
     }
+}
+
+//  Node records first: a node learns of the nodes running, and tells them
+//  of its services directly, before the multicast announcement goes out.
+static void
+s_browse (colugo__dnssd_t *self)
+{
+    if (!self->client || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
+        return;
+    s_browse_type (self, &self->node_browser, &self->failed_node_browser,
+                   COLUGO__NODE_SERVICE_TYPE);
+    s_browse_type (self, &self->browser, &self->failed_browser, COLUGO__SERVICE_TYPE);
 }
 
 //  --------------------------------------------------------------------------
@@ -1062,7 +1223,8 @@ static void
 s_daemon_lost (colugo__dnssd_t *self)
 {
     s_browser_free (self, &self->browser);
-    s_browser_free (self, &self->failed_browser);
+    s_browser_free (self, &self->node_browser);
+    s_free_failed_browsers (self);
     s_publication_t *pub = (s_publication_t *) zlistx_first (self->publications);
     while (pub) {
         s_publication_unpublish (pub);
@@ -1074,10 +1236,15 @@ s_daemon_lost (colugo__dnssd_t *self)
         s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, name);
         s_remote_stop_resolving (remote);
         remote->seen_count = 0;
-        if (remote->state == S_RESOLVED)
+        //  What the loop holds up (resolved, or told of directly) stays
+        //  until the sweep, if the new browse does not see it again.
+        if (remote->state == S_RESOLVED
+            || (!remote->node && zhashx_lookup (self->noticed, remote->name)))
             remote->stale = true;
-        else
+        else {
+            s_send_seen (self, remote, false);
             zhashx_delete (self->remotes, name);
+        }
     }
     zlistx_destroy (&names);
     //  A sweep armed after an earlier restart would forget live services
@@ -1094,7 +1261,7 @@ s_on_reconnect (AvahiTimeout *timeout, void *arg)
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
     s_cancel (self, &self->reconnect);
     if (self->client) {
-        s_browser_free (self, &self->failed_browser);
+        s_free_failed_browsers (self);
         avahi_client_free (self->client);
         self->client = NULL;
     }
@@ -1185,6 +1352,34 @@ s_client_connect (colugo__dnssd_t *self)
 //  --------------------------------------------------------------------------
 //  The thread
 
+//  The loop was told of a service directly (on), or no longer (off): while
+//  on, its name is not resolved (the link gave what the record holds);
+//  when off, a name still browsed is resolved as any other.
+static void
+s_on_noticed_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
+{
+    const char *name = colugo__frame_get_string (reader);
+    bool on = colugo__frame_get_number (reader) != 0;
+    if (reader->bad)
+        return;
+    char key [AVAHI_LABEL_MAX + 2];
+    snprintf (key, sizeof key, "S%s", name);
+    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
+    if (!on) {
+        zhashx_delete (self->noticed, name);
+        if (remote && remote->state != S_RESOLVED)
+            s_resolve (self, remote);
+        return;
+    }
+    if (zhashx_size (self->noticed) >= S_REMOTES_MAX)
+        return;  //  resolved, then, as any other
+    zhashx_update (self->noticed, name, self);
+    if (remote && remote->state == S_NEW && !remote->watching) {
+        s_remote_stop_resolving (remote);
+        s_resolve_next (self);
+    }
+}
+
 static void
 s_on_commands (AvahiWatch *watch, int fd, AvahiWatchEvent events, void *arg)
 {
@@ -1204,6 +1399,10 @@ s_on_commands (AvahiWatch *watch, int fd, AvahiWatchEvent events, void *arg)
             s_on_publish_command (self, &reader);
         else if (kind == COLUGO__DNSSD_WITHDRAW)
             s_on_withdraw_command (self, colugo__frame_get_number (&reader));
+        else if (kind == COLUGO__DNSSD_PUBLISH_NODE)
+            s_on_publish_node_command (self, &reader);
+        else if (kind == COLUGO__DNSSD_NOTICED)
+            s_on_noticed_command (self, &reader);
         else {  //  QUIT, the loop closed its end, or an error
             self->quit = true;
             avahi_simple_poll_quit (self->simple_poll);
@@ -1249,8 +1448,9 @@ s_thread_main (void *arg)
     }
     //  Withdraw everything (each call may wait on a stalled daemon: the loop
     //  does not wait for us).
-    s_browser_free (self, &self->failed_browser);
+    s_free_failed_browsers (self);
     s_browser_free (self, &self->browser);
+    s_browser_free (self, &self->node_browser);
     if (self->client)
         avahi_client_free (self->client);  //  with its groups, browser and resolvers
     self->closing = true;
@@ -1259,6 +1459,7 @@ s_thread_main (void *arg)
         s_publication_destroy (pub);
     zlistx_destroy (&self->publications);
     zhashx_destroy (&self->remotes);
+    zhashx_destroy (&self->noticed);
     zlistx_destroy (&self->resolve_queue);
     zlistx_destroy (&self->by_age);
     avahi_simple_poll_free (self->simple_poll);
@@ -1297,11 +1498,12 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     self->debug = config->debug;
     self->publications = zlistx_new ();
     self->remotes = zhashx_new ();
+    self->noticed = zhashx_new ();
     self->by_age = zlistx_new ();
     self->resolve_queue = zlistx_new ();
     self->simple_poll = avahi_simple_poll_new ();
     bool ok = self->node_uuid && self->node_name && self->publications && self->remotes
-              && self->by_age && self->resolve_queue && self->simple_poll
+              && self->noticed && self->by_age && self->resolve_queue && self->simple_poll
               && s_socketpair (&self->commands, commands) && s_socketpair (&self->events, events);
     if (ok) {
         zhashx_set_destructor (self->remotes, s_remote_destructor);
@@ -1328,6 +1530,7 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
         avahi_simple_poll_free (self->simple_poll);
     zlistx_destroy (&self->publications);
     zhashx_destroy (&self->remotes);
+    zhashx_destroy (&self->noticed);
     zlistx_destroy (&self->by_age);
     zlistx_destroy (&self->resolve_queue);
     free (self->node_uuid);

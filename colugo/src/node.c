@@ -277,6 +277,9 @@ s_stop_discovery (colugo_node_t *self)
     self->stats.resolve_failures += stats.resolve_failures;
     self->stats.daemon_restarts += stats.daemon_restarts;
     self->stats.daemon_stalls += stats.daemon_stalls;
+    self->stats.notices += stats.notices;
+    self->stats.notices_invalid += stats.notices_invalid;
+    self->stats.notices_unconfirmed += stats.notices_unconfirmed;
     colugo__match_each (&self->sockets, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
@@ -324,6 +327,7 @@ colugo_node_start (colugo_node_t *self)
     if (self->discovery_enabled && !self->discovery) {
         colugo__discovery_config_t config = {.loop = self->loop,
                                              .timers = self->timers,
+                                             .env = &self->env,
                                              .node_uuid = self->uuid,
                                              .node_name = self->name,
                                              .wait_for_daemon = self->wait_for_daemon,
@@ -410,6 +414,9 @@ colugo_node_stats (colugo_node_t *self)
         stats.resolve_failures += now.resolve_failures;
         stats.daemon_restarts += now.daemon_restarts;
         stats.daemon_stalls += now.daemon_stalls;
+        stats.notices += now.notices;
+        stats.notices_invalid += now.notices_invalid;
+        stats.notices_unconfirmed += now.notices_unconfirmed;
     }
     return stats;
 }

@@ -26,9 +26,16 @@ typedef struct {
     const char *name;    //  "publisher", for logs
     int zmq_type;        //  the ZeroMQ socket it is made of
     bool binds;          //  binds and is advertised (or connects to those that are)
+    bool open_port;      //  binders: also listen without the check (original nodes)
     int service_type;    //  advertised socket_type it offers (binders) or wants (connecters)
     colugo_kind_t peer;  //  the kind at the other end
 } colugo__kind_t;
+
+//  The node link's two sockets (nodelink.c), never in the application's
+//  hands: a node's inbox, a SUB bound on a verified port only, where other
+//  nodes' outboxes, XPUBs that connect, send their notices.
+#define COLUGO__INBOX ((colugo_kind_t) 16)
+#define COLUGO__OUTBOX ((colugo_kind_t) 17)
 
 //  The table's entry for a kind.
 const colugo__kind_t *colugo__kind (colugo_kind_t kind);

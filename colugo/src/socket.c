@@ -108,10 +108,12 @@ s_set (void *handle, int option, int value)
 }
 
 static const colugo__kind_t s_kinds [] = {
-    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
-    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, ZMQ_PUB, COLUGO_PUBLISHER},
-    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, ZMQ_REP, COLUGO_SERVER},
-    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, ZMQ_REP, COLUGO_CLIENT},
+    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
+    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, false, ZMQ_PUB, COLUGO_PUBLISHER},
+    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, ZMQ_REP, COLUGO_CLIENT},
+    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, 0, COLUGO__OUTBOX},
+    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, 0, COLUGO__INBOX},
 };
 
 const colugo__kind_t *
@@ -137,16 +139,19 @@ s_is_binder (const colugo_socket_t *self)
 static int
 s_bind (colugo_socket_t *self)
 {
-    int port = zsock_bind (self->zsock, "tcp://*:*");
-    if (port < 0) {
-        colugo__error ("cannot bind a socket for topic '%s': %s", self->topic,
-                       zmq_strerror (zmq_errno ()));
-        return COLUGO_EZMQ;
+    int port;
+    if (self->kind->open_port) {
+        port = zsock_bind (self->zsock, "tcp://*:*");
+        if (port < 0) {
+            colugo__error ("cannot bind a socket for topic '%s': %s", self->topic,
+                           zmq_strerror (zmq_errno ()));
+            return COLUGO_EZMQ;
+        }
+        self->port = (uint16_t) port;
     }
-    self->port = (uint16_t) port;
     self->zap = colugo__zap_acquire ();
     if (!self->zap)
-        return 0;
+        return self->kind->open_port ? 0 : COLUGO_EZMQ;
     char identity [COLUGO__IDENTITY_MAX];
     colugo__socket_identity (self->env->node_uuid, self->id, identity, sizeof identity);
     s_set (self->handle, ZMQ_PLAIN_SERVER, 1);
@@ -210,8 +215,11 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
         max_frame = S_MIN_FRAME;
     if (zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
         colugo__warn ("cannot set the maximum message size: %s", zmq_strerror (zmq_errno ()));
-    if (kind == COLUGO_SUBSCRIBER)
+    if (kind == COLUGO_SUBSCRIBER || kind == COLUGO__INBOX)
         zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
+    //  Every inbox that subscribes is told of the node's services.
+    if (kind == COLUGO__OUTBOX)
+        s_set (self->handle, ZMQ_XPUB_VERBOSE, 1);
     //  The client picks each request's server by routing id (client.c):
     //  told at once when it is gone, and with ZMQ_IMMEDIATE left at 0, as
     //  only a pipe made at connect time takes ZMQ_CONNECT_ROUTING_ID.
@@ -302,8 +310,9 @@ s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
 static void
 s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
 {
-    colugo__info ("%s '%s': peer %s (node '%s') %s", self->kind->name, self->topic, peer->endpoint,
-                  peer->node_name, peer->connected ? "connected" : "disconnected");
+    colugo__log (self->kind->kind == COLUGO__OUTBOX ? COLUGO_LOG_DEBUG : COLUGO_LOG_INFO,
+                 "%s '%s': peer %s (node '%s') %s", self->kind->name, self->topic, peer->endpoint,
+                 peer->node_name, peer->connected ? "connected" : "disconnected");
     if (self->on_peer_change)
         self->on_peer_change (self, peer);
     if (self->on_peer) {
@@ -449,11 +458,17 @@ s_refused (colugo_socket_t *self, s_peer_t *peer)
 {
     self->stats.refused++;
     unsigned suppressed;
+    //  The node link dials every node record in the caches, and records of
+    //  nodes gone linger there for minutes, their ports reused since: what
+    //  the application did not ask for is only a debug line (and counted).
+    colugo_log_level_t level =
+        self->kind->kind == COLUGO__OUTBOX ? COLUGO_LOG_DEBUG : COLUGO_LOG_WARN;
     if (colugo__ratelimit (&self->peer_log, &suppressed))
-        colugo__warn ("%s '%s': %s is not the service advertised by node '%s' (%s): not "
-                      "connected (%u more not logged)",
-                      self->kind->name, self->topic, peer->endpoint, peer->node_name,
-                      peer->identity, suppressed);
+        colugo__log (level,
+                     "%s '%s': %s is not the service advertised by node '%s' (%s): not "
+                     "connected (%u more not logged)",
+                     self->kind->name, self->topic, peer->endpoint, peer->node_name, peer->identity,
+                     suppressed);
     if (zlistx_size (peer->claims) > 1) {
         s_claim_t *claim = (s_claim_t *) zlistx_detach (peer->claims, NULL);
         zlistx_add_end (peer->claims, claim);

@@ -182,6 +182,9 @@ typedef struct {
     uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
     uint64_t daemon_restarts;   //  times the avahi-daemon came back
     uint64_t daemon_stalls;     //  times a call to the avahi-daemon went unanswered for 2 s (logged)
+    uint64_t notices;              //  services other nodes told this one of directly, up or down
+    uint64_t notices_invalid;      //  such notices dropped: malformed, not the sender's (logged)
+    uint64_t notices_unconfirmed;  //  told of, but no DNS-SD record followed in 5 s: let go (logged)
 } colugo_node_stats_t;
 
 COLUGO_EXPORT colugo_node_stats_t colugo_node_stats (colugo_node_t *self);

@@ -1,0 +1,557 @@
+/*  nodelink.c: the node's inbox and outbox, and the notices between them
+    (nodelink.h says what and why). Both are Colugo sockets of internal
+    kinds (sock.h), so the outbox dials, checks who listens and dials again
+    exactly as every connecting socket does (socket.c), and the inbox's
+    handshake proves that a dialler meant this very node.
+
+    Bounds: a message holds at most S_CHUNK services (a node with more sends
+    several); at most S_LEARNED_MAX nodes are learned from their notices
+    (nodes from resolved records do not count); a malformed notice, a
+    service that is not the sender's, or anything over a bound is dropped,
+    counted and logged (rate limited). No libzmq heartbeats run on these
+    sockets and the inbox's receive pipe is bounded: when it is full,
+    notices are dropped by the sender's XPUB, and the DNS-SD records, which
+    every node still publishes, bring what was lost.
+*/
+#include <arpa/inet.h>
+#include <avahi-common/domain.h>
+#include <avahi-common/malloc.h>
+#include <avahi-common/strlst.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "colugo/error.h"
+#include "dnssd_records.h"
+#include "nodelink.h"
+#include "sock.h"
+
+#define S_MAGIC_UP "colugo-node 1 U"
+#define S_MAGIC_DOWN "colugo-node 1 D"
+#define S_HEADER 5          //  magic, uuid, name, inbox socket id, inbox port
+#define S_CHUNK 64          //  services per message
+#define S_LEARNED_MAX 1024  //  nodes dialled because they wrote to us
+#define S_SWEEP_MS 1000     //  how often learned links are looked at
+#define S_SWEEP_FAILURES 2  //  a learned link that failed this often goes
+#define S_FRAMES_MAX (S_HEADER + 3 * S_CHUNK)
+#define S_ESCAPED 160
+
+typedef struct {
+    colugo_socket_t base;  //  first: the socket is the box
+    colugo__nodelink_t *link;
+} s_box_t;
+
+typedef struct {
+    uint64_t handle;
+    char *name;
+    char port [8];
+    size_t txt_size;
+    uint8_t txt [];
+} s_offer_t;
+
+typedef struct {
+    char *endpoint;
+    char *identity;
+} s_learned_t;
+
+struct colugo__nodelink {
+    colugo__env_t *env;
+    colugo_socket_t *inbox;
+    colugo_socket_t *outbox;
+    colugo__notice_fn *fn;
+    void *arg;
+    zlistx_t *offers;   //  s_offer_t, ours
+    zhashx_t *learned;  //  node uuid -> s_learned_t
+    uint64_t sweep;     //  timer
+    char inbox_id [24];
+    char inbox_port [8];
+    colugo__nodelink_stats_t stats;
+    colugo__ratelimit_t log;
+};
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+static void
+s_send_frame (colugo__nodelink_t *self, const void *data, size_t size, bool more)
+{
+    zmq_send (self->outbox->handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0));
+}
+
+static void
+s_send_string (colugo__nodelink_t *self, const char *text, bool more)
+{
+    s_send_frame (self, text, strlen (text), more);
+}
+
+static void
+s_send_header (colugo__nodelink_t *self, const char *magic, bool more)
+{
+    s_send_string (self, magic, true);
+    s_send_string (self, self->env->node_uuid, true);
+    s_send_string (self, self->env->node_name, true);
+    s_send_string (self, self->inbox_id, true);
+    s_send_string (self, self->inbox_port, more);
+}
+
+static void
+s_send_offer (colugo__nodelink_t *self, const s_offer_t *offer, bool more)
+{
+    s_send_string (self, offer->name, true);
+    s_send_string (self, offer->port, true);
+    s_send_frame (self, offer->txt, offer->txt_size, more);
+}
+
+//  Every service we have, in chunks; a greeting alone when there is none.
+static void
+s_send_all (colugo__nodelink_t *self)
+{
+    size_t left = zlistx_size (self->offers);
+    s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers);
+    do {
+        s_send_header (self, S_MAGIC_UP, left > 0);
+        for (size_t i = 0; offer && i < S_CHUNK; i++) {
+            left--;
+            s_send_offer (self, offer, i + 1 < S_CHUNK && left > 0);
+            offer = (s_offer_t *) zlistx_next (self->offers);
+        }
+    } while (offer);
+}
+
+//  --------------------------------------------------------------------------
+//  Receiving
+
+static void
+s_invalid (colugo__nodelink_t *self, const char *from, const char *why)
+{
+    self->stats.notices_invalid++;
+    unsigned suppressed;
+    char escaped [S_ESCAPED];
+    if (colugo__ratelimit (&self->log, &suppressed))
+        colugo__warn ("node link: ignoring a notice from %s: %s (%u more not shown)",
+                      colugo__escape (from, escaped, sizeof escaped), why, suppressed);
+}
+
+//  A frame as a string of 1 to max bytes with no NUL, copied to buffer.
+static bool
+s_frame_string (zmq_msg_t *frame, char *buffer, size_t max)
+{
+    size_t size = zmq_msg_size (frame);
+    if (size == 0 || size > max || memchr (zmq_msg_data (frame), 0, size))
+        return false;
+    memcpy (buffer, zmq_msg_data (frame), size);
+    buffer [size] = 0;
+    return true;
+}
+
+static bool
+s_frame_number (zmq_msg_t *frame, uint64_t max, uint64_t *value)
+{
+    char text [24];
+    if (!s_frame_string (frame, text, 20))
+        return false;
+    char *end = NULL;
+    unsigned long long number = strtoull (text, &end, 10);
+    if (*end || text [0] < '1' || text [0] > '9' || number > max)
+        return false;
+    *value = number;
+    return true;
+}
+
+static void
+s_learned_destructor (void **item)
+{
+    s_learned_t *learned = (s_learned_t *) *item;
+    if (learned) {
+        free (learned->endpoint);
+        free (learned->identity);
+        free (learned);
+    }
+    *item = NULL;
+}
+
+//  Whether endpoint ("tcp://address:port") is on address.
+static bool
+s_on_address (const char *endpoint, const char *address)
+{
+    size_t length = strlen (address);
+    return strncmp (endpoint, "tcp://", 6) == 0 && strncmp (endpoint + 6, address, length) == 0
+           && endpoint [6 + length] == ':';
+}
+
+//  A node that wrote to us is dialled back, so that it hears of our
+//  services too. A node that restarted (its inbox moved on the same host)
+//  is dialled where it listens now: its record may be a second behind.
+static void
+s_learn (colugo__nodelink_t *self, const char *uuid, const char *name, const char *address,
+         uint64_t socket_id, uint64_t port)
+{
+    char endpoint [64], identity [COLUGO__IDENTITY_MAX];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%llu", address, (unsigned long long) port);
+    colugo__socket_identity (uuid, socket_id, identity, sizeof identity);
+    s_learned_t *known = (s_learned_t *) zhashx_lookup (self->learned, uuid);
+    if (known) {
+        if ((strcmp (known->endpoint, endpoint) == 0 && strcmp (known->identity, identity) == 0)
+            || !s_on_address (known->endpoint, address))
+            return;  //  known there, or claimed from another host: the first stays
+        colugo__socket_remove_peer (self->outbox, known->endpoint, known->identity, uuid);
+        zhashx_delete (self->learned, uuid);
+    }
+    if (zhashx_size (self->learned) >= S_LEARNED_MAX) {
+        s_invalid (self, name, "too many nodes wrote to this one: not dialled back");
+        return;
+    }
+    s_learned_t *learned = calloc (1, sizeof *learned);
+    if (learned) {
+        learned->endpoint = strdup (endpoint);
+        learned->identity = strdup (identity);
+    }
+    if (!learned || !learned->endpoint || !learned->identity) {
+        void *item = learned;
+        s_learned_destructor (&item);
+    }
+    else if (zhashx_insert (self->learned, uuid, learned) == 0) {
+        if (colugo__socket_add_peer (self->outbox, endpoint, identity, uuid, name) == 0)
+            return;
+        zhashx_delete (self->learned, uuid);  //  the destructor frees it
+    }
+    colugo__error ("out of memory: node '%s' is not dialled back", name);
+}
+
+static void
+s_on_service (colugo__nodelink_t *self, const char *uuid, const char *from, const char *address,
+              zmq_msg_t *frames)
+{
+    char name [AVAHI_LABEL_MAX];
+    uint64_t port = 0;
+    if (!s_frame_string (&frames [0], name, AVAHI_LABEL_MAX - 1)
+        || !s_frame_number (&frames [1], 65535, &port)
+        || zmq_msg_size (&frames [2]) > COLUGO__TXT_MAX) {
+        s_invalid (self, from, "a service's name, port or TXT is malformed");
+        return;
+    }
+    AvahiStringList *txt = NULL;
+    if (zmq_msg_size (&frames [2]) == 0
+        || avahi_string_list_parse (zmq_msg_data (&frames [2]), zmq_msg_size (&frames [2]), &txt)) {
+        s_invalid (self, from, "a service's TXT does not parse");
+        return;
+    }
+    colugo__txt_record_t record;
+    const char *why = colugo__txt_parse (txt, &record);
+    avahi_string_list_free (txt);
+    if (!why && strcmp (record.node_uuid, uuid))
+        why = "a service of another node";
+    else if (!why && (!record.socket_id || !record.verified_port))
+        why = "a service without a socket id and a verified port";
+    if (why) {
+        colugo__txt_record_free (&record);  //  (parse leaves nothing when it fails)
+        s_invalid (self, from, why);
+        return;
+    }
+    char endpoint [64], verified [64], identity [COLUGO__IDENTITY_MAX];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%llu", address, (unsigned long long) port);
+    snprintf (verified, sizeof verified, "tcp://%s:%u", address, record.verified_port);
+    colugo__socket_identity (uuid, record.socket_id, identity, sizeof identity);
+    colugo__service_t service = {.name = name,
+                                 .topic = record.topic,
+                                 .socket_type = record.socket_type,
+                                 .node_uuid = record.node_uuid,
+                                 .node_name = record.node_name,
+                                 .host = address,
+                                 .endpoint = endpoint,
+                                 .type = record.type,
+                                 .identity = identity,
+                                 .verified_endpoint = verified};
+    self->stats.notices++;
+    self->fn (self->arg, COLUGO__SERVICE_UP, &service);
+    colugo__txt_record_free (&record);
+}
+
+static void
+s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
+{
+    const char *address = zmq_msg_gets (&frames [0], "Peer-Address");
+    struct in_addr ipv4;
+    char magic [32], uuid [COLUGO__UUID_MAX + 1], name [COLUGO__NODE_NAME_MAX + 1] = "";
+    uint64_t socket_id = 0, port = 0;
+    if (!address || inet_pton (AF_INET, address, &ipv4) != 1) {
+        s_invalid (self, "?", "not over IPv4 TCP");
+        return;
+    }
+    if (count > S_FRAMES_MAX || count < S_HEADER || !s_frame_string (&frames [0], magic, 31)
+        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN))
+        || !s_frame_string (&frames [1], uuid, COLUGO__UUID_MAX)
+        || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)
+        || (zmq_msg_size (&frames [2])
+            && !s_frame_string (&frames [2], name, COLUGO__NODE_NAME_MAX))
+        || (*name && colugo_topic_check (name))
+        || !s_frame_number (&frames [3], COLUGO__SOCKET_ID_MAX, &socket_id)
+        || !s_frame_number (&frames [4], 65535, &port)) {
+        s_invalid (self, address, "not a node notice of this version, or over its bounds");
+        return;
+    }
+    if (strcmp (uuid, self->env->node_uuid) == 0)
+        return;  //  our own (a node dialled itself through its record)
+    colugo__debug ("node link: %s from node '%s' at %s, %d services", magic, name, address,
+                   (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
+    s_learn (self, uuid, *name ? name : uuid, address, socket_id, port);
+    bool up = strcmp (magic, S_MAGIC_UP) == 0;
+    if (up) {
+        if ((count - S_HEADER) % 3) {
+            s_invalid (self, name, "a service is cut short");
+            return;
+        }
+        for (int i = S_HEADER; i + 3 <= count; i += 3)
+            s_on_service (self, uuid, name, address, &frames [i]);
+        return;
+    }
+    for (int i = S_HEADER; i < count; i++) {
+        char service_name [AVAHI_LABEL_MAX];
+        if (!s_frame_string (&frames [i], service_name, AVAHI_LABEL_MAX - 1)) {
+            s_invalid (self, name, "a withdrawn service's name is malformed");
+            continue;
+        }
+        colugo__service_t service = {
+            .name = service_name, .node_uuid = uuid, .node_name = name, .host = address};
+        self->stats.notices++;
+        self->fn (self->arg, COLUGO__SERVICE_DOWN, &service);
+    }
+}
+
+static int
+s_on_inbox (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    colugo__nodelink_t *self = ((s_box_t *) arg)->link;
+    colugo__batch_t batch = colugo__batch_start ();
+    while (colugo__batch_more (&batch)) {
+        zmq_msg_t frames [S_FRAMES_MAX];
+        int count = colugo__recv_frames (self->inbox->handle, frames, S_FRAMES_MAX);
+        if (count == 0)
+            break;
+        s_on_message (self, frames, count);
+        for (int i = 0; i < count && i < S_FRAMES_MAX; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    return 0;
+}
+
+//  Subscriptions: an inbox is listening now. Everything goes out again, to
+//  every inbox (an XPUB cannot address one); receivers take repeats as no
+//  change.
+static int
+s_on_outbox (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    (void) reader;
+    colugo__nodelink_t *self = ((s_box_t *) arg)->link;
+    bool subscribed = false;
+    colugo__batch_t batch = colugo__batch_start ();
+    while (colugo__batch_more (&batch)) {
+        zmq_msg_t frame;
+        if (colugo__recv_frames (self->outbox->handle, &frame, 1) == 0)
+            break;
+        if (zmq_msg_size (&frame) > 0 && ((const uint8_t *) zmq_msg_data (&frame)) [0] == 1)
+            subscribed = true;
+        zmq_msg_close (&frame);
+    }
+    if (subscribed) {
+        colugo__debug ("node link: an inbox subscribed: telling of %zu services",
+                       zlistx_size (self->offers));
+        s_send_all (self);
+    }
+    return 0;
+}
+
+//  Learned links that keep failing (their node is gone) are let go.
+static void
+s_on_sweep (void *arg)
+{
+    colugo__nodelink_t *self = (colugo__nodelink_t *) arg;
+    zlistx_t *uuids = zhashx_keys (self->learned);
+    for (const char *uuid = uuids ? (const char *) zlistx_first (uuids) : NULL; uuid;
+         uuid = (const char *) zlistx_next (uuids)) {
+        s_learned_t *learned = (s_learned_t *) zhashx_lookup (self->learned, uuid);
+        colugo__peer_t *peer =
+            (colugo__peer_t *) zhashx_lookup (self->outbox->peers, learned->endpoint);
+        if (peer && (peer->connected || peer->failures < S_SWEEP_FAILURES))
+            continue;
+        colugo__socket_remove_peer (self->outbox, learned->endpoint, learned->identity, uuid);
+        zhashx_delete (self->learned, uuid);
+    }
+    zlistx_destroy (&uuids);
+    self->stats.nodes = zhashx_size (self->outbox->peers);
+}
+
+//  --------------------------------------------------------------------------
+//  The link
+
+static void
+s_offer_destructor (void **item)
+{
+    s_offer_t *offer = (s_offer_t *) *item;
+    if (offer)
+        free (offer->name);
+    free (offer);
+    *item = NULL;
+}
+
+static colugo_socket_t *
+s_box_new (colugo__nodelink_t *self, colugo_kind_t kind, zloop_reader_fn *on_readable)
+{
+    s_box_t *box = calloc (1, sizeof *box);
+    if (!box)
+        return NULL;
+    box->link = self;
+    box->base.owner = box;
+    box->base.on_readable = on_readable;
+    if (colugo__socket_init (&box->base, self->env, kind, "(node link)", NULL)
+        || colugo__socket_start (&box->base, self->env->loop)) {
+        colugo__socket_free (&box->base);
+        return NULL;
+    }
+    return &box->base;
+}
+
+static void
+s_box_destroy (colugo__nodelink_t *self, colugo_socket_t **box_p)
+{
+    colugo_socket_t *box = *box_p;
+    if (!box)
+        return;
+    colugo__socket_stop (box, self->env->loop);
+    box->dead = true;
+    //  Freed from the loop: zloop may still dispatch to it in this pass.
+    if (colugo__reaper_defer (self->env->reaper, colugo__socket_free, box))
+        colugo__socket_free (box);
+    *box_p = NULL;
+}
+
+colugo__nodelink_t *
+colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, void *arg)
+{
+    colugo__nodelink_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->env = env;
+    self->fn = fn;
+    self->arg = arg;
+    self->offers = zlistx_new ();
+    self->learned = zhashx_new ();
+    if (self->offers)
+        zlistx_set_destructor (self->offers, s_offer_destructor);
+    if (self->learned)
+        zhashx_set_destructor (self->learned, s_learned_destructor);
+    if (self->offers && self->learned) {
+        self->inbox = s_box_new (self, COLUGO__INBOX, s_on_inbox);
+        self->outbox = s_box_new (self, COLUGO__OUTBOX, s_on_outbox);
+    }
+    if (!self->inbox || !self->outbox || !self->inbox->verified_port) {
+        colugo__error ("node link: cannot make the inbox and outbox; other nodes hear of this "
+                       "one's services from DNS-SD only");
+        colugo__nodelink_destroy (&self);
+        return NULL;
+    }
+    snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
+    snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
+    self->sweep =
+        colugo__timers_add (env->timers, zclock_mono () + S_SWEEP_MS, S_SWEEP_MS, s_on_sweep, self);
+    return self;
+}
+
+void
+colugo__nodelink_destroy (colugo__nodelink_t **self_p)
+{
+    colugo__nodelink_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->sweep)
+        colugo__timers_cancel (self->env->timers, self->sweep);
+    //  Withdrawn at once where the link reaches (the outbox lingers to
+    //  send it): the records' goodbyes take a second or so.
+    size_t left = self->outbox ? zlistx_size (self->offers) : 0;
+    s_offer_t *offer = left ? (s_offer_t *) zlistx_first (self->offers) : NULL;
+    while (offer) {
+        s_send_header (self, S_MAGIC_DOWN, true);
+        for (size_t i = 0; offer && i < S_CHUNK; i++) {
+            left--;
+            s_send_string (self, offer->name, i + 1 < S_CHUNK && left > 0);
+            offer = (s_offer_t *) zlistx_next (self->offers);
+        }
+    }
+    s_box_destroy (self, &self->inbox);
+    s_box_destroy (self, &self->outbox);
+    zlistx_destroy (&self->offers);
+    zhashx_destroy (&self->learned);
+    free (self);
+    *self_p = NULL;
+}
+
+uint16_t
+colugo__nodelink_port (colugo__nodelink_t *self)
+{
+    return self->inbox->verified_port;
+}
+
+uint64_t
+colugo__nodelink_socket_id (colugo__nodelink_t *self)
+{
+    return self->inbox->id;
+}
+
+void
+colugo__nodelink_offer (colugo__nodelink_t *self, uint64_t handle, const char *name, uint16_t port,
+                        const uint8_t *txt, size_t txt_size)
+{
+    s_offer_t *offer = calloc (1, sizeof *offer + txt_size);
+    if (!offer || !(offer->name = strdup (name)) || !zlistx_add_end (self->offers, offer)) {
+        if (offer)
+            free (offer->name);
+        free (offer);
+        colugo__error ("out of memory: '%s' is told to other nodes by DNS-SD only", name);
+        return;
+    }
+    offer->handle = handle;
+    snprintf (offer->port, sizeof offer->port, "%u", port);
+    offer->txt_size = txt_size;
+    memcpy (offer->txt, txt, txt_size);
+    s_send_header (self, S_MAGIC_UP, true);
+    s_send_offer (self, offer, false);
+}
+
+void
+colugo__nodelink_withdraw (colugo__nodelink_t *self, uint64_t handle)
+{
+    for (s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers); offer;
+         offer = (s_offer_t *) zlistx_next (self->offers))
+        if (offer->handle == handle) {
+            s_send_header (self, S_MAGIC_DOWN, true);
+            s_send_string (self, offer->name, false);
+            zlistx_delete (self->offers, zlistx_cursor (self->offers));
+            return;
+        }
+}
+
+void
+colugo__nodelink_link (colugo__nodelink_t *self, const char *endpoint, const char *identity,
+                       const char *node_uuid, const char *node_name)
+{
+    if (colugo__socket_add_peer (self->outbox, endpoint, identity, node_uuid, node_name))
+        colugo__error ("out of memory: node '%s' is not told of this node's services directly",
+                       node_name);
+    self->stats.nodes = zhashx_size (self->outbox->peers);
+}
+
+void
+colugo__nodelink_unlink (colugo__nodelink_t *self, const char *endpoint, const char *identity,
+                         const char *node_uuid)
+{
+    colugo__socket_remove_peer (self->outbox, endpoint, identity, node_uuid);
+    self->stats.nodes = zhashx_size (self->outbox->peers);
+}
+
+colugo__nodelink_stats_t
+colugo__nodelink_stats (colugo__nodelink_t *self)
+{
+    return self->stats;
+}

@@ -1,0 +1,70 @@
+/*  nodelink.h: nodes that know of each other tell each other of their
+    services directly, over ZeroMQ, instead of waiting for the multicast
+    announcement (which Avahi sends 0-250 ms after a service is published).
+
+    Every node has an inbox, a SUB bound on a verified port (its identity
+    "<node uuid>:<inbox socket id>" is checked in the handshake, as for any
+    Colugo service), advertised as the node's record (_colugo-node._tcp),
+    and an outbox, an XPUB that dials the inboxes of the nodes it knows:
+    those whose node record it resolved, and those that wrote to its own
+    inbox. Whenever an inbox subscribes, the outbox sends every service of
+    the node (and at least a greeting, so that a node with no services is
+    known too); services added or withdrawn later go out as they change.
+
+    A notice is only a claim, held to the rules of the record it
+    anticipates (discovery.c holds it provisional until the record is seen):
+    its TXT is the very record's TXT, checked by the same function; its
+    services must carry the sender's node uuid; and its address is not
+    taken from the message but is the address the TCP connection came from,
+    so a notice can only point at the host that sent it.
+
+    Messages (multipart):
+        "colugo-node 1 U" | sender uuid | sender name | inbox socket id | inbox port
+            then, for each service: instance name | port | TXT (wire format)
+        "colugo-node 1 D" | (the same four) | then instance names withdrawn
+*/
+#ifndef COLUGO__NODELINK_H_INCLUDED
+#define COLUGO__NODELINK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "discovery.h"
+#include "env.h"
+
+typedef struct colugo__nodelink colugo__nodelink_t;
+
+//  A service another node told us of (up), or withdrew (down: only name,
+//  node_uuid and node_name are set). Strings belong to the link.
+typedef void (colugo__notice_fn) (void *arg, colugo__service_event_t event,
+                                  const colugo__service_t *service);
+
+typedef struct {
+    uint64_t notices;          //  services told of, up or down
+    uint64_t notices_invalid;  //  dropped: malformed, not the sender's, over a bound
+    uint64_t nodes;            //  nodes linked to, now
+} colugo__nodelink_stats_t;
+
+//  Binds the inbox; NULL when it cannot (logged).
+colugo__nodelink_t *colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, void *arg);
+void colugo__nodelink_destroy (colugo__nodelink_t **self_p);
+
+//  What the node record advertises: the inbox's verified port and id.
+uint16_t colugo__nodelink_port (colugo__nodelink_t *self);
+uint64_t colugo__nodelink_socket_id (colugo__nodelink_t *self);
+
+//  One of our services, told to every node linked now and later (handle:
+//  discovery's publication), or withdrawn. txt is the record's TXT.
+void colugo__nodelink_offer (colugo__nodelink_t *self, uint64_t handle, const char *name,
+                             uint16_t port, const uint8_t *txt, size_t txt_size);
+void colugo__nodelink_withdraw (colugo__nodelink_t *self, uint64_t handle);
+
+//  A node whose record was resolved: dial its inbox (refcounted by
+//  endpoint, as socket peers are), or let it go.
+void colugo__nodelink_link (colugo__nodelink_t *self, const char *endpoint, const char *identity,
+                            const char *node_uuid, const char *node_name);
+void colugo__nodelink_unlink (colugo__nodelink_t *self, const char *endpoint, const char *identity,
+                              const char *node_uuid);
+
+colugo__nodelink_stats_t colugo__nodelink_stats (colugo__nodelink_t *self);
+
+#endif

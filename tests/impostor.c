@@ -1,0 +1,270 @@
+/*  impostor: a process that speaks the node link (colugo/src/nodelink.h)
+    but never advertises anything through DNS-SD.
+
+        impostor NODE_NAME TOPIC [-t exit_after_ms]
+
+    Finds the node record (_colugo-node._tcp) of the node named NODE_NAME
+    through the local avahi-daemon, dials that node's inbox as a real node's
+    outbox would (PLAIN, the inbox's identity as user name), and tells it of
+    a publisher of TOPIC: a real ZeroMQ publisher here, with an open port and
+    a verified port whose ZAP handler accepts exactly its own identity, so
+    the notice passes every check a record would. Only the record is
+    missing: the victim must not keep trusting it.
+
+    Prints "READY <uuid> <port>" (its own uuid, the publisher's open port)
+    once the notice went out, "NOTICE" each time it goes out again (a new
+    subscription of the inbox); publishes "impostor:<n>" every 20 ms; stops
+    when killed or after exit_after_ms (default 30 s).
+*/
+#include <avahi-client/client.h>
+#include <avahi-client/lookup.h>
+#include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
+#include <avahi-common/simple-watch.h>
+#include <avahi-common/strlst.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <zmq.h>
+
+#define UUID "00000000-1mp0-5t0r-0000-000000000001"
+#define INBOX_ID "1"
+#define PUB_ID "2"
+
+typedef struct {
+    const char *node_name;
+    AvahiSimplePoll *poll;
+    AvahiClient *client;
+    bool found;
+    uint16_t port;
+    char uuid [64];
+    char socket_id [24];
+} s_search_t;
+
+static long long
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static char *
+s_txt (AvahiStringList *txt, const char *key)
+{
+    char *found_key = NULL, *value = NULL;
+    AvahiStringList *entry = avahi_string_list_find (txt, key);
+    if (!entry || avahi_string_list_get_pair (entry, &found_key, &value, NULL) < 0)
+        return NULL;
+    avahi_free (found_key);
+    return value;
+}
+
+static void
+s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+              AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+              const char *host, const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
+              AvahiLookupResultFlags flags, void *arg)
+{
+    (void) interface, (void) protocol, (void) name, (void) type, (void) domain, (void) host,
+        (void) address, (void) flags;
+    s_search_t *self = (s_search_t *) arg;
+    if (event == AVAHI_RESOLVER_FOUND && !self->found) {
+        char *node_name = s_txt (txt, "node_name"), *uuid = s_txt (txt, "node_uuid"),
+             *socket_id = s_txt (txt, "socket_id");
+        if (node_name && uuid && socket_id && strcmp (node_name, self->node_name) == 0) {
+            self->found = true;
+            self->port = port;
+            snprintf (self->uuid, sizeof self->uuid, "%s", uuid);
+            snprintf (self->socket_id, sizeof self->socket_id, "%s", socket_id);
+            avahi_simple_poll_quit (self->poll);
+        }
+        avahi_free (node_name);
+        avahi_free (uuid);
+        avahi_free (socket_id);
+    }
+    avahi_service_resolver_free (resolver);
+}
+
+static void
+s_on_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+             AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
+             AvahiLookupResultFlags flags, void *arg)
+{
+    (void) browser, (void) flags;
+    s_search_t *self = (s_search_t *) arg;
+    if (event == AVAHI_BROWSER_NEW)
+        avahi_service_resolver_new (self->client, interface, protocol, name, type, domain,
+                                    AVAHI_PROTO_INET, 0, s_on_resolve, self);
+}
+
+//  The ZAP handler of the verified port: the PLAIN user name must be the
+//  domain (the socket's identity), as colugo/src/zap.c decides.
+static void
+s_zap_answer (void *zap)
+{
+    char frames [7][256];
+    size_t sizes [7];
+    int count = 0, more = 1;
+    while (more && count < 7) {
+        int size = zmq_recv (zap, frames [count], sizeof frames [count] - 1, 0);
+        if (size < 0)
+            return;
+        sizes [count] =
+            (size_t) size < sizeof frames [count] ? (size_t) size : sizeof frames [count] - 1;
+        frames [count][sizes [count]] = 0;
+        count++;
+        size_t more_size = sizeof more;
+        zmq_getsockopt (zap, ZMQ_RCVMORE, &more, &more_size);
+    }
+    while (more) {  //  more than a PLAIN request has: drained
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        zmq_msg_recv (&rest, zap, 0);
+        more = zmq_msg_more (&rest);
+        zmq_msg_close (&rest);
+    }
+    //  version, request id, domain, address, identity, mechanism, user name
+    bool ok =
+        count == 7 && strcmp (frames [5], "PLAIN") == 0 && strcmp (frames [2], frames [6]) == 0;
+    zmq_send (zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send (zap, frames [1], sizes [1], ZMQ_SNDMORE);
+    zmq_send (zap, ok ? "200" : "400", 3, ZMQ_SNDMORE);
+    zmq_send (zap, "", 0, ZMQ_SNDMORE);
+    zmq_send (zap, "", 0, ZMQ_SNDMORE);
+    zmq_send (zap, "", 0, 0);
+}
+
+static uint16_t
+s_bound_port (void *socket)
+{
+    char endpoint [128];
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (socket, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    const char *colon = strrchr (endpoint, ':');
+    return colon ? (uint16_t) atoi (colon + 1) : 0;
+}
+
+static void
+s_send (void *socket, const void *data, size_t size, bool more)
+{
+    zmq_send (socket, data, size, more ? ZMQ_SNDMORE : 0);
+}
+
+int
+main (int argc, char *argv [])
+{
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    if (argc < 3) {
+        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms]\n");
+        return 2;
+    }
+    long long deadline =
+        s_now_ms () + (argc > 4 && strcmp (argv [3], "-t") == 0 ? atol (argv [4]) : 30000);
+    s_search_t search = {.node_name = argv [1], .poll = avahi_simple_poll_new ()};
+    int error = 0;
+    search.client = avahi_client_new (avahi_simple_poll_get (search.poll), 0, NULL, NULL, &error);
+    if (!search.client
+        || !avahi_service_browser_new (search.client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET,
+                                       "_colugo-node._tcp", "local", 0, s_on_browse, &search)) {
+        fprintf (stderr, "impostor: %s\n", avahi_strerror (error));
+        return 1;
+    }
+    while (!search.found && s_now_ms () < deadline
+           && avahi_simple_poll_iterate (search.poll, 100) >= 0)
+        ;
+    avahi_client_free (search.client);
+    avahi_simple_poll_free (search.poll);
+    if (!search.found) {
+        fprintf (stderr, "impostor: no node record of node '%s'\n", argv [1]);
+        return 1;
+    }
+
+    void *context = zmq_ctx_new ();
+    void *zap = zmq_socket (context, ZMQ_REP);
+    zmq_bind (zap, "inproc://zeromq.zap.01");
+    //  The publisher: an open port, then the verified one.
+    void *publisher = zmq_socket (context, ZMQ_PUB);
+    int on = 1, off = 0;
+    zmq_bind (publisher, "tcp://127.0.0.1:*");
+    uint16_t open_port = s_bound_port (publisher);
+    const char *identity = UUID ":" PUB_ID;
+    zmq_setsockopt (publisher, ZMQ_PLAIN_SERVER, &on, sizeof on);
+    zmq_setsockopt (publisher, ZMQ_ZAP_DOMAIN, identity, strlen (identity));
+    zmq_bind (publisher, "tcp://127.0.0.1:*");
+    uint16_t verified_port = s_bound_port (publisher);
+    zmq_setsockopt (publisher, ZMQ_PLAIN_SERVER, &off, sizeof off);
+    //  The outbox, dialling the victim's inbox as the record says.
+    void *outbox = zmq_socket (context, ZMQ_XPUB);
+    char inbox_identity [96], inbox [64];
+    snprintf (inbox_identity, sizeof inbox_identity, "%s:%s", search.uuid, search.socket_id);
+    snprintf (inbox, sizeof inbox, "tcp://127.0.0.1:%u", search.port);
+    zmq_setsockopt (outbox, ZMQ_XPUB_VERBOSE, &on, sizeof on);
+    zmq_setsockopt (outbox, ZMQ_PLAIN_USERNAME, inbox_identity, strlen (inbox_identity));
+    zmq_setsockopt (outbox, ZMQ_PLAIN_PASSWORD, "", 0);
+    zmq_connect (outbox, inbox);
+
+    //  The service's TXT, as the record would carry it.
+    char topic [300], port_text [8], verified_text [24], name [80];
+    snprintf (topic, sizeof topic, "topic=%s", argv [2]);
+    snprintf (port_text, sizeof port_text, "%u", open_port);
+    snprintf (verified_text, sizeof verified_text, "verified_port=%u", verified_port);
+    snprintf (name, sizeof name, "_%.30s._%s", argv [2], UUID);
+    AvahiStringList *txt =
+        avahi_string_list_new (topic, "socket_type=1", "node_uuid=" UUID, "node_name=Impostor",
+                               "colugo=1", "socket_id=" PUB_ID, verified_text, NULL);
+    uint8_t wire [1300];
+    size_t wire_size = avahi_string_list_serialize (txt, wire, sizeof wire);
+    avahi_string_list_free (txt);
+
+    bool ready = false;
+    long long next_send = s_now_ms ();
+    unsigned long sent = 0;
+    while (s_now_ms () < deadline) {
+        zmq_pollitem_t items [] = {{zap, 0, ZMQ_POLLIN, 0}, {outbox, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, 2, 20) < 0)
+            break;
+        if (items [0].revents & ZMQ_POLLIN)
+            s_zap_answer (zap);
+        if (items [1].revents & ZMQ_POLLIN) {
+            zmq_msg_t subscription;
+            zmq_msg_init (&subscription);
+            zmq_msg_recv (&subscription, outbox, 0);
+            bool subscribe = zmq_msg_size (&subscription) > 0
+                             && ((const uint8_t *) zmq_msg_data (&subscription)) [0] == 1;
+            zmq_msg_close (&subscription);
+            if (subscribe) {
+                s_send (outbox, "colugo-node 1 U", 15, true);
+                s_send (outbox, UUID, strlen (UUID), true);
+                s_send (outbox, "Impostor", 8, true);
+                s_send (outbox, INBOX_ID, strlen (INBOX_ID), true);
+                s_send (outbox, "1", 1, true);  //  an inbox port nobody listens on
+                s_send (outbox, name, strlen (name), true);
+                s_send (outbox, port_text, strlen (port_text), true);
+                s_send (outbox, wire, wire_size, false);
+                if (!ready)
+                    printf ("READY %s %u\n", UUID, open_port);
+                else
+                    printf ("NOTICE\n");
+                fflush (stdout);
+                ready = true;
+            }
+        }
+        if (s_now_ms () >= next_send) {
+            char payload [32];
+            int size = snprintf (payload, sizeof payload, "impostor:%lu", ++sent);
+            s_send (publisher, payload, (size_t) size, false);
+            next_send += 20;
+        }
+    }
+    zmq_close (outbox);
+    zmq_close (publisher);
+    zmq_close (zap);
+    zmq_ctx_term (context);
+    return 0;
+}
