@@ -15,6 +15,7 @@
 #include <avahi-client/lookup.h>
 #include <avahi-client/publish.h>
 #include <avahi-common/error.h>
+#include <avahi-common/malloc.h>
 #include <avahi-common/simple-watch.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -297,6 +298,143 @@ Test (browser, frees_itself_from_its_callback)
     avahi_simple_poll_free (poll);
 }
 
+//  What a resolver (ours or avahi-client's) reported.
+typedef struct {
+    int found, failures;
+    long long first_found_us;
+    uint16_t port;
+    char txt [256];
+    char address [AVAHI_ADDRESS_STR_MAX];
+    int error;
+    bool free_in_callback;
+    colugo__resolver_t *resolver;
+} s_resolved_t;
+
+static void
+s_resolved (s_resolved_t *out, AvahiResolverEvent event, const AvahiAddress *address, uint16_t port,
+            AvahiStringList *txt)
+{
+    if (event == AVAHI_RESOLVER_FOUND) {
+        if (!out->found++)
+            out->first_found_us = s_now_us ();
+        out->port = port;
+        avahi_address_snprint (out->address, sizeof out->address, address);
+        char *text = avahi_string_list_to_string (txt);
+        snprintf (out->txt, sizeof out->txt, "%s", text ? text : "");
+        avahi_free (text);
+    }
+    else
+        out->failures++;
+}
+
+static void
+s_on_our_resolve (colugo__resolver_t *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+                  AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+                  const char *host, const AvahiAddress *address, uint16_t port,
+                  AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) interface, (void) protocol, (void) name, (void) type, (void) domain, (void) host,
+        (void) flags;
+    s_resolved_t *out = (s_resolved_t *) arg;
+    cr_assert_eq (resolver, out->resolver);
+    if (event == AVAHI_RESOLVER_FAILURE)
+        out->error = colugo__resolver_errno (resolver);
+    s_resolved (out, event, address, port, txt);
+    if (out->free_in_callback)
+        colugo__resolver_free (&out->resolver);
+}
+
+static void
+s_on_avahi_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+                    AvahiResolverEvent event, const char *name, const char *type,
+                    const char *domain, const char *host, const AvahiAddress *address,
+                    uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) resolver, (void) interface, (void) protocol, (void) name, (void) type, (void) domain,
+        (void) host, (void) flags;
+    s_resolved ((s_resolved_t *) arg, event, address, port, txt);
+}
+
+static colugo__resolver_t *
+s_resolve (colugo__browser_t *browser, const char *name, s_resolved_t *out)
+{
+    int error = 0;
+    out->resolver =
+        colugo__resolver_new (browser, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, name, TYPE, "local",
+                              AVAHI_PROTO_INET, 0, s_on_our_resolve, out, &error);
+    cr_assert_not_null (out->resolver, "colugo__resolver_new: %s", avahi_strerror (error));
+    return out->resolver;
+}
+
+Test (browser, resolves_and_follows_a_service)
+{
+    char name [64];
+    snprintf (name, sizeof name, "browser-resolve-%d", (int) getpid ());
+    AvahiSimplePoll *poll = avahi_simple_poll_new ();
+    s_publisher_t pub = {0};
+    s_publish (poll, &pub, name);
+    s_seen_t seen = {.name = name};
+    s_browse (poll, &seen);
+    cr_assert (s_run_until (poll, &seen.news, WAIT_MS), "no NEW for '%s'", name);
+
+    //  Ours and avahi-client's, in turn, on the same daemon and cache; ours
+    //  freed from its own callback every other round.
+    long long ours [ROUNDS], theirs [ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        s_resolved_t out = {.free_in_callback = round % 2};
+        long long start = s_now_us ();
+        s_resolve (seen.browser, name, &out);
+        cr_assert (s_run_until (poll, &out.found, WAIT_MS), "round %d: not resolved", round);
+        ours [round] = out.first_found_us - start;
+        cr_assert_eq (out.port, 4242);
+        cr_assert_str_eq (out.txt, "\"topic=t\"");
+        cr_assert_str_eq (out.address, "127.0.0.1");
+        colugo__resolver_free (&out.resolver);
+
+        s_resolved_t out2 = {0};
+        start = s_now_us ();
+        AvahiServiceResolver *avahi_resolver =
+            avahi_service_resolver_new (pub.client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, name, TYPE,
+                                        "local", AVAHI_PROTO_INET, 0, s_on_avahi_resolve, &out2);
+        cr_assert_not_null (avahi_resolver);
+        cr_assert (s_run_until (poll, &out2.found, WAIT_MS), "round %d: avahi-client: not resolved",
+                   round);
+        theirs [round] = out2.first_found_us - start;
+        cr_assert_str_eq (out2.txt, out.txt);
+        avahi_service_resolver_free (avahi_resolver);
+    }
+    fprintf (stderr, "resolve of a cached service to FOUND, same daemon:\n");
+    s_print_times ("colugo__resolver_new", ours, ROUNDS);
+    s_print_times ("avahi_service_resolver_new", theirs, ROUNDS);
+    cr_assert_lt (ours [ROUNDS / 2], 100 * 1000, "median %lld us", ours [ROUNDS / 2]);
+
+    //  A resolver that answered follows the records: a new TXT is FOUND again.
+    s_resolved_t follow = {0};
+    s_resolve (seen.browser, name, &follow);
+    cr_assert (s_run_until (poll, &follow.found, WAIT_MS));
+    int before = follow.found;
+    cr_assert_eq (avahi_entry_group_update_service_txt (pub.group, AVAHI_IF_UNSPEC,
+                                                        AVAHI_PROTO_INET, 0, name, TYPE, NULL,
+                                                        "topic=u", NULL),
+                  0);
+    long long deadline = s_now_us () + WAIT_MS * 1000LL;
+    while (follow.found == before && s_now_us () < deadline)
+        avahi_simple_poll_iterate (poll, 50);
+    cr_assert_gt (follow.found, before, "the changed TXT was not reported");
+    cr_assert_str_eq (follow.txt, "\"topic=u\"");
+
+    //  The browser goes first: its resolver stays inert until freed.
+    colugo__browser_free (&seen.browser);
+    int found = follow.found;
+    s_run_for (poll, 100);
+    cr_assert_eq (follow.found, found);
+    cr_assert_eq (follow.failures, 0);
+    colugo__resolver_free (&follow.resolver);
+    colugo__resolver_free (&follow.resolver);  //  safe on NULL
+    avahi_client_free (pub.client);
+    avahi_simple_poll_free (poll);
+}
+
 Test (browser, invalid_type_is_refused)
 {
     AvahiSimplePoll *poll = avahi_simple_poll_new ();
@@ -338,6 +476,11 @@ s_gone_is_failure (const char *how)
     s_seen_t seen = {0};
     s_browse (poll, &seen);
     cr_assert (s_run_until (poll, &seen.exhausted, WAIT_MS), "no CACHE_EXHAUSTED");
+    //  A resolver waiting for a name nobody has (the daemon gives up after
+    //  5 s): it fails with the browser.
+    s_resolved_t waiting = {0};
+    s_resolve (seen.browser, "nobody-has-this-name", &waiting);
+    s_run_for (poll, 50);
     long long before = s_now_us ();
     avahi_ctl (how);
     long long after = s_now_us ();
@@ -350,6 +493,9 @@ s_gone_is_failure (const char *how)
     cr_assert_eq (seen.failure_error, AVAHI_ERR_DISCONNECTED);
     s_run_for (poll, 200);
     cr_assert_eq (seen.failures, 1, "FAILURE is reported once");
+    cr_assert_eq (waiting.failures, 1, "the resolver did not fail with its browser");
+    cr_assert_eq (waiting.error, AVAHI_ERR_DISCONNECTED, "%s", avahi_strerror (waiting.error));
+    colugo__resolver_free (&waiting.resolver);
     colugo__browser_free (&seen.browser);
 
     //  No daemon: an error at once, no callback.

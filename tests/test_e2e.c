@@ -122,13 +122,16 @@ Test (pubsub, late_subscriber_in_a_node_that_saw_the_publisher)
 
 Test (pubsub, two_publishers_of_one_topic_in_one_node)
 {
-    //  Same topic, same node uuid: the second instance name is renamed.
+    //  Same topic, same node uuid: the second instance name is Avahi's
+    //  alternative ("name #2"), in its record and in the node link's notice.
     proc_t *pub = proc_testnode ("pub", "e2e.twopubs", "-i", "20", "-m", "2", NULL);
     proc_t *sub = proc_testnode ("sub", "e2e.twopubs", NULL);
     char first [128], second [128];
     s_endpoint (proc_expect (sub, "UP ", FIND_MS), first, sizeof first);
     s_endpoint (proc_expect (sub, "UP ", FIND_MS), second, sizeof second);
     cr_assert_str_neq (first, second);
+    //  Both stay: the node link tells of each under its own name too.
+    cr_assert_eq (proc_count (sub, "DOWN ", 1500), 0, "one of the two went down");
     proc_destroy (&sub);
     proc_destroy (&pub);
 }

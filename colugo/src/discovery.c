@@ -16,6 +16,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <avahi-common/alternative.h>
+#include <avahi-common/domain.h>
+#include <avahi-common/malloc.h>
+#include <stdint.h>
 #include "colugo/error.h"
 #include "discovery.h"
 #include "dnssd_pipe.h"
@@ -82,6 +86,8 @@ struct colugo__discovery {
     bool reading;       //  a poller reads events
     zhashx_t *entries;  //  instance name -> s_entry_t
     zhashx_t *nodes;    //  node record name -> s_node_t, linked
+    zhashx_t *own;      //  instance names of our publications -> the handle (as a pointer)
+    zhashx_t *renamed;  //  a name given twice -> the last alternative given for it
     colugo__nodelink_t *link;
     uint64_t node_publication;
     uint64_t check;  //  timer: provisional notices
@@ -305,6 +311,23 @@ s_notice_invalid (colugo__discovery_t *self, const char *name, const char *why)
                       colugo__escape (name, escaped, sizeof escaped), why, suppressed);
 }
 
+//  Whether a name told of is the one its topic and node uuid give, or one
+//  of Avahi's alternatives of it ("name #2", the name then shortened to fit).
+static bool
+s_canonical (const char *name, const char *canonical)
+{
+    if (strcmp (name, canonical) == 0)
+        return true;
+    const char *mark = strrchr (name, '#');
+    if (!mark || mark - name < 2 || mark [-1] != ' ' || !mark [1])
+        return false;
+    for (const char *digit = mark + 1; *digit; digit++)
+        if (*digit < '0' || *digit > '9')
+            return false;
+    size_t base = (size_t) (mark - 1 - name);
+    return base <= strlen (canonical) && strncmp (name, canonical, base) == 0;
+}
+
 static void
 s_on_notice (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
@@ -340,7 +363,7 @@ s_on_notice (void *arg, colugo__service_event_t event, const colugo__service_t *
         s_notice_invalid (self, service->name, "too many services known");
         return;
     }
-    if (strcmp (canonical, service->name)) {
+    if (!s_canonical (service->name, canonical)) {
         s_notice_invalid (self, service->name, "not the name its topic and node uuid give");
         s_settle (self, service->name, entry);
         return;
@@ -642,7 +665,11 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     self->outbox = zlistx_new ();
     self->entries = zhashx_new ();
     self->nodes = zhashx_new ();
-    if (!self->outbox || !self->entries || !self->nodes) {
+    self->own = zhashx_new ();
+    self->renamed = zhashx_new ();
+    if (self->renamed)
+        zhashx_set_destructor (self->renamed, s_free_item);
+    if (!self->outbox || !self->entries || !self->nodes || !self->own || !self->renamed) {
         colugo__discovery_destroy (&self);
         return COLUGO_ENOMEM;
     }
@@ -739,6 +766,8 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
         for (void *node = zhashx_first (self->nodes); node; node = zhashx_next (self->nodes))
             s_node_free ((s_node_t *) node);
     zhashx_destroy (&self->nodes);
+    zhashx_destroy (&self->own);
+    zhashx_destroy (&self->renamed);
     free (self);
     *self_p = NULL;
 }
@@ -764,9 +793,41 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
                        topic, (int) COLUGO__TXT_MAX);
         return 0;
     }
+    //  The instance name: two publications of one topic in one node (or
+    //  two long topics cut to one name) get Avahi's alternatives ("name #2"),
+    //  chosen here so that the record and the notice carry the same.
+    char canonical [AVAHI_LABEL_MAX], name [AVAHI_LABEL_MAX];
+    colugo__discovery_instance_name (topic, self->config.node_uuid, canonical, sizeof canonical);
+    snprintf (name, sizeof name, "%s", canonical);
+    if (zhashx_lookup (self->own, name)) {
+        //  From the last alternative given: a thousand publications of one
+        //  topic do not try a thousand names each.
+        const char *last = (const char *) zhashx_lookup (self->renamed, canonical);
+        if (last)
+            snprintf (name, sizeof name, "%s", last);
+        while (zhashx_lookup (self->own, name)) {
+            char *next = avahi_alternative_service_name (name);
+            if (!next) {
+                colugo__error ("out of memory: topic '%s' is not advertised", topic);
+                return 0;
+            }
+            snprintf (name, sizeof name, "%s", next);
+            avahi_free (next);
+        }
+        char *copy = strdup (name);
+        if (!copy) {
+            colugo__error ("out of memory: topic '%s' is not advertised", topic);
+            return 0;
+        }
+        zhashx_update (self->renamed, canonical, copy);
+    }
+    uint64_t id = ++self->last_publication;
+    if (zhashx_insert (self->own, name, (void *) (uintptr_t) id)) {
+        colugo__error ("out of memory: topic '%s' is not advertised", topic);
+        return 0;
+    }
     colugo__frame_t frame;
     colugo__frame_init (&frame, COLUGO__DNSSD_PUBLISH);
-    uint64_t id = ++self->last_publication;
     colugo__frame_put_number (&frame, id);
     colugo__frame_put_number (&frame, (uint64_t) socket_type);
     colugo__frame_put_number (&frame, port);
@@ -774,10 +835,9 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
     colugo__frame_put_number (&frame, socket_id);
     colugo__frame_put_string (&frame, topic);
     colugo__frame_put_string (&frame, type ? type : "");
+    colugo__frame_put_string (&frame, name);
     s_command (self, &frame);
     if (self->link && verified_port && socket_id) {
-        char name [64];
-        colugo__discovery_instance_name (topic, self->config.node_uuid, name, sizeof name);
         colugo__nodelink_offer (self->link, id, name, port, txt,
                                 colugo__txt_build (&fields, txt, sizeof txt));
     }
@@ -793,6 +853,11 @@ colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle)
     s_command (self, &frame);
     if (self->link)
         colugo__nodelink_withdraw (self->link, handle);
+    for (void *id = zhashx_first (self->own); id; id = zhashx_next (self->own))
+        if ((uintptr_t) id == handle) {
+            zhashx_delete (self->own, zhashx_cursor (self->own));
+            break;
+        }
 }
 
 void

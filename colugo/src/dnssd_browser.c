@@ -45,6 +45,7 @@
 #define S_AVAHI_SERVER_PATH "/"
 #define S_AVAHI_SERVER2 "org.freedesktop.Avahi.Server2"
 #define S_AVAHI_BROWSER "org.freedesktop.Avahi.ServiceBrowser"
+#define S_AVAHI_RESOLVER "org.freedesktop.Avahi.ServiceResolver"
 #define S_SYSTEM_BUS_DEFAULT "unix:path=/var/run/dbus/system_bus_socket"
 #define S_DISPATCH_MAX 64  //  messages per turn of the loop: it has other work
 #define S_RULE_MAX 512
@@ -57,6 +58,9 @@ struct colugo__browser {
     char *daemon;            //  unique bus name of the daemon that made it
     char *owner_rule;        //  match rule for NameOwnerChanged, once added
     char *browser_rule;      //  match rule for the browser's signals, once added
+    char *resolver_rule;     //  match rule for every resolver's signals, once added
+    zhashx_t *resolvers;     //  path -> colugo__resolver_t, started ones
+    zlistx_t *preparing;     //  colugo__resolver_t waiting for their path
     char *type;              //  as asked, for the events without a name
     char *domain;            //  as asked, NULL for the default
     AvahiIfIndex interface;
@@ -68,6 +72,22 @@ struct colugo__browser {
     bool failed;       //  FAILURE reported: nothing more is
     bool dispatching;  //  inside dbus_connection_dispatch (): the callback may run
     bool doomed;       //  freed from its own callback: freed when dispatch returns
+};
+
+struct colugo__resolver {
+    colugo__browser_t *browser;  //  NULL once the browser went
+    DBusPendingCall *pending;    //  Prepare, then Start, while unanswered
+    void *preparing;             //  our handle in browser->preparing
+    char *path;                  //  the daemon's object, once prepared
+    colugo__resolver_fn *fn;
+    void *arg;
+    AvahiIfIndex interface;
+    AvahiProtocol protocol;
+    char *name, *type, *domain;
+    int error;
+    bool failed;   //  FAILURE reported: nothing more is
+    bool calling;  //  inside fn: a free waits until it returns
+    bool doomed;
 };
 
 //  A libdbus timeout on the AvahiPoll. Counted: handling it may remove it
@@ -362,6 +382,51 @@ s_on_dispatch (AvahiTimeout *timeout, void *arg)
 //  --------------------------------------------------------------------------
 //  Signals
 
+static void s_resolver_destroy (colugo__resolver_t *self);
+
+//  Calls the resolver's callback, which may free it.
+static void
+s_resolver_report (colugo__resolver_t *self, AvahiIfIndex interface, AvahiProtocol protocol,
+                   AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+                   const char *host, const AvahiAddress *address, uint16_t port,
+                   AvahiStringList *txt, AvahiLookupResultFlags flags)
+{
+    self->calling = true;
+    self->fn (self, interface, protocol, event, name, type, domain, host, address, port, txt, flags,
+              self->arg);
+    self->calling = false;
+    if (self->doomed)
+        s_resolver_destroy (self);
+}
+
+static void
+s_resolver_fail (colugo__resolver_t *self, int error)
+{
+    if (self->failed)
+        return;
+    self->failed = true;
+    self->error = error;
+    s_resolver_report (self, self->interface, self->protocol, AVAHI_RESOLVER_FAILURE, self->name,
+                       self->type, self->domain ? self->domain : "local", NULL, NULL, 0, NULL,
+                       (AvahiLookupResultFlags) 0);
+}
+
+//  One resolver of the browser that has not failed yet, or NULL.
+static colugo__resolver_t *
+s_live_resolver (colugo__browser_t *self)
+{
+    colugo__resolver_t *resolver;
+    for (resolver = (colugo__resolver_t *) zhashx_first (self->resolvers); resolver;
+         resolver = (colugo__resolver_t *) zhashx_next (self->resolvers))
+        if (!resolver->failed)
+            return resolver;
+    for (resolver = (colugo__resolver_t *) zlistx_first (self->preparing); resolver;
+         resolver = (colugo__resolver_t *) zlistx_next (self->preparing))
+        if (!resolver->failed)
+            return resolver;
+    return NULL;
+}
+
 static void
 s_fail (colugo__browser_t *self, int error)
 {
@@ -371,6 +436,11 @@ s_fail (colugo__browser_t *self, int error)
     self->error = error;
     self->fn (self, self->interface, self->protocol, AVAHI_BROWSER_FAILURE, NULL, self->type,
               self->domain, (AvahiLookupResultFlags) 0, self->arg);
+    //  Its resolvers went with the connection or the daemon. Each callback
+    //  may free resolvers (or the browser): look again after each.
+    colugo__resolver_t *resolver;
+    while (!self->doomed && (resolver = s_live_resolver (self)))
+        s_resolver_fail (resolver, error);
 }
 
 static void
@@ -435,6 +505,103 @@ s_on_browser_signal (colugo__browser_t *self, DBusMessage *msg)
               (AvahiLookupResultFlags) flags, self->arg);
 }
 
+//  The next argument, if it has the type; advances.
+static bool
+s_next_arg (DBusMessageIter *iter, int type, void *value)
+{
+    if (dbus_message_iter_get_arg_type (iter) != type)
+        return false;
+    dbus_message_iter_get_basic (iter, value);
+    dbus_message_iter_next (iter);
+    return true;
+}
+
+//  TXT as aay (org.freedesktop.Avahi.ServiceResolver.xml); false if it is
+//  not (*txt is then freed).
+static bool
+s_next_txt (DBusMessageIter *iter, AvahiStringList **txt)
+{
+    *txt = NULL;
+    if (dbus_message_iter_get_arg_type (iter) != DBUS_TYPE_ARRAY
+        || dbus_message_iter_get_element_type (iter) != DBUS_TYPE_ARRAY)
+        return false;
+    DBusMessageIter strings;
+    dbus_message_iter_recurse (iter, &strings);
+    for (; dbus_message_iter_get_arg_type (&strings) == DBUS_TYPE_ARRAY;
+         dbus_message_iter_next (&strings)) {
+        DBusMessageIter bytes;
+        const uint8_t *data = NULL;
+        int size = 0;
+        if (dbus_message_iter_get_element_type (&strings) != DBUS_TYPE_BYTE)
+            break;
+        dbus_message_iter_recurse (&strings, &bytes);
+        dbus_message_iter_get_fixed_array (&bytes, &data, &size);
+        AvahiStringList *more = avahi_string_list_add_arbitrary (*txt, data, (size_t) size);
+        if (!more)
+            break;
+        *txt = more;
+    }
+    if (dbus_message_iter_get_arg_type (&strings) != DBUS_TYPE_INVALID) {
+        avahi_string_list_free (*txt);
+        *txt = NULL;
+        return false;
+    }
+    //  Added in reverse: back in the daemon's order.
+    *txt = avahi_string_list_reverse (*txt);
+    dbus_message_iter_next (iter);
+    return true;
+}
+
+static void
+s_on_resolver_signal (colugo__browser_t *self, DBusMessage *msg)
+{
+    const char *path = dbus_message_get_path (msg);
+    const char *sender = dbus_message_get_sender (msg);
+    const char *member = dbus_message_get_member (msg);
+    colugo__resolver_t *resolver =
+        path ? (colugo__resolver_t *) zhashx_lookup (self->resolvers, path) : NULL;
+    if (!resolver || resolver->failed || !sender || !member || strcmp (sender, self->daemon) != 0)
+        return;
+    if (strcmp (member, "Failure") == 0) {
+        const char *error = NULL;
+        if (!dbus_message_get_args (msg, NULL, DBUS_TYPE_STRING, &error, DBUS_TYPE_INVALID))
+            error = NULL;
+        s_resolver_fail (resolver, error ? s_error_number (error) : AVAHI_ERR_FAILURE);
+        return;
+    }
+    if (strcmp (member, "Found") != 0)
+        return;
+    dbus_int32_t interface, protocol, aprotocol;
+    dbus_uint32_t flags;
+    dbus_uint16_t port;
+    const char *name, *type, *domain, *host, *address_text;
+    AvahiStringList *txt = NULL;
+    AvahiAddress address;
+    DBusMessageIter iter;
+    //  Every argument checked as in the browser's signals; the address must
+    //  parse as the protocol it claims.
+    if (!dbus_message_iter_init (msg, &iter) || !s_next_arg (&iter, DBUS_TYPE_INT32, &interface)
+        || !s_next_arg (&iter, DBUS_TYPE_INT32, &protocol)
+        || !s_next_arg (&iter, DBUS_TYPE_STRING, &name)
+        || !s_next_arg (&iter, DBUS_TYPE_STRING, &type)
+        || !s_next_arg (&iter, DBUS_TYPE_STRING, &domain)
+        || !s_next_arg (&iter, DBUS_TYPE_STRING, &host)
+        || !s_next_arg (&iter, DBUS_TYPE_INT32, &aprotocol)
+        || !s_next_arg (&iter, DBUS_TYPE_STRING, &address_text)
+        || !s_next_arg (&iter, DBUS_TYPE_UINT16, &port) || !s_next_txt (&iter, &txt)
+        || !s_next_arg (&iter, DBUS_TYPE_UINT32, &flags) || !*name
+        || strlen (name) >= AVAHI_LABEL_MAX || strlen (type) >= AVAHI_DOMAIN_NAME_MAX
+        || strlen (domain) >= AVAHI_DOMAIN_NAME_MAX || strlen (host) >= AVAHI_DOMAIN_NAME_MAX
+        || !avahi_address_parse (address_text, (AvahiProtocol) aprotocol, &address)) {
+        avahi_string_list_free (txt);
+        return;
+    }
+    s_resolver_report (resolver, (AvahiIfIndex) interface, (AvahiProtocol) protocol,
+                       AVAHI_RESOLVER_FOUND, name, type, domain, host, &address, port, txt,
+                       (AvahiLookupResultFlags) flags);
+    avahi_string_list_free (txt);
+}
+
 static DBusHandlerResult
 s_filter (DBusConnection *bus, DBusMessage *msg, void *arg)
 {
@@ -448,6 +615,8 @@ s_filter (DBusConnection *bus, DBusMessage *msg, void *arg)
         s_on_owner_changed (self, msg);
     else if (self->path && dbus_message_has_interface (msg, S_AVAHI_BROWSER))
         s_on_browser_signal (self, msg);
+    else if (dbus_message_has_interface (msg, S_AVAHI_RESOLVER))
+        s_on_resolver_signal (self, msg);
     else
         return DBUS_HANDLER_RESULT_NOT_YET_HANDLED;
     return DBUS_HANDLER_RESULT_HANDLED;
@@ -622,12 +791,214 @@ s_send (colugo__browser_t *self, DBusMessage *msg)
     dbus_message_unref (msg);
 }
 
+//  Sends msg (consumed) with a reply expected within COLUGO__BROWSER_CALL_MS,
+//  notify (pending, arg) being called from dispatch when it comes (or an
+//  error reply in its place: the bus, the daemon, libdbus's timeout).
+static int
+s_call_async (colugo__browser_t *self, DBusMessage *msg, DBusPendingCall **pending_p,
+              DBusPendingCallNotifyFunction notify, void *arg)
+{
+    if (!msg)
+        return AVAHI_ERR_NO_MEMORY;
+    dbus_message_set_auto_start (msg, FALSE);
+    bool sent =
+        dbus_connection_send_with_reply (self->bus, msg, pending_p, COLUGO__BROWSER_CALL_MS);
+    dbus_message_unref (msg);
+    if (!sent)
+        return AVAHI_ERR_NO_MEMORY;
+    if (!*pending_p)  //  the connection is closed
+        return AVAHI_ERR_DISCONNECTED;
+    if (!dbus_pending_call_set_notify (*pending_p, notify, arg, NULL)) {
+        dbus_pending_call_cancel (*pending_p);
+        dbus_pending_call_unref (*pending_p);
+        *pending_p = NULL;
+        return AVAHI_ERR_NO_MEMORY;
+    }
+    return 0;
+}
+
+//  The reply of a call made with s_call_async (), or NULL with *error set.
+static DBusMessage *
+s_take_reply (DBusPendingCall **pending_p, int *error)
+{
+    DBusMessage *reply = dbus_pending_call_steal_reply (*pending_p);
+    dbus_pending_call_unref (*pending_p);
+    *pending_p = NULL;
+    if (!reply)
+        *error = AVAHI_ERR_FAILURE;
+    else if (dbus_message_get_type (reply) == DBUS_MESSAGE_TYPE_ERROR) {
+        *error = s_error_number (dbus_message_get_error_name (reply));
+        dbus_message_unref (reply);
+        reply = NULL;
+    }
+    return reply;
+}
+
+//  --------------------------------------------------------------------------
+//  Resolvers
+
+//  Takes the resolver off its browser: no more signals, no reply awaited,
+//  the daemon's object freed (without waiting).
+static void
+s_resolver_detach (colugo__resolver_t *self)
+{
+    if (self->pending) {
+        dbus_pending_call_cancel (self->pending);
+        dbus_pending_call_unref (self->pending);
+        self->pending = NULL;
+    }
+    colugo__browser_t *browser = self->browser;
+    if (!browser)
+        return;
+    if (self->preparing)
+        zlistx_delete (browser->preparing, self->preparing);
+    self->preparing = NULL;
+    if (self->path) {
+        zhashx_delete (browser->resolvers, self->path);
+        if (browser->bus && dbus_connection_get_is_connected (browser->bus))
+            s_send (browser, dbus_message_new_method_call (browser->daemon, self->path,
+                                                           S_AVAHI_RESOLVER, "Free"));
+    }
+    self->browser = NULL;
+}
+
+static void
+s_resolver_destroy (colugo__resolver_t *self)
+{
+    s_resolver_detach (self);
+    free (self->path);
+    free (self->name);
+    free (self->type);
+    free (self->domain);
+    free (self);
+}
+
+static void
+s_on_started (DBusPendingCall *pending, void *arg)
+{
+    (void) pending;
+    colugo__resolver_t *self = (colugo__resolver_t *) arg;
+    int error = 0;
+    DBusMessage *reply = s_take_reply (&self->pending, &error);
+    if (reply)
+        dbus_message_unref (reply);
+    else
+        s_resolver_fail (self, error);
+}
+
+static void
+s_on_prepared (DBusPendingCall *pending, void *arg)
+{
+    (void) pending;
+    colugo__resolver_t *self = (colugo__resolver_t *) arg;
+    colugo__browser_t *browser = self->browser;
+    int error = 0;
+    DBusMessage *reply = s_take_reply (&self->pending, &error);
+    const char *path = NULL;
+    const char *sender = reply ? dbus_message_get_sender (reply) : NULL;
+    if (reply
+        && (!sender || strcmp (sender, browser->daemon) != 0
+            || !dbus_message_get_args (reply, NULL, DBUS_TYPE_OBJECT_PATH, &path,
+                                       DBUS_TYPE_INVALID)))
+        error = AVAHI_ERR_DBUS_ERROR;
+    else if (reply
+             && (zhashx_lookup (browser->resolvers, path) || !(self->path = strdup (path))
+                 || zhashx_insert (browser->resolvers, self->path, self)))
+        error = AVAHI_ERR_NO_MEMORY;
+    if (reply)
+        dbus_message_unref (reply);
+    zlistx_delete (browser->preparing, self->preparing);
+    self->preparing = NULL;
+    if (!error)
+        error = s_call_async (
+            browser,
+            dbus_message_new_method_call (browser->daemon, self->path, S_AVAHI_RESOLVER, "Start"),
+            &self->pending, s_on_started, self);
+    if (error)
+        s_resolver_fail (self, error);
+}
+
+colugo__resolver_t *
+colugo__resolver_new (colugo__browser_t *browser, AvahiIfIndex interface, AvahiProtocol protocol,
+                      const char *name, const char *type, const char *domain,
+                      AvahiProtocol aprotocol, AvahiLookupFlags flags, colugo__resolver_fn *fn,
+                      void *arg, int *error)
+{
+    if (browser->failed || browser->doomed) {
+        *error = browser->error ? browser->error : AVAHI_ERR_DISCONNECTED;
+        return NULL;
+    }
+    colugo__resolver_t *self = calloc (1, sizeof *self);
+    if (!self || !(self->name = strdup (name)) || !(self->type = strdup (type))
+        || (domain && *domain && !(self->domain = strdup (domain)))) {
+        if (self)
+            s_resolver_destroy (self);
+        *error = AVAHI_ERR_NO_MEMORY;
+        return NULL;
+    }
+    self->browser = browser;
+    self->interface = interface;
+    self->protocol = protocol;
+    self->fn = fn;
+    self->arg = arg;
+    DBusMessage *msg = dbus_message_new_method_call (S_AVAHI_NAME, S_AVAHI_SERVER_PATH,
+                                                     S_AVAHI_SERVER2, "ServiceResolverPrepare");
+    dbus_int32_t d_interface = (dbus_int32_t) interface, d_protocol = (dbus_int32_t) protocol,
+                 d_aprotocol = (dbus_int32_t) aprotocol;
+    dbus_uint32_t d_flags = (dbus_uint32_t) flags;
+    const char *d_domain = self->domain ? self->domain : "";
+    if (msg
+        && !dbus_message_append_args (
+            msg, DBUS_TYPE_INT32, &d_interface, DBUS_TYPE_INT32, &d_protocol, DBUS_TYPE_STRING,
+            &self->name, DBUS_TYPE_STRING, &self->type, DBUS_TYPE_STRING, &d_domain,
+            DBUS_TYPE_INT32, &d_aprotocol, DBUS_TYPE_UINT32, &d_flags, DBUS_TYPE_INVALID)) {
+        dbus_message_unref (msg);
+        msg = NULL;
+    }
+    //  Prepared at the daemon's well-known name, started at the daemon that
+    //  answered (checked to be the browser's: its signals are matched).
+    int rc = s_call_async (browser, msg, &self->pending, s_on_prepared, self);
+    if (!rc && !(self->preparing = zlistx_add_end (browser->preparing, self)))
+        rc = AVAHI_ERR_NO_MEMORY;
+    if (rc) {
+        s_resolver_destroy (self);
+        *error = rc;
+        return NULL;
+    }
+    return self;
+}
+
+int
+colugo__resolver_errno (colugo__resolver_t *self)
+{
+    return self->error;
+}
+
+void
+colugo__resolver_free (colugo__resolver_t **self_p)
+{
+    colugo__resolver_t *self = *self_p;
+    if (!self)
+        return;
+    *self_p = NULL;
+    if (self->calling)
+        self->doomed = true;  //  freed when its callback returns
+    else
+        s_resolver_destroy (self);
+}
+
 //  --------------------------------------------------------------------------
 //  The browser
 
 static void
 s_destroy (colugo__browser_t *self)
 {
+    //  Resolvers left are orphans now: inert, freed by their owners.
+    colugo__resolver_t *resolver;
+    while (self->resolvers && (resolver = (colugo__resolver_t *) zhashx_first (self->resolvers)))
+        s_resolver_detach (resolver);
+    while (self->preparing && (resolver = (colugo__resolver_t *) zlistx_first (self->preparing)))
+        s_resolver_detach (resolver);
     if (self->bus) {
         //  Nothing more is dispatched.
         if (self->filtering)
@@ -642,6 +1013,8 @@ s_destroy (colugo__browser_t *self)
                                                             S_AVAHI_BROWSER, "Free"));
             if (self->browser_rule)
                 s_send (self, s_match_method ("RemoveMatch", self->browser_rule));
+            if (self->resolver_rule)
+                s_send (self, s_match_method ("RemoveMatch", self->resolver_rule));
             if (self->owner_rule)
                 s_send (self, s_match_method ("RemoveMatch", self->owner_rule));
             int64_t deadline = zclock_mono () + COLUGO__BROWSER_FLUSH_MS;
@@ -664,6 +1037,9 @@ s_destroy (colugo__browser_t *self)
     free (self->daemon);
     free (self->owner_rule);
     free (self->browser_rule);
+    free (self->resolver_rule);
+    zhashx_destroy (&self->resolvers);
+    zlistx_destroy (&self->preparing);
     free (self->type);
     free (self->domain);
     free (self);
@@ -684,7 +1060,8 @@ colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol
     self->protocol = protocol;
     self->fn = fn;
     self->arg = arg;
-    if (!(self->type = strdup (type)) || (domain && *domain && !(self->domain = strdup (domain))))
+    if (!(self->type = strdup (type)) || (domain && *domain && !(self->domain = strdup (domain)))
+        || !(self->resolvers = zhashx_new ()) || !(self->preparing = zlistx_new ()))
         goto fail;
     //  The daemon's exit is watched from before the browser exists, and the
     //  browser's signals from before it starts.
@@ -703,7 +1080,17 @@ colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol
         rc = AVAHI_ERR_DBUS_ERROR;
         goto fail;
     }
-    if ((rc = s_add_match (self, &self->browser_rule, rule, deadline))
+    if ((rc = s_add_match (self, &self->browser_rule, rule, deadline)))
+        goto fail;
+    //  The signals of every resolver made on this connection, from this
+    //  daemon (colugo__resolver_new () then needs no call of its own).
+    if (snprintf (rule, sizeof rule, "type='signal',sender='%s',interface='%s'", self->daemon,
+                  S_AVAHI_RESOLVER)
+        >= (int) sizeof rule) {
+        rc = AVAHI_ERR_DBUS_ERROR;
+        goto fail;
+    }
+    if ((rc = s_add_match (self, &self->resolver_rule, rule, deadline))
         || (rc = s_start (self, deadline)))
         goto fail;
     //  Signals that came while we waited for replies.

@@ -29,6 +29,7 @@
 
 #include <avahi-common/address.h>
 #include <avahi-common/defs.h>
+#include <avahi-common/strlst.h>
 #include <avahi-common/watch.h>
 
 typedef struct colugo__browser colugo__browser_t;
@@ -78,5 +79,41 @@ int colugo__browser_errno (colugo__browser_t *self);
 //  Safe on NULL; sets *self_p NULL.
 #define COLUGO__BROWSER_FLUSH_MS 500
 void colugo__browser_free (colugo__browser_t **self_p);
+
+//  --------------------------------------------------------------------------
+//  Resolvers on a browser's connection: org.freedesktop.Avahi.Server2.
+//  ServiceResolverPrepare, then ServiceResolver.Start. avahi-client's
+//  avahi_service_resolver_new () uses Server.ServiceResolverNew, which the
+//  daemon also starts only 10 ms later; a resolve of a cached service takes
+//  well under a millisecond this way. For what the browser found (any
+//  name, type and domain, in fact: the connection is only shared).
+//
+//  The callback takes AvahiServiceResolverCallback's parameters but for the
+//  first. FOUND may come again when the records change (the resolver
+//  follows them, as avahi-client's does); FAILURE is the daemon's failure
+//  (colugo__resolver_errno () tells it), a call not answered within
+//  COLUGO__BROWSER_CALL_MS, or the browser's FAILURE (its resolvers fail
+//  with it, after it): nothing more is reported then. Never called from
+//  inside colugo__resolver_new (); may free the resolver.
+typedef struct colugo__resolver colugo__resolver_t;
+typedef void (colugo__resolver_fn) (colugo__resolver_t *resolver, AvahiIfIndex interface,
+                                    AvahiProtocol protocol, AvahiResolverEvent event,
+                                    const char *name, const char *type, const char *domain,
+                                    const char *host, const AvahiAddress *address, uint16_t port,
+                                    AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg);
+
+//  Sends the request and returns at once (no reply is waited for); NULL
+//  with *error set when it cannot be sent (the browser failed, no memory).
+colugo__resolver_t *colugo__resolver_new (colugo__browser_t *browser, AvahiIfIndex interface,
+                                          AvahiProtocol protocol, const char *name,
+                                          const char *type, const char *domain,
+                                          AvahiProtocol aprotocol, AvahiLookupFlags flags,
+                                          colugo__resolver_fn *fn, void *arg, int *error);
+int colugo__resolver_errno (colugo__resolver_t *self);
+
+//  Frees the resolver (the daemon's object without waiting). Its browser
+//  may be gone already: a resolver outlives it inert, reporting nothing.
+//  Safe on NULL; sets *self_p NULL.
+void colugo__resolver_free (colugo__resolver_t **self_p);
 
 #endif

@@ -19,18 +19,19 @@
 
 typedef enum {
     //  Loop to thread
-    COLUGO__DNSSD_PUBLISH = 1,  //  id, socket_type, port, verified_port, socket_id, topic, type
-    COLUGO__DNSSD_WITHDRAW,     //  id
-    COLUGO__DNSSD_QUIT,         //  (nothing)
+    COLUGO__DNSSD_PUBLISH =
+        1,                   //  id, socket_type, port, verified_port, socket_id, topic, type, name
+    COLUGO__DNSSD_WITHDRAW,  //  id
+    COLUGO__DNSSD_QUIT,      //  (nothing)
     COLUGO__DNSSD_PUBLISH_NODE,  //  id, port, socket_id: the node record
     COLUGO__DNSSD_NOTICED,       //  name, on: told of directly, do not resolve (while on)
     //  Thread to loop
-    COLUGO__DNSSD_UP,     //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
-                          //  type, identity, verified_endpoint
-    COLUGO__DNSSD_DOWN,   //  name
-    COLUGO__DNSSD_LOG,    //  level, text
-    COLUGO__DNSSD_STATE,  //  state (colugo__dnssd_state_t)
-    COLUGO__DNSSD_STATS,  //  services_invalid, resolve_failures, daemon_restarts
+    COLUGO__DNSSD_UP,         //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
+                              //  type, identity, verified_endpoint
+    COLUGO__DNSSD_DOWN,       //  name
+    COLUGO__DNSSD_LOG,        //  level, text
+    COLUGO__DNSSD_STATE,      //  state (colugo__dnssd_state_t)
+    COLUGO__DNSSD_STATS,      //  services_invalid, resolve_failures, daemon_restarts
     COLUGO__DNSSD_SEEN,       //  name: a service's name is browsed (resolved or not)
     COLUGO__DNSSD_UNSEEN,     //  name: no longer
     COLUGO__DNSSD_NODE_UP,    //  name, node_uuid, node_name, endpoint, identity

@@ -79,8 +79,9 @@
 #include "dnssd_thread.h"
 #include "logging.h"
 
-#define S_RETRY_MS 1000  //  retry a failed browse, publish or connect
-#define S_SWEEP_MS 3000  //  after a daemon restart, forget what is not seen again
+#define S_RETRY_MS 1000        //  retry a failed browse, publish or connect
+#define S_CONNECT_AFTER_MS 50  //  at start, avahi-client waits this long for the first look
+#define S_SWEEP_MS 3000        //  after a daemon restart, forget what is not seen again
 #define S_RESOLVERS_MAX 64
 #define S_RESOLVE_DEADLINE_MS 1500  //  ours: Avahi's resolver waits 5 s
 #define S_RESOLVE_ATTEMPTS 6
@@ -101,6 +102,13 @@ typedef struct {
 } s_browser_t;
 typedef struct s_remote s_remote_t;
 
+//  A resolver: ours, on the browser's connection (dnssd_browser.h), or
+//  avahi-client's where the daemon has no Server2. At most one is set.
+typedef struct {
+    colugo__resolver_t *fast;
+    AvahiServiceResolver *legacy;
+} s_resolver_t;
+
 struct colugo__dnssd {
     atomic_int refs;          //  the thread's and the loop's
     atomic_llong busy_since;  //  monotonic ms when the thread left poll (), 0 in poll ()
@@ -120,13 +128,16 @@ struct colugo__dnssd {
     s_browser_t node_browser;    //  _colugo-node._tcp
     s_browser_t failed_browser;  //  freed outside its own callback
     s_browser_t failed_node_browser;
-    bool no_server2;             //  the daemon lacks Server2: avahi-client's browsers
-    bool lost;                            //  the daemon went away since we last ran
-    bool was_running;                     //  the client has been RUNNING once
-    bool sweep_after_browse;              //  forget stale services once browsing settles
-    bool quit;                            //  the loop let go: end
-    bool closing;                         //  Avahi's objects are freed already
+    bool no_server2;          //  the daemon lacks Server2: avahi-client's browsers
+    bool lost;                //  the daemon went away since we last ran
+    bool was_running;         //  the client has been RUNNING once
+    bool sweep_after_browse;  //  forget stale services once browsing settles
+    bool quit;                //  the loop let go: end
+    bool closing;             //  Avahi's objects are freed already
     AvahiTimeout *reconnect;
+    AvahiTimeout *connect_soon;  //  at start: avahi-client connects after the first look
+    bool node_cache_told;        //  the node browser told what the cache holds
+    bool cache_told;             //  the service browser did
     AvahiTimeout *browse_retry;
     AvahiTimeout *sweep;
     zlistx_t *publications;  //  s_publication_t
@@ -173,7 +184,7 @@ struct s_remote {
     bool node;       //  a node record
     s_seen_t *seen;  //  (interface, protocol) pairs reporting it
     size_t seen_count;
-    AvahiServiceResolver *resolver;
+    s_resolver_t resolver;
     bool watching;           //  the resolver answered and is kept
     AvahiTimeout *retry;     //  resolves again
     AvahiTimeout *deadline;  //  gives up the first resolve
@@ -371,8 +382,7 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
     const char *type = pub->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE;
     char type_local [64];
     snprintf (type_local, sizeof type_local, "%s.local", type);
-    if (avahi_service_name_join (full_name, sizeof full_name, pub->name, type, "local")
-        < 0)
+    if (avahi_service_name_join (full_name, sizeof full_name, pub->name, type, "local") < 0)
         return AVAHI_ERR_INVALID_SERVICE_NAME;
     const char *host = avahi_client_get_host_name_fqdn (self->client);
     if (!host)
@@ -381,8 +391,7 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
     uint8_t ptr [AVAHI_DOMAIN_NAME_MAX], srv [AVAHI_DOMAIN_NAME_MAX + 6],
         type_ptr [AVAHI_DOMAIN_NAME_MAX], txt [COLUGO__TXT_MAX];
     size_t ptr_size = colugo__wire_name (full_name, ptr, sizeof ptr);
-    size_t type_ptr_size =
-        colugo__wire_name (type_local, type_ptr, sizeof type_ptr);
+    size_t type_ptr_size = colugo__wire_name (type_local, type_ptr, sizeof type_ptr);
     srv [0] = srv [1] = srv [2] = srv [3] = 0;  //  priority 0, weight 0
     srv [4] = (uint8_t) (pub->port >> 8);
     srv [5] = (uint8_t) (pub->port & 0xFF);
@@ -405,8 +414,8 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
     const AvahiPublishFlags unique = AVAHI_PUBLISH_UNIQUE | AVAHI_PUBLISH_NO_PROBE;
     int rc;
     if ((rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, 0,
-                                            type_local, AVAHI_DNS_CLASS_IN,
-                                            AVAHI_DNS_TYPE_PTR, 4500, ptr, ptr_size))
+                                            type_local, AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_PTR,
+                                            4500, ptr, ptr_size))
             < 0
         || (rc = avahi_entry_group_add_record (group, AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, unique,
                                                full_name, AVAHI_DNS_CLASS_IN, AVAHI_DNS_TYPE_SRV,
@@ -492,8 +501,7 @@ s_on_publish_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
     pub->socket_id = colugo__frame_get_number (reader);
     const char *topic = colugo__frame_get_string (reader);
     const char *type = colugo__frame_get_string (reader);
-    char name [AVAHI_LABEL_MAX];
-    colugo__discovery_instance_name (topic, self->node_uuid, name, sizeof name);
+    const char *name = colugo__frame_get_string (reader);  //  chosen by the loop
     pub->topic = strdup (topic);
     pub->type = *type ? strdup (type) : NULL;
     pub->name = strdup (name);
@@ -551,19 +559,36 @@ s_on_withdraw_command (colugo__dnssd_t *self, uint64_t id)
 //  --------------------------------------------------------------------------
 //  Browsing and resolving
 
+static void s_connect_when_settled (colugo__dnssd_t *self);
+
+static bool
+s_has_resolver (const s_remote_t *remote)
+{
+    return remote->resolver.fast || remote->resolver.legacy;
+}
+
+//  Frees the remote's resolver (avahi-client's only while the client
+//  lives: freeing the client frees it).
+static void
+s_resolver_drop (colugo__dnssd_t *self, s_remote_t *remote)
+{
+    colugo__resolver_free (&remote->resolver.fast);
+    if (remote->resolver.legacy && !self->closing)
+        avahi_service_resolver_free (remote->resolver.legacy);
+    remote->resolver.legacy = NULL;
+}
+
 static void
 s_remote_stop_resolving (s_remote_t *remote)
 {
     colugo__dnssd_t *self = remote->owner;
-    if (remote->resolver) {
-        if (!self->closing)
-            avahi_service_resolver_free (remote->resolver);
+    if (s_has_resolver (remote)) {
+        s_resolver_drop (self, remote);
         if (remote->watching)
             self->watching--;
         else
             self->resolving--;
     }
-    remote->resolver = NULL;
     remote->watching = false;
     s_cancel (self, &remote->deadline);
     s_cancel (self, &remote->retry);
@@ -683,8 +708,7 @@ s_after_answer (colugo__dnssd_t *self, s_remote_t *remote)
         self->watching++;
         return;
     }
-    avahi_service_resolver_free (remote->resolver);
-    remote->resolver = NULL;
+    s_resolver_drop (self, remote);
     s_cancel (self, &remote->retry);
     remote->retry = s_after (self, S_RELOOK_MS, s_on_resolve_retry, remote);
 }
@@ -728,8 +752,8 @@ s_report (colugo__dnssd_t *self, s_remote_t *remote, const colugo__frame_t *fram
 
 //  A node record: where the node's inbox listens (nodelink.h).
 static void
-s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface,
-              const char *host, const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
+s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, const char *host,
+              const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
               AvahiLookupResultFlags flags)
 {
     char *uuid = NULL, *node_name = NULL;
@@ -821,26 +845,17 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     s_report (self, remote, frame);
 }
 
+//  What either resolver reports; why: the reason of a FAILURE.
 static void
-s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
-              AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+s_on_resolve (s_remote_t *remote, AvahiIfIndex interface, AvahiResolverEvent event,
               const char *host, const AvahiAddress *address, uint16_t port, AvahiStringList *txt,
-              AvahiLookupResultFlags flags, void *arg)
+              AvahiLookupResultFlags flags, const char *why)
 {
-    (void) protocol;
-    (void) name;
-    (void) type;
-    (void) domain;
-    s_remote_t *remote = (s_remote_t *) arg;
     colugo__dnssd_t *self = remote->owner;
-    if (resolver != remote->resolver)
-        return;
     s_cancel (self, &remote->deadline);
     if (event != AVAHI_RESOLVER_FOUND) {
-        const char *why = s_avahi_error (self);
         bool answered = remote->watching;
-        avahi_service_resolver_free (resolver);
-        remote->resolver = NULL;
+        s_resolver_drop (self, remote);
         if (answered)
             self->watching--;
         else
@@ -865,6 +880,39 @@ s_on_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProto
     s_judge (self, remote, interface, host, address, port, txt, flags);
     s_after_answer (self, remote);
     s_resolve_next (self);
+    s_connect_when_settled (self);
+}
+
+static void
+s_on_fast_resolve (colugo__resolver_t *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+                   AvahiResolverEvent event, const char *name, const char *type, const char *domain,
+                   const char *host, const AvahiAddress *address, uint16_t port,
+                   AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) protocol;
+    (void) name;
+    (void) type;
+    (void) domain;
+    s_remote_t *remote = (s_remote_t *) arg;
+    if (resolver == remote->resolver.fast)
+        s_on_resolve (remote, interface, event, host, address, port, txt, flags,
+                      avahi_strerror (colugo__resolver_errno (resolver)));
+}
+
+static void
+s_on_legacy_resolve (AvahiServiceResolver *resolver, AvahiIfIndex interface, AvahiProtocol protocol,
+                     AvahiResolverEvent event, const char *name, const char *type,
+                     const char *domain, const char *host, const AvahiAddress *address,
+                     uint16_t port, AvahiStringList *txt, AvahiLookupResultFlags flags, void *arg)
+{
+    (void) protocol;
+    (void) name;
+    (void) type;
+    (void) domain;
+    s_remote_t *remote = (s_remote_t *) arg;
+    if (resolver && resolver == remote->resolver.legacy)
+        s_on_resolve (remote, interface, event, host, address, port, txt, flags,
+                      s_avahi_error (remote->owner));
 }
 
 //  A name that has not resolved in time frees its slot for others.
@@ -875,9 +923,8 @@ s_on_resolve_deadline (AvahiTimeout *timeout, void *arg)
     s_remote_t *remote = (s_remote_t *) arg;
     colugo__dnssd_t *self = remote->owner;
     s_cancel (self, &remote->deadline);
-    if (remote->resolver) {
-        avahi_service_resolver_free (remote->resolver);
-        remote->resolver = NULL;
+    if (s_has_resolver (remote)) {
+        s_resolver_drop (self, remote);
         self->resolving--;
     }
     if (remote->state == S_NEW)
@@ -892,8 +939,13 @@ s_on_resolve_deadline (AvahiTimeout *timeout, void *arg)
 static void
 s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
 {
-    if (!self->client || remote->resolver || remote->retry || remote->queued
-        || remote->seen_count == 0 || (!remote->node && zhashx_lookup (self->noticed, remote->name)))
+    if ((!self->client && self->no_server2) || s_has_resolver (remote) || remote->retry
+        || remote->queued || remote->seen_count == 0
+        || (!remote->node && zhashx_lookup (self->noticed, remote->name)))
+        return;
+    //  Our browser failed and waits for its retry: the names are reported
+    //  again by the new one, and resolved then.
+    if (!self->no_server2 && !(remote->node ? self->node_browser.fast : self->browser.fast))
         return;
     if (self->resolving >= S_RESOLVERS_MAX) {
         remote->queued = remote->attempts == 0 && remote->state == S_NEW
@@ -903,13 +955,27 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
             s_resolve_failed (self, remote, "out of memory");
         return;
     }
-    remote->resolver = avahi_service_resolver_new (
-        self->client, remote->seen [0].interface, remote->seen [0].protocol, remote->name,
-        remote->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE, "local", AVAHI_PROTO_INET,
-        0, s_on_resolve, remote);
-    if (!remote->resolver) {
-        s_resolve_failed (self, remote, s_avahi_error (self));
-        return;
+    //  On the connection of the browser that found it, where there is one.
+    const char *type = remote->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE;
+    colugo__browser_t *browser = remote->node ? self->node_browser.fast : self->browser.fast;
+    if (browser) {
+        int error = 0;
+        remote->resolver.fast = colugo__resolver_new (
+            browser, remote->seen [0].interface, remote->seen [0].protocol, remote->name, type,
+            "local", AVAHI_PROTO_INET, 0, s_on_fast_resolve, remote, &error);
+        if (!remote->resolver.fast) {
+            s_resolve_failed (self, remote, avahi_strerror (error));
+            return;
+        }
+    }
+    else {
+        remote->resolver.legacy = avahi_service_resolver_new (
+            self->client, remote->seen [0].interface, remote->seen [0].protocol, remote->name, type,
+            "local", AVAHI_PROTO_INET, 0, s_on_legacy_resolve, remote);
+        if (!remote->resolver.legacy) {
+            s_resolve_failed (self, remote, s_avahi_error (self));
+            return;
+        }
     }
     self->resolving++;
     remote->deadline = s_after (self, S_RESOLVE_DEADLINE_MS, s_on_resolve_deadline, remote);
@@ -944,7 +1010,7 @@ s_evict_one (colugo__dnssd_t *self)
     s_remote_t *untried = NULL;
     for (s_remote_t *remote = (s_remote_t *) zlistx_first (self->by_age); remote;
          remote = (s_remote_t *) zlistx_next (self->by_age)) {
-        if (remote->state == S_RESOLVED || remote->resolver)
+        if (remote->state == S_RESOLVED || s_has_resolver (remote))
             continue;
         if (remote->attempts > 0 || remote->state == S_INVALID) {
             untried = remote;
@@ -1065,7 +1131,7 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
     remote->stale = false;
     //  Announced again: a parked, invalid or unfollowed name is looked at
     //  again at once.
-    if (!remote->resolver) {
+    if (!s_has_resolver (remote)) {
         if (remote->attempts >= S_RESOLVE_ATTEMPTS)
             remote->attempts = 0;
         s_cancel (self, &remote->retry);
@@ -1109,6 +1175,10 @@ s_on_browse (colugo__dnssd_t *self, bool node, AvahiIfIndex interface, AvahiProt
             self->browse_retry = s_after (self, S_RETRY_MS, s_on_browse_retry, self);
         return;
     }
+    if (event == AVAHI_BROWSER_CACHE_EXHAUSTED || event == AVAHI_BROWSER_ALL_FOR_NOW) {
+        *(node ? &self->node_cache_told : &self->cache_told) = true;
+        s_connect_when_settled (self);
+    }
     if (event == AVAHI_BROWSER_ALL_FOR_NOW) {
         if (self->sweep_after_browse && !self->sweep)
             self->sweep = s_after (self, S_SWEEP_MS, s_on_sweep, self);
@@ -1143,8 +1213,8 @@ s_on_browse (colugo__dnssd_t *self, bool node, AvahiIfIndex interface, AvahiProt
 
 static void
 s_on_fast_browse (colugo__browser_t *browser, AvahiIfIndex interface, AvahiProtocol protocol,
-                  AvahiBrowserEvent event, const char *name, const char *type,
-                  const char *domain, AvahiLookupResultFlags flags, void *arg)
+                  AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
+                  AvahiLookupResultFlags flags, void *arg)
 {
     (void) type;
     (void) domain;
@@ -1158,8 +1228,8 @@ s_on_fast_browse (colugo__browser_t *browser, AvahiIfIndex interface, AvahiProto
 
 static void
 s_on_legacy_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiProtocol protocol,
-                    AvahiBrowserEvent event, const char *name, const char *type,
-                    const char *domain, AvahiLookupResultFlags flags, void *arg)
+                    AvahiBrowserEvent event, const char *name, const char *type, const char *domain,
+                    AvahiLookupResultFlags flags, void *arg)
 {
     (void) type;
     (void) domain;
@@ -1172,9 +1242,11 @@ s_on_legacy_browse (AvahiServiceBrowser *browser, AvahiIfIndex interface, AvahiP
 
 //  Browses for type into *browser, unless it browses already or its failed
 //  browser waits to be freed.
+//  running: avahi-client's connection runs (ours needs none; avahi-client's
+//  browser does, and without one a failure is the client's to retry).
 static void
 s_browse_type (colugo__dnssd_t *self, s_browser_t *browser, const s_browser_t *failed,
-               const char *type)
+               const char *type, bool running)
 {
     if (s_browsing (browser) || s_browsing (failed))
         return;
@@ -1184,16 +1256,19 @@ s_browse_type (colugo__dnssd_t *self, s_browser_t *browser, const s_browser_t *f
                                              "local", 0, s_on_fast_browse, self, &error);
     if (!browser->fast && error == AVAHI_ERR_NOT_SUPPORTED) {
         if (!self->no_server2)
-            s_log (self, COLUGO_LOG_INFO, "avahi-daemon has no Server2 interface: browsing "
-                                          "through avahi-client (new services are heard of "
-                                          "about 10 ms later)");
+            s_log (self, COLUGO_LOG_INFO,
+                   "avahi-daemon has no Server2 interface: browsing "
+                   "through avahi-client (new services are heard of "
+                   "about 10 ms later)");
         self->no_server2 = true;
-        browser->legacy = avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC,
-                                                     AVAHI_PROTO_INET, type, "local", 0,
-                                                     s_on_legacy_browse, self);
+        if (!running)
+            return;
+        browser->legacy =
+            avahi_service_browser_new (self->client, AVAHI_IF_UNSPEC, AVAHI_PROTO_INET, type,
+                                       "local", 0, s_on_legacy_browse, self);
         error = browser->legacy ? 0 : avahi_client_errno (self->client);
     }
-    if (!s_browsing (browser)) {
+    if (!s_browsing (browser) && running) {
         s_log (self, COLUGO_LOG_ERROR, "cannot browse for %s: %s; retrying", type,
                avahi_strerror (error));
         if (!self->browse_retry)
@@ -1206,11 +1281,12 @@ s_browse_type (colugo__dnssd_t *self, s_browser_t *browser, const s_browser_t *f
 static void
 s_browse (colugo__dnssd_t *self)
 {
-    if (!self->client || avahi_client_get_state (self->client) != AVAHI_CLIENT_S_RUNNING)
+    bool running = self->client && avahi_client_get_state (self->client) == AVAHI_CLIENT_S_RUNNING;
+    if (!running && self->no_server2)
         return;
-    s_browse_type (self, &self->node_browser, &self->failed_node_browser,
-                   COLUGO__NODE_SERVICE_TYPE);
-    s_browse_type (self, &self->browser, &self->failed_browser, COLUGO__SERVICE_TYPE);
+    s_browse_type (self, &self->node_browser, &self->failed_node_browser, COLUGO__NODE_SERVICE_TYPE,
+                   running);
+    s_browse_type (self, &self->browser, &self->failed_browser, COLUGO__SERVICE_TYPE, running);
 }
 
 //  --------------------------------------------------------------------------
@@ -1332,6 +1408,37 @@ s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
     }
 }
 
+static int s_client_connect (colugo__dnssd_t *self);
+
+//  The first connection of avahi-client.
+static void
+s_connect_first (colugo__dnssd_t *self)
+{
+    if (s_client_connect (self) && self->wait_for_daemon) {
+        s_log (self, COLUGO_LOG_WARN, "no D-Bus system bus or avahi-daemon yet; waiting for one");
+        self->reconnect = s_after (self, S_RETRY_MS, s_on_reconnect, self);
+    }
+}
+
+static void
+s_on_connect_soon (AvahiTimeout *timeout, void *arg)
+{
+    (void) timeout;
+    colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
+    s_cancel (self, &self->connect_soon);
+    s_connect_first (self);
+}
+
+//  At start, once both browsers have told what the cache holds and every
+//  resolve has answered, avahi-client connects (or when S_CONNECT_AFTER_MS
+//  has passed).
+static void
+s_connect_when_settled (colugo__dnssd_t *self)
+{
+    if (self->connect_soon && self->node_cache_told && self->cache_told && self->resolving == 0)
+        s_on_connect_soon (NULL, self);
+}
+
 static int
 s_client_connect (colugo__dnssd_t *self)
 {
@@ -1437,10 +1544,16 @@ s_thread_main (void *arg)
     sigset_t all;
     sigfillset (&all);
     pthread_sigmask (SIG_BLOCK, &all, NULL);
-    if (s_client_connect (self) && self->wait_for_daemon) {
-        s_log (self, COLUGO_LOG_WARN, "no D-Bus system bus or avahi-daemon yet; waiting for one");
-        self->reconnect = s_after (self, S_RETRY_MS, s_on_reconnect, self);
-    }
+    //  Browsing first, on connections of our own: a node that starts hears
+    //  of the nodes and services running within a few milliseconds, and
+    //  avahi-client (publishing, and browsing where the daemon has no
+    //  Server2) connects once that first look is answered: its connection
+    //  takes a couple of milliseconds in which nothing else would run.
+    s_browse (self);
+    if (self->node_browser.fast && self->browser.fast)
+        self->connect_soon = s_after (self, S_CONNECT_AFTER_MS, s_on_connect_soon, self);
+    else
+        s_connect_first (self);
     while (!self->quit) {
         s_send_stats (self);
         if (avahi_simple_poll_iterate (self->simple_poll, -1) != 0)
