@@ -13,8 +13,8 @@
                                                 mesh.I.t every 100 ms and subscribes
                                                 to every other node's; prints
                                                 "MESH <ns>" once every subscription
-                                                has had a message, then stops
-                                                publishing 3 s later (idle)
+                                                has had a message; stops publishing
+                                                on SIGUSR1 (idle)
         colugo_bench idle                       a lone node with a publisher and
                                                 a subscriber (of bench.idle_pub and
                                                 bench.idle_sub): its cost at rest
@@ -199,12 +199,15 @@ typedef struct {
     int index;  //  in owner->heard
 } mesh_subscription_t;
 
+//  SIGUSR1: bench/run saw every mesh complete (or gave up): stop publishing,
+//  the idle phase begins.
+static volatile sig_atomic_t s_quiet;
+
 static void
-on_mesh_quiet (colugo_node_t *node, void *arg)
+s_on_quiet (int signal)
 {
-    bench_node_t *self = (bench_node_t *) arg;
-    colugo_node_cancel_timer (node, self->idle_timer);  //  stop publishing: idle now
-    self->idle_timer = 0;
+    (void) signal;
+    s_quiet = 1;
 }
 
 static void
@@ -223,15 +226,18 @@ on_mesh_message (colugo_subscriber_t *subscriber, const char *topic, const void 
     if (--self->missing == 0) {
         printf ("MESH %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);
-        colugo_node_add_delayed (self->node, 3000, on_mesh_quiet, self);
     }
 }
 
 static void
 on_mesh_tick (colugo_node_t *node, void *arg)
 {
-    (void) node;
     bench_node_t *self = (bench_node_t *) arg;
+    if (s_quiet) {
+        colugo_node_cancel_timer (node, self->idle_timer);  //  idle now
+        self->idle_timer = 0;
+        return;
+    }
     for (int t = 0; t < self->topics; t++)
         colugo_publisher_send (self->publishers [t], "m", 1);
 }
@@ -325,6 +331,8 @@ main (int argc, char *argv [])
                 subscriptions [k] = (mesh_subscription_t){&self, k};
                 colugo_node_add_subscriber (self.node, topic, on_mesh_message, &subscriptions [k]);
             }
+        struct sigaction quiet = {.sa_handler = s_on_quiet};
+        sigaction (SIGUSR1, &quiet, NULL);
         self.idle_timer = colugo_node_add_repeater (self.node, 100, on_mesh_tick, &self);
         printf ("READY %lld\n", (long long) bench_wall_ns ());
         fflush (stdout);

@@ -16,7 +16,7 @@
                                                 writes mesh_I_t every 100 ms, reads
                                                 every other participant's; prints
                                                 "MESH <ns>" once every reader has had
-                                                a sample, then stops writing 3 s later
+                                                a sample; stops writing on SIGUSR1
         cyclone_bench idle                      a lone participant with a writer and a
                                                 reader: its cost at rest
 
@@ -44,12 +44,15 @@
 #define TAKE_BATCH 256  //  samples taken (on loan) at a time
 
 static volatile sig_atomic_t s_interrupted;
+static volatile sig_atomic_t s_quiet;  //  mesh: SIGUSR1, stop writing (bench/run's idle phase)
 
 static void
 s_on_signal (int signal)
 {
-    (void) signal;
-    s_interrupted = 1;
+    if (signal == SIGUSR1)
+        s_quiet = 1;
+    else
+        s_interrupted = 1;
 }
 
 //  A failing call of Cyclone's is the end of a benchmark program.
@@ -390,18 +393,17 @@ s_mesh (dds_entity_t participant, int index, int nodes, int topics)
     uint8_t byte = 'm';
     bench_Message message = {.payload = {._maximum = 1, ._length = 1, ._buffer = &byte}};
     dds_time_t tick = dds_time ();
-    dds_time_t quiet = readers ? DDS_NEVER : dds_time () + DDS_SECS (3);
     void *samples [1];
     dds_sample_info_t infos [1];
     while (!s_interrupted) {
         dds_time_t now = dds_time ();
-        if (now >= tick && now < quiet) {
+        if (now >= tick && !s_quiet) {
             for (int t = 0; t < topics; t++)
                 dds_write (writers [t], &message);
             tick = tick + DDS_MSECS (100) > now ? tick + DDS_MSECS (100) : now + DDS_MSECS (100);
         }
         dds_return_t woken = dds_waitset_wait_until (waitset, triggered, (size_t) readers + 1,
-                                                     now < quiet ? tick : now + DDS_SECS (1));
+                                                     !s_quiet ? tick : now + DDS_SECS (1));
         for (dds_return_t i = 0; i < woken && i <= readers; i++) {
             if (triggered [i] < 0)
                 continue;
@@ -414,10 +416,8 @@ s_mesh (dds_entity_t participant, int index, int nodes, int topics)
                 //  Heard: no need to wake for this reader again (keep-last 1
                 //  keeps what comes after at one sample).
                 dds_waitset_detach (waitset, condition);
-                if (--missing == 0) {
+                if (--missing == 0)
                     s_print_event ("MESH");
-                    quiet = dds_time () + DDS_SECS (3);
-                }
             }
         }
     }
@@ -451,6 +451,7 @@ main (int argc, char *argv [])
     struct sigaction action = {.sa_handler = s_on_signal};
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGINT, &action, NULL);
+    sigaction (SIGUSR1, &action, NULL);
     setenv ("CYCLONEDDS_URI", LOOPBACK_CONFIG, 1);
     dds_entity_t participant =
         s_check (dds_create_participant (DDS_DOMAIN_DEFAULT, NULL, NULL), "participant");
