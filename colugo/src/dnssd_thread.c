@@ -943,9 +943,11 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
         || remote->queued || remote->seen_count == 0
         || (!remote->node && zhashx_lookup (self->noticed, remote->name)))
         return;
-    //  Our browser failed and waits for its retry: the names are reported
+    //  On the connection of the browser that found it, where there is one;
+    //  when ours failed and waits for its retry, the names are reported
     //  again by the new one, and resolved then.
-    if (!self->no_server2 && !(remote->node ? self->node_browser.fast : self->browser.fast))
+    colugo__browser_t *browser = remote->node ? self->node_browser.fast : self->browser.fast;
+    if (!self->no_server2 && !browser)
         return;
     if (self->resolving >= S_RESOLVERS_MAX) {
         remote->queued = remote->attempts == 0 && remote->state == S_NEW
@@ -955,9 +957,7 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
             s_resolve_failed (self, remote, "out of memory");
         return;
     }
-    //  On the connection of the browser that found it, where there is one.
     const char *type = remote->node ? COLUGO__NODE_SERVICE_TYPE : COLUGO__SERVICE_TYPE;
-    colugo__browser_t *browser = remote->node ? self->node_browser.fast : self->browser.fast;
     if (browser) {
         int error = 0;
         remote->resolver.fast = colugo__resolver_new (
@@ -1078,12 +1078,22 @@ s_on_browse_retry (AvahiTimeout *timeout, void *arg)
     s_browse (self);
 }
 
+//  A remote's key in self->remotes: "N" for a node record, "S" for a
+//  service, then the instance name.
+#define S_KEY_MAX (AVAHI_LABEL_MAX + 2)
+static const char *
+s_remote_key (char *key, bool node, const char *name)
+{
+    snprintf (key, S_KEY_MAX, "%c%s", node ? 'N' : 'S', name);
+    return key;
+}
+
 static void
 s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol protocol,
                  const char *name, bool node)
 {
-    char escaped [S_ESCAPED], key [AVAHI_LABEL_MAX + 2];
-    snprintf (key, sizeof key, "%c%s", node ? 'N' : 'S', name);
+    char escaped [S_ESCAPED], key [S_KEY_MAX];
+    s_remote_key (key, node, name);
     s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
     if (!remote && zhashx_size (self->remotes) >= S_REMOTES_MAX && !s_evict_one (self)) {
         self->resolve_failures++;
@@ -1197,9 +1207,9 @@ s_on_browse (colugo__dnssd_t *self, bool node, AvahiIfIndex interface, AvahiProt
         s_on_browse_new (self, interface, protocol, name, node);
         return;
     }
-    char key [AVAHI_LABEL_MAX + 2];
-    snprintf (key, sizeof key, "%c%s", node ? 'N' : 'S', name);
-    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
+    char key [S_KEY_MAX];
+    s_remote_t *remote =
+        (s_remote_t *) zhashx_lookup (self->remotes, s_remote_key (key, node, name));
     if (!remote)
         return;
     for (size_t i = 0; i < remote->seen_count; i++)
@@ -1469,9 +1479,9 @@ s_on_noticed_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
     bool on = colugo__frame_get_number (reader) != 0;
     if (reader->bad)
         return;
-    char key [AVAHI_LABEL_MAX + 2];
-    snprintf (key, sizeof key, "S%s", name);
-    s_remote_t *remote = (s_remote_t *) zhashx_lookup (self->remotes, key);
+    char key [S_KEY_MAX];
+    s_remote_t *remote =
+        (s_remote_t *) zhashx_lookup (self->remotes, s_remote_key (key, false, name));
     if (!on) {
         zhashx_delete (self->noticed, name);
         if (remote && remote->state != S_RESOLVED)

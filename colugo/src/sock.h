@@ -27,6 +27,7 @@ typedef struct {
     int zmq_type;        //  the ZeroMQ socket it is made of
     bool binds;          //  binds and is advertised (or connects to those that are)
     bool open_port;      //  binders: also listen without the check (original nodes)
+    bool internal;       //  the node's own (the node link): its peers are logged at debug
     int service_type;    //  advertised socket_type it offers (binders) or wants (connecters)
     colugo_kind_t peer;  //  the kind at the other end
 } colugo__kind_t;

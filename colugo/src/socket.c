@@ -108,12 +108,12 @@ s_set (void *handle, int option, int value)
 }
 
 static const colugo__kind_t s_kinds [] = {
-    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, true, ZMQ_PUB, COLUGO_SUBSCRIBER},
-    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, false, ZMQ_PUB, COLUGO_PUBLISHER},
-    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, ZMQ_REP, COLUGO_SERVER},
-    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, ZMQ_REP, COLUGO_CLIENT},
-    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, 0, COLUGO__OUTBOX},
-    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, 0, COLUGO__INBOX},
+    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, true, false, ZMQ_PUB, COLUGO_SUBSCRIBER},
+    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, false, false, ZMQ_PUB, COLUGO_PUBLISHER},
+    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, false, ZMQ_REP, COLUGO_CLIENT},
+    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, true, 0, COLUGO__OUTBOX},
+    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, true, 0, COLUGO__INBOX},
 };
 
 const colugo__kind_t *
@@ -310,7 +310,7 @@ s_fill_peer (const s_peer_t *peer, colugo_peer_t *out)
 static void
 s_peer_changed (colugo_socket_t *self, s_peer_t *peer)
 {
-    colugo__log (self->kind->kind == COLUGO__OUTBOX ? COLUGO_LOG_DEBUG : COLUGO_LOG_INFO,
+    colugo__log (self->kind->internal ? COLUGO_LOG_DEBUG : COLUGO_LOG_INFO,
                  "%s '%s': peer %s (node '%s') %s", self->kind->name, self->topic, peer->endpoint,
                  peer->node_name, peer->connected ? "connected" : "disconnected");
     if (self->on_peer_change)
@@ -461,8 +461,7 @@ s_refused (colugo_socket_t *self, s_peer_t *peer)
     //  The node link dials every node record in the caches, and records of
     //  nodes gone linger there for minutes, their ports reused since: what
     //  the application did not ask for is only a debug line (and counted).
-    colugo_log_level_t level =
-        self->kind->kind == COLUGO__OUTBOX ? COLUGO_LOG_DEBUG : COLUGO_LOG_WARN;
+    colugo_log_level_t level = self->kind->internal ? COLUGO_LOG_DEBUG : COLUGO_LOG_WARN;
     if (colugo__ratelimit (&self->peer_log, &suppressed))
         colugo__log (level,
                      "%s '%s': %s is not the service advertised by node '%s' (%s): not "
