@@ -5,6 +5,7 @@
 */
 #define _GNU_SOURCE  //  memmem
 #include <criterion/criterion.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -151,26 +152,49 @@ s_address (const char *text)
     return address;
 }
 
+//  The DNS-SD thread keeps one listing of the host's addresses for a burst
+//  of records; a refusal is judged again on a fresh one (the host may have
+//  a new address), an acceptance may rest on a listing a second old.
+Test (discovery, a_kept_listing_of_addresses_refuses_only_when_fresh)
+{
+    int lo = (int) if_nametoindex ("lo");
+    cr_assert_gt (lo, 0);
+    AvahiAddress loopback = s_address ("127.0.0.1"), away = s_address ("198.51.100.77");
+    colugo__host_addresses_t kept = {0};
+    cr_assert_null (colugo__address_check (&kept, lo, &loopback, false));
+    struct ifaddrs *listed = kept.list;
+    cr_assert_not_null (listed);
+    cr_assert_null (colugo__address_check (&kept, lo, &loopback, false));
+    cr_assert_eq (kept.list, listed, "listed again for an address it accepts");
+    //  As if lo had no addresses when listed: the next refusal lists again.
+    strcpy (kept.name, "colugo-none");
+    cr_assert_null (colugo__address_check (&kept, lo, &loopback, false));
+    cr_assert_str_eq (kept.name, "lo");
+    cr_assert_not_null (colugo__address_check (&kept, lo, &away, false));
+    colugo__host_addresses_free (&kept);
+    cr_assert_null (kept.list);
+}
+
 Test (discovery, addresses_must_fit_the_interface_they_came_from)
 {
     int lo = (int) if_nametoindex ("lo");
     cr_assert_gt (lo, 0);
     AvahiAddress loopback = s_address ("127.0.0.1"), other = s_address ("127.0.0.9"),
                  away = s_address ("198.51.100.77");  //  TEST-NET-2
-    cr_assert_null (colugo__address_check (lo, &loopback, false));
-    cr_assert_null (colugo__address_check (lo, &other, false));  //  127/8 is lo's
-    cr_assert_not_null (colugo__address_check (lo, &away, false));
-    cr_assert_not_null (colugo__address_check (lo, &away, true));
-    cr_assert_not_null (colugo__address_check (0, &loopback, false));
-    cr_assert_not_null (colugo__address_check (lo, NULL, false));
+    cr_assert_null (colugo__address_check (NULL, lo, &loopback, false));
+    cr_assert_null (colugo__address_check (NULL, lo, &other, false));  //  127/8 is lo's
+    cr_assert_not_null (colugo__address_check (NULL, lo, &away, false));
+    cr_assert_not_null (colugo__address_check (NULL, lo, &away, true));
+    cr_assert_not_null (colugo__address_check (NULL, 0, &loopback, false));
+    cr_assert_not_null (colugo__address_check (NULL, lo, NULL, false));
     //  Loopback from another interface: only for this host's own records.
     struct if_nameindex *names = if_nameindex ();
     for (struct if_nameindex *at = names; at && at->if_index; at++)
         if (strcmp (at->if_name, "lo")) {
-            cr_assert_not_null (colugo__address_check ((int) at->if_index, &loopback, false),
+            cr_assert_not_null (colugo__address_check (NULL, (int) at->if_index, &loopback, false),
                                 "127.0.0.1 from %s", at->if_name);
-            cr_assert_null (colugo__address_check ((int) at->if_index, &loopback, true));
-            cr_assert_not_null (colugo__address_check ((int) at->if_index, &away, false));
+            cr_assert_null (colugo__address_check (NULL, (int) at->if_index, &loopback, true));
+            cr_assert_not_null (colugo__address_check (NULL, (int) at->if_index, &away, false));
         }
     if_freenameindex (names);
 }

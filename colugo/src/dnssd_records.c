@@ -1,6 +1,6 @@
 /*  dnssd_records.c: Colugo's DNS-SD records, built and checked (see
-    dnssd_records.h). Pure functions but for getifaddrs (), so the DNS-SD
-    thread and the unit tests share them.
+    dnssd_records.h). Pure functions but for the host's addresses
+    (getifaddrs ()), so the DNS-SD thread and the unit tests share them.
 */
 #include <arpa/inet.h>
 #include <avahi-common/domain.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <czmq.h>
 #include <zmq.h>
 #include "dnssd_records.h"
 #include "logging.h"
@@ -292,38 +293,85 @@ colugo__node_txt_parse (AvahiStringList *txt, char **node_uuid, char **node_name
 //  --------------------------------------------------------------------------
 //  Addresses
 
-const char *
-colugo__address_check (int interface, const AvahiAddress *address, bool local)
+#define S_ADDRESSES_FRESH_MS 1000  //  a listing that may still accept an address
+
+void
+colugo__host_addresses_free (colugo__host_addresses_t *self)
 {
-    if (!address || address->proto != AVAHI_PROTO_INET)
-        return "no IPv4 address";
-    uint32_t wanted = address->data.ipv4.address;  //  network order
-    bool loopback = (ntohl (wanted) >> 24) == 127;
-    char name [IF_NAMESIZE];
-    if (interface <= 0 || !if_indextoname ((unsigned) interface, name))
+    if (self->list)
+        freeifaddrs (self->list);
+    *self = (colugo__host_addresses_t){0};
+}
+
+//  Lists the host's addresses and names the interface again; false if the
+//  list cannot be had.
+static bool
+s_addresses_take (colugo__host_addresses_t *self, int interface)
+{
+    colugo__host_addresses_free (self);
+    if (getifaddrs (&self->list)) {
+        self->list = NULL;
+        return false;
+    }
+    self->taken_ms = zclock_mono ();
+    self->interface = interface;
+    if (interface <= 0 || !if_indextoname ((unsigned) interface, self->name))
+        self->name [0] = '\0';
+    return true;
+}
+
+static const char *
+s_address_check (const colugo__host_addresses_t *self, uint32_t wanted, bool local)
+{
+    if (!self->name [0])
         return "the interface it came in on is unknown";
-    struct ifaddrs *list = NULL;
-    if (getifaddrs (&list))
-        return "cannot list this host's addresses";
+    bool loopback = (ntohl (wanted) >> 24) == 127;
     bool on_subnet = false, ours = false, from_loopback = false;
-    for (struct ifaddrs *entry = list; entry; entry = entry->ifa_next) {
+    for (struct ifaddrs *entry = self->list; entry; entry = entry->ifa_next) {
         if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || !entry->ifa_netmask)
             continue;
         uint32_t have = ((const struct sockaddr_in *) entry->ifa_addr)->sin_addr.s_addr;
         uint32_t mask = ((const struct sockaddr_in *) entry->ifa_netmask)->sin_addr.s_addr;
         if (have == wanted)
             ours = true;
-        if (strcmp (entry->ifa_name, name) == 0) {
+        if (strcmp (entry->ifa_name, self->name) == 0) {
             if (entry->ifa_flags & IFF_LOOPBACK)
                 from_loopback = true;
             if ((have & mask) == (wanted & mask))
                 on_subnet = true;
         }
     }
-    freeifaddrs (list);
     if (loopback)
         return from_loopback || local
                    ? NULL
                    : "a loopback address from a record that came from another host";
     return on_subnet || ours ? NULL : "an address on no network of the interface it came in on";
+}
+
+const char *
+colugo__address_check (colugo__host_addresses_t *addresses, int interface,
+                       const AvahiAddress *address, bool local)
+{
+    if (!address || address->proto != AVAHI_PROTO_INET)
+        return "no IPv4 address";
+    uint32_t wanted = address->data.ipv4.address;  //  network order
+    colugo__host_addresses_t fresh = {0};
+    colugo__host_addresses_t *self = addresses ? addresses : &fresh;
+    bool taken = false;
+    if (!self->list
+        || self->interface != interface || zclock_mono () - self->taken_ms > S_ADDRESSES_FRESH_MS) {
+        if (!s_addresses_take (self, interface))
+            return "cannot list this host's addresses";
+        taken = true;
+    }
+    const char *why = s_address_check (self, wanted, local);
+    if (why && !taken) {
+        //  Refused on an older listing: the host may have a new address.
+        if (!s_addresses_take (self, interface))
+            return "cannot list this host's addresses";
+        why = s_address_check (self, wanted, local);
+    }
+    if (!addresses)
+        colugo__host_addresses_free (&fresh);
+    return why;
 }

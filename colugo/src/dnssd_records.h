@@ -10,6 +10,7 @@
 #include <avahi-common/address.h>
 #include <avahi-common/defs.h>
 #include <avahi-common/strlst.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,11 +79,28 @@ size_t colugo__node_txt_build (const char *node_uuid, const char *node_name, uin
 const char *colugo__node_txt_parse (AvahiStringList *txt, char **node_uuid, char **node_name,
                                     uint64_t *socket_id);
 
+//  This host's addresses as last listed (getifaddrs ()), and the name of
+//  the interface last asked about: a DNS-SD thread keeps one, so that a
+//  burst of records (a mesh of nodes resolves hundreds) costs one listing,
+//  not a netlink round trip each. Zero-initialised; freed with
+//  colugo__host_addresses_free.
+typedef struct {
+    struct ifaddrs *list;
+    int64_t taken_ms;  //  zclock_mono () when listed
+    int interface;     //  named in name ("" if the index is unknown)
+    char name [IF_NAMESIZE];
+} colugo__host_addresses_t;
+
+void colugo__host_addresses_free (colugo__host_addresses_t *self);
+
 //  Whether a resolved IPv4 address makes sense for the interface the
 //  record came in on: on the subnet of one of its addresses, or an address
 //  of this host; loopback only from the loopback interface or for a record
-//  this host announced (local). Returns NULL or why not.
-const char *colugo__address_check (int interface, const AvahiAddress *address, bool local);
+//  this host announced (local). Returns NULL or why not. With addresses
+//  (may be NULL: listed afresh), a listing up to a second old may accept
+//  an address; a refusal is always judged on a fresh one.
+const char *colugo__address_check (colugo__host_addresses_t *addresses, int interface,
+                                   const AvahiAddress *address, bool local);
 
 //  Copies a network-supplied string for the log: bytes outside printable
 //  ASCII as \xNN, cut (marked "...") to fit size. Returns buffer.

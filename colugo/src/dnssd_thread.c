@@ -29,7 +29,10 @@
       after S_RESOLVE_DEADLINE_MS; the rest wait in one queue, new names
       at its head and retries at its tail, and free slots are given to the
       head and the tail in turn: a new name is tried at once, and none
-      waits longer than the queue takes to drain from one end;
+      waits longer than the queue takes to drain from one end; node
+      records have S_NODE_RESOLVERS_MAX slots and a queue of their own, so
+      a flood of service names does not hold back the few records that
+      tell of a node's every service (its node link);
     - failures back off (1, 2, 4, 8, 16 s), then the name is parked and
       tried once a minute, and again at once when it is announced again;
     - the table of names is capped, and when it is full the oldest name
@@ -79,10 +82,11 @@
 #include "dnssd_thread.h"
 #include "logging.h"
 
-#define S_RETRY_MS 1000        //  retry a failed browse, publish or connect
-#define S_CONNECT_AFTER_MS 50  //  at start, avahi-client waits this long for the first look
-#define S_SWEEP_MS 3000        //  after a daemon restart, forget what is not seen again
-#define S_RESOLVERS_MAX 64
+#define S_RETRY_MS 1000             //  retry a failed browse, publish or connect
+#define S_CONNECT_AFTER_MS 50       //  at start, avahi-client waits this long for the first look
+#define S_SWEEP_MS 3000             //  after a daemon restart, forget what is not seen again
+#define S_RESOLVERS_MAX 64          //  first resolves of services at once
+#define S_NODE_RESOLVERS_MAX 16     //  and of node records, beside them
 #define S_RESOLVE_DEADLINE_MS 1500  //  ours: Avahi's resolver waits 5 s
 #define S_RESOLVE_ATTEMPTS 6
 #define S_PARKED_RETRY_MS 60000
@@ -92,6 +96,14 @@
 #define S_ESCAPED 160  //  a network-supplied string in a log line
 
 typedef struct s_publication s_publication_t;
+
+//  Resolver slots of one kind of record, and the names that wait for one.
+typedef struct {
+    zlistx_t *queue;   //  s_remote_t waiting for a slot: new at the head, retries at the tail
+    bool take_tail;    //  the next free slot goes to the queue's tail
+    size_t resolving;  //  resolvers waiting for a first answer
+    size_t max;        //  of them at once
+} s_slots_t;
 
 //  A browser of one type: our own (dnssd_browser.h), which starts without
 //  the daemon's 10 ms delay, or avahi-client's where the daemon has no
@@ -144,11 +156,12 @@ struct colugo__dnssd {
     zhashx_t *remotes;       //  key ("S" or "N", then the name) -> s_remote_t
     zhashx_t *noticed;       //  names the loop was told of directly: not resolved
     zlistx_t *by_age;        //  s_remote_t, oldest first
-    zlistx_t
-        *resolve_queue;  //  s_remote_t waiting for a slot: new at the head, retries at the tail
-    bool take_tail;      //  the next free slot goes to the queue's tail
-    size_t resolving;    //  resolvers waiting for a first answer
-    size_t watching;     //  resolvers kept after an answer
+    //  First resolves, for services [0] and node records [1] apart: a
+    //  stranger's flood of service names does not delay the records that
+    //  tell of a node's every service.
+    s_slots_t slots [2];
+    size_t watching;                     //  resolvers kept after an answer
+    colugo__host_addresses_t addresses;  //  what records' addresses are checked against
     uint64_t services_invalid, resolve_failures, daemon_restarts;
     bool stats_dirty;
     colugo__ratelimit_t invalid_log;
@@ -578,6 +591,13 @@ s_resolver_drop (colugo__dnssd_t *self, s_remote_t *remote)
     remote->resolver.legacy = NULL;
 }
 
+//  The resolver slots of the remote's kind.
+static s_slots_t *
+s_slots (colugo__dnssd_t *self, s_remote_t *remote)
+{
+    return &self->slots [remote->node ? 1 : 0];
+}
+
 static void
 s_remote_stop_resolving (s_remote_t *remote)
 {
@@ -587,13 +607,13 @@ s_remote_stop_resolving (s_remote_t *remote)
         if (remote->watching)
             self->watching--;
         else
-            self->resolving--;
+            s_slots (self, remote)->resolving--;
     }
     remote->watching = false;
     s_cancel (self, &remote->deadline);
     s_cancel (self, &remote->retry);
     if (remote->queued)
-        zlistx_delete (self->resolve_queue, remote->queued);
+        zlistx_delete (s_slots (self, remote)->queue, remote->queued);
     remote->queued = NULL;
 }
 
@@ -702,7 +722,7 @@ s_after_answer (colugo__dnssd_t *self, s_remote_t *remote)
 {
     if (remote->watching)
         return;
-    self->resolving--;
+    s_slots (self, remote)->resolving--;
     if (self->watching < S_WATCHED_MAX) {
         remote->watching = true;
         self->watching++;
@@ -760,7 +780,8 @@ s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface,
     uint64_t socket_id = 0;
     const char *why = colugo__node_txt_parse (txt, &uuid, &node_name, &socket_id);
     if (!why)
-        why = colugo__address_check (interface, address, flags & AVAHI_LOOKUP_RESULT_LOCAL);
+        why = colugo__address_check (&self->addresses, interface, address,
+                                     flags & AVAHI_LOOKUP_RESULT_LOCAL);
     if (!why && port == 0)
         why = "port 0";
     if (why) {
@@ -798,7 +819,8 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     colugo__txt_record_t record;
     const char *why = colugo__txt_parse (txt, &record);
     if (!why)
-        why = colugo__address_check (interface, address, flags & AVAHI_LOOKUP_RESULT_LOCAL);
+        why = colugo__address_check (&self->addresses, interface, address,
+                                     flags & AVAHI_LOOKUP_RESULT_LOCAL);
     if (!why && port == 0)
         why = "port 0";
     char name [S_ESCAPED], host_text [S_ESCAPED];
@@ -859,7 +881,7 @@ s_on_resolve (s_remote_t *remote, AvahiIfIndex interface, AvahiResolverEvent eve
         if (answered)
             self->watching--;
         else
-            self->resolving--;
+            s_slots (self, remote)->resolving--;
         remote->watching = false;
         s_resolve_next (self);
         if (remote->state == S_NEW)
@@ -925,7 +947,7 @@ s_on_resolve_deadline (AvahiTimeout *timeout, void *arg)
     s_cancel (self, &remote->deadline);
     if (s_has_resolver (remote)) {
         s_resolver_drop (self, remote);
-        self->resolving--;
+        s_slots (self, remote)->resolving--;
     }
     if (remote->state == S_NEW)
         s_resolve_failed (self, remote, "no answer in time");
@@ -949,10 +971,11 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
     colugo__browser_t *browser = remote->node ? self->node_browser.fast : self->browser.fast;
     if (!self->no_server2 && !browser)
         return;
-    if (self->resolving >= S_RESOLVERS_MAX) {
+    s_slots_t *slots = s_slots (self, remote);
+    if (slots->resolving >= slots->max) {
         remote->queued = remote->attempts == 0 && remote->state == S_NEW
-                             ? zlistx_add_start (self->resolve_queue, remote)
-                             : zlistx_add_end (self->resolve_queue, remote);
+                             ? zlistx_add_start (slots->queue, remote)
+                             : zlistx_add_end (slots->queue, remote);
         if (!remote->queued)
             s_resolve_failed (self, remote, "out of memory");
         return;
@@ -977,28 +1000,31 @@ s_resolve (colugo__dnssd_t *self, s_remote_t *remote)
             return;
         }
     }
-    self->resolving++;
+    slots->resolving++;
     remote->deadline = s_after (self, S_RESOLVE_DEADLINE_MS, s_on_resolve_deadline, remote);
 }
 
-//  Gives free resolver slots to the names that wait: the newest and the
-//  oldest in turn.
+//  Gives free resolver slots to the names that wait, of each kind: the
+//  newest and the oldest in turn.
 static void
 s_resolve_next (colugo__dnssd_t *self)
 {
-    while (self->resolving < S_RESOLVERS_MAX && zlistx_size (self->resolve_queue)) {
-        //  zlistx_first and zlistx_last move the cursor to the one taken.
-        if (self->take_tail)
-            zlistx_last (self->resolve_queue);
-        else
-            zlistx_first (self->resolve_queue);
-        s_remote_t *remote =
-            (s_remote_t *) zlistx_detach (self->resolve_queue, zlistx_cursor (self->resolve_queue));
-        self->take_tail = !self->take_tail;
-        if (!remote)
-            break;
-        remote->queued = NULL;
-        s_resolve (self, remote);
+    for (size_t kind = 0; kind < 2; kind++) {
+        s_slots_t *slots = &self->slots [kind];
+        while (slots->resolving < slots->max && zlistx_size (slots->queue)) {
+            //  zlistx_first and zlistx_last move the cursor to the one taken.
+            if (slots->take_tail)
+                zlistx_last (slots->queue);
+            else
+                zlistx_first (slots->queue);
+            s_remote_t *remote =
+                (s_remote_t *) zlistx_detach (slots->queue, zlistx_cursor (slots->queue));
+            slots->take_tail = !slots->take_tail;
+            if (!remote)
+                break;
+            remote->queued = NULL;
+            s_resolve (self, remote);
+        }
     }
 }
 
@@ -1445,7 +1471,8 @@ s_on_connect_soon (AvahiTimeout *timeout, void *arg)
 static void
 s_connect_when_settled (colugo__dnssd_t *self)
 {
-    if (self->connect_soon && self->node_cache_told && self->cache_told && self->resolving == 0)
+    if (self->connect_soon && self->node_cache_told && self->cache_told
+        && self->slots [0].resolving + self->slots [1].resolving == 0)
         s_on_connect_soon (NULL, self);
 }
 
@@ -1583,8 +1610,10 @@ s_thread_main (void *arg)
     zlistx_destroy (&self->publications);
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->noticed);
-    zlistx_destroy (&self->resolve_queue);
+    zlistx_destroy (&self->slots [0].queue);
+    zlistx_destroy (&self->slots [1].queue);
     zlistx_destroy (&self->by_age);
+    colugo__host_addresses_free (&self->addresses);
     avahi_simple_poll_free (self->simple_poll);
     close (self->commands);
     close (self->events);
@@ -1623,11 +1652,13 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     self->remotes = zhashx_new ();
     self->noticed = zhashx_new ();
     self->by_age = zlistx_new ();
-    self->resolve_queue = zlistx_new ();
+    self->slots [0] = (s_slots_t){zlistx_new (), false, 0, S_RESOLVERS_MAX};
+    self->slots [1] = (s_slots_t){zlistx_new (), false, 0, S_NODE_RESOLVERS_MAX};
     self->simple_poll = avahi_simple_poll_new ();
     bool ok = self->node_uuid && self->node_name && self->publications && self->remotes
-              && self->noticed && self->by_age && self->resolve_queue && self->simple_poll
-              && s_socketpair (&self->commands, commands) && s_socketpair (&self->events, events);
+              && self->noticed && self->by_age && self->slots [0].queue && self->slots [1].queue
+              && self->simple_poll && s_socketpair (&self->commands, commands)
+              && s_socketpair (&self->events, events);
     if (ok) {
         zhashx_set_destructor (self->remotes, s_remote_destructor);
         avahi_simple_poll_set_func (self->simple_poll, s_poll, self);
@@ -1655,7 +1686,9 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->noticed);
     zlistx_destroy (&self->by_age);
-    zlistx_destroy (&self->resolve_queue);
+    colugo__host_addresses_free (&self->addresses);
+    zlistx_destroy (&self->slots [0].queue);
+    zlistx_destroy (&self->slots [1].queue);
     free (self->node_uuid);
     free (self->node_name);
     free (self);
