@@ -465,6 +465,27 @@ Test (liveness, frozen_publisher_is_noticed_by_heartbeats)
     proc_destroy (&pub);
 }
 
+//  The other way round: a publisher holds each Colugo subscriber to the
+//  TTL of its PINGs, and PINGs it once per timeout (socket.c): one frozen
+//  before its first PING goes within the interval and the timeout.
+Test (liveness, frozen_subscriber_is_let_go_by_its_publisher)
+{
+    proc_t *sub = proc_testnode ("sub", "e2e.frozensub", NULL);
+    proc_t *pub = proc_testnode ("pub", "e2e.frozensub", "-i", "50", NULL);
+    cr_assert_not_null (proc_expect (sub, "MSG ", FIND_MS));
+    cr_assert_not_null (proc_expect (pub, "SUBSCRIBERS 1", FIND_MS));
+    long long sent = proc_now_ms ();
+    proc_kill (sub, SIGSTOP);
+    cr_assert_not_null (proc_expect (pub, "SUBSCRIBERS 0", 8000));
+    long long noticed = proc_now_ms () - sent;
+    cr_log_info ("e2e.frozensub: subscriber let go after %lld ms", noticed);
+    cr_assert_lt (noticed, 6000);  //  4 s by default
+    proc_kill (sub, SIGCONT);
+    cr_assert_not_null (proc_expect (pub, "SUBSCRIBERS 1", 6000));
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
 Test (liveness, clean_stop_is_noticed_at_once)
 {
     proc_t *pub, *sub;

@@ -23,6 +23,18 @@ s_port (proc_t *node)
     return atol (line + 5);
 }
 
+//  Starts a testnode whose listeners take the lowest free ports of a range
+//  (COLUGO_PORTS; one per test, as tests run side by side): a node started
+//  after another one died gets its ports.
+static proc_t *
+s_start_in_range (const char *range, char *role, char *topic, char *option, char *value)
+{
+    setenv ("COLUGO_PORTS", range, 1);
+    proc_t *node = proc_testnode (role, topic, "-i", "1", option, value, NULL);
+    unsetenv ("COLUGO_PORTS");
+    return node;
+}
+
 //  A subscriber of one topic, its publisher killed, and a publisher of
 //  another topic taking the same port at once: libzmq alone would dial the
 //  old endpoint again and deliver the other topic's data, reporting it as
@@ -31,7 +43,7 @@ Test (faults, a_port_reused_by_another_topic_delivers_nothing)
 {
     for (int run = 0; run < 3; run++) {
         proc_t *sub = proc_testnode ("sub", "e2e.reuse.alpha", NULL);
-        proc_t *alpha = proc_testnode ("pub", "e2e.reuse.alpha", "-i", "1", "-P", "alpha", NULL);
+        proc_t *alpha = s_start_in_range ("45000-45049", "pub", "e2e.reuse.alpha", "-P", "alpha");
         long port = s_port (alpha);
         const char *up = proc_expect (sub, "UP ", FIND_MS);
         cr_assert_not_null (up);
@@ -40,11 +52,11 @@ Test (faults, a_port_reused_by_another_topic_delivers_nothing)
         proc_kill (alpha, SIGKILL);
         proc_wait (alpha, 5000);
         proc_destroy (&alpha);
-        proc_t *beta = proc_testnode ("pub", "e2e.reuse.beta", "-i", "1", "-P", "beta", NULL);
+        proc_t *beta = s_start_in_range ("45000-45049", "pub", "e2e.reuse.beta", "-P", "beta");
         long beta_port = s_port (beta);
         cr_log_info ("run %d: alpha had port %ld, beta has %ld", run, port, beta_port);
         //  Beta must get alpha's port for the test to mean anything: the
-        //  lowest free one is taken, and the namespace runs nothing else.
+        //  lowest free one of the range is taken.
         cr_assert_eq (beta_port, port);
         //  Alpha's record lingers about a second; watch well past it.
         cr_assert_null (proc_expect_text (sub, "beta:", 3000),
@@ -57,13 +69,13 @@ Test (faults, a_port_reused_by_another_topic_delivers_nothing)
 Test (faults, a_port_reused_by_another_server_answers_nothing)
 {
     proc_t *req = proc_testnode ("req", "e2e.reuse.alpha.rpc", "-i", "20", "-T", "200", NULL);
-    proc_t *alpha = proc_testnode ("rep", "e2e.reuse.alpha.rpc", "-g", "alpha", NULL);
+    proc_t *alpha = s_start_in_range ("45050-45099", "rep", "e2e.reuse.alpha.rpc", "-g", "alpha");
     long port = s_port (alpha);
     cr_assert_not_null (proc_expect (req, "REPLY alpha:", FIND_MS));
     proc_kill (alpha, SIGKILL);
     proc_wait (alpha, 5000);
     proc_destroy (&alpha);
-    proc_t *beta = proc_testnode ("rep", "e2e.reuse.beta.rpc", "-g", "beta", NULL);
+    proc_t *beta = s_start_in_range ("45050-45099", "rep", "e2e.reuse.beta.rpc", "-g", "beta");
     cr_assert_eq (s_port (beta), port);
     cr_assert_null (proc_expect_text (req, "REPLY beta:", 3000),
                     "a client of alpha.rpc was answered by beta.rpc");

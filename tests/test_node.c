@@ -421,6 +421,37 @@ Test (node, repeaters_and_delayed_callbacks)
 
 //  --- Bad input from the application
 
+//  Listeners take the lowest free ports of the node's range, and none
+//  outside it; without a range the kernel chooses.
+Test (node, listeners_stay_in_the_port_range)
+{
+    setenv ("COLUGO_PORTS", "45100-45103", 1);
+    colugo_node_t *node = colugo_node_new ("test");
+    unsetenv ("COLUGO_PORTS");
+    cr_assert_not_null (node);
+    colugo_node_set_discovery (node, false);
+    int made = 0;
+    for (int i = 0; i < 3; i++) {
+        colugo_publisher_t *publisher = colugo_node_add_publisher (node, "test.ports");
+        if (!publisher)
+            break;
+        made++;
+        colugo_socket_t *socket = colugo_publisher_socket (publisher);
+        uint16_t port = colugo_socket_port (socket),
+                 verified = colugo_socket_verified_port (socket);
+        cr_assert (port >= 45100 && port <= 45103, "port %u", port);
+        cr_assert (verified > port && verified <= 45103, "verified port %u", verified);
+    }
+    cr_assert_leq (made, 2, "4 ports hold 2 publishers");
+    cr_assert_eq (colugo_node_add_publisher (node, "test.ports"), NULL);
+    colugo_node_destroy (&node);
+    node = colugo_node_new ("test");
+    cr_assert_eq (colugo_node_set_ports (node, 45100, 0), COLUGO_EINVAL);
+    cr_assert_eq (colugo_node_set_ports (node, 45101, 45100), COLUGO_EINVAL);
+    cr_assert_eq (colugo_node_set_ports (node, 0, 0), 0);
+    colugo_node_destroy (&node);
+}
+
 Test (node, invalid_topics_are_refused)
 {
     colugo_node_t *node = colugo_node_new ("test");

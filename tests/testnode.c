@@ -40,6 +40,8 @@
     "SENT <n>", "DONE", "ERROR <text>", "PORT <port>" (after READY, for a
     publisher or server: its open port; pubrep prints the publisher's, then
     the server's), "PEERS <n>" (sub, just before DONE: peers connected),
+    "SUBSCRIBERS <n>" (pub, when the connections its publisher accepted
+    changed in number, looked at as it publishes),
     "RETURNED <rc> <ms>" (colugo_node_start returned rc after ms), "STATS
     <services seen> <services invalid>" (after each return of
     colugo_node_start); <ms> in MSG is wall-clock milliseconds.
@@ -72,6 +74,7 @@ typedef struct {
     long delay_ms;
     long timeout_ms;
     long sent;
+    size_t subscribers;  //  pub: connections its publisher accepted, as last printed
     long received;
     long exit_code;
     long burst;           //  -b: messages per tick
@@ -238,6 +241,11 @@ on_publish (colugo_node_t *node, void *arg)
                 colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
         if (self->late)
             colugo_publisher_send (self->late, message, (size_t) size);
+    }
+    size_t subscribers = colugo_socket_peer_count (colugo_publisher_socket (self->publisher));
+    if (subscribers != self->subscribers && strcmp (self->mode, "pub") == 0) {
+        self->subscribers = subscribers;
+        s_line ("SUBSCRIBERS %zu", subscribers);
     }
     if (strcmp (self->mode, "pub") == 0 && self->count && self->sent >= self->count) {
         s_line ("DONE");

@@ -195,9 +195,9 @@ s_server_remove (colugo_client_t *self, s_server_t *server)
     colugo__u64map_take (&self->servers, server->dial);
     server->dead = true;
     if (server->dealer)
-        zloop_reader_end (self->base.env->loop, server->dealer);
+        colugo__poller_remove (self->base.env->poller, zsock_resolve (server->dealer));
     if (server->monitor)
-        zloop_reader_end (self->base.env->loop, server->monitor);
+        colugo__poller_remove (self->base.env->poller, zsock_resolve (server->monitor));
     if (colugo__reaper_defer (self->base.env->reaper, s_server_free, server))
         colugo__error ("out of memory: a server's state is leaked");
 }
@@ -260,6 +260,7 @@ s_send_to (colugo_client_t *self, s_server_t *server, uint64_t id, const void *d
     //  The first frame is in: the rest of the message cannot be refused.
     zmq_send (handle, "", 0, ZMQ_SNDMORE);
     zmq_send (handle, data, size, 0);
+    colugo__poller_touch (self->base.env->poller, handle);
     return 0;
 }
 
@@ -339,8 +340,8 @@ s_before_dial (colugo_socket_t *socket, colugo__peer_t *peer)
                       zmq_strerror (zmq_errno ()));
 }
 
-static int s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg);
-static int s_on_dealer_event (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_on_dealer (void *arg);
+static int s_on_dealer_event (void *arg);
 
 //  Gives a hand-given server's DEALER the options the socket has: liveness,
 //  queues, retries, sizes (whatever socket.c set, now or later).
@@ -399,8 +400,11 @@ s_dial_by_hand (colugo_client_t *self, colugo__peer_t *peer)
                                     | ZMQ_EVENT_CLOSED)
                 == 0
             && zsock_connect (server->monitor, "%s", monitor_endpoint) == 0
-            && zloop_reader (env->loop, server->monitor, s_on_dealer_event, server) == 0
-            && zloop_reader (env->loop, server->dealer, s_on_dealer, server) == 0
+            && colugo__poller_add (env->poller, zsock_resolve (server->monitor), s_on_dealer_event,
+                                   server)
+                   == 0
+            && colugo__poller_add (env->poller, zsock_resolve (server->dealer), s_on_dealer, server)
+                   == 0
             && zmq_connect (zsock_resolve (server->dealer), peer->endpoint) == 0)
             rc = 1;
     }
@@ -410,7 +414,6 @@ s_dial_by_hand (colugo_client_t *self, colugo__peer_t *peer)
         s_server_remove (self, server);
         return rc;
     }
-    zloop_reader_set_tolerant (env->loop, server->dealer);
     return 1;
 }
 
@@ -549,23 +552,21 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 static int
-s_on_dealer (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_dealer (void *arg)
 {
-    (void) loop;
     s_server_t *server = (s_server_t *) arg;
     if (!server->dead && !server->client->base.dead)
-        s_read (server->client, zsock_resolve (reader), server);
+        s_read (server->client, zsock_resolve (server->dealer), server);
     return colugo__env_handler_rc (server->client->base.env);
 }
 
 //  An event of a hand-given server's monitor: [event, value][endpoint].
 static int
-s_on_dealer_event (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_dealer_event (void *arg)
 {
-    (void) loop;
     s_server_t *server = (s_server_t *) arg;
     colugo_client_t *self = server->client;
-    zmsg_t *message = zmsg_recv (reader);
+    zmsg_t *message = zmsg_recv (server->monitor);
     zframe_t *head = message ? zmsg_first (message) : NULL;
     zframe_t *where = message ? zmsg_next (message) : NULL;
     uint16_t event = 0;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <czmq.h>
 #include "colugo/socket.h"
+#include "poller.h"
 #include "reaper.h"
 #include "timers.h"
 
@@ -22,12 +23,15 @@ struct colugo__env {
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;  //  frees what the loop may still dispatch to
+    colugo__poller_t *poller;  //  watches the ZeroMQ sockets
     const char *node_uuid;
     const char *node_name;
     int heartbeat_ivl;        //  ms
     int heartbeat_timeout;    //  ms
     size_t max_message_size;  //  0: no limit
     int queue_limit;          //  ZMQ_SNDHWM and ZMQ_RCVHWM
+    uint16_t port_first;      //  listeners' ports, 0 if the kernel chooses
+    uint16_t port_last;
     bool stopping;            //  colugo_node_stop () was called
     uint64_t last_socket_id;  //  ids of the node's sockets, never reused
     //  Withdraws and closes a socket and frees it (now, or from the loop).

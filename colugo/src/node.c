@@ -13,6 +13,7 @@
 #include "colugo/topic.h"
 #include "discovery.h"
 #include "match.h"
+#include "poller.h"
 #include "reaper.h"
 #include "signals.h"
 #include "sock.h"
@@ -39,6 +40,7 @@ struct colugo_node_t {
     zloop_t *loop;
     colugo__timers_t *timers;
     colugo__reaper_t *reaper;        //  frees sockets closed while the loop runs
+    colugo__poller_t *poller;        //  watches the sockets (poller.h)
     colugo__discovery_t *discovery;  //  while started, with discovery on
     colugo__u64map_t sockets;        //  id -> colugo_socket_t, live ones
     colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
@@ -154,6 +156,30 @@ colugo_node_max_decoded_size (colugo_node_t *self)
 }
 
 int
+colugo_node_set_ports (colugo_node_t *self, uint16_t first, uint16_t last)
+{
+    if (!self || (first == 0) != (last == 0) || first > last)
+        return COLUGO_EINVAL;
+    self->env.port_first = first;
+    self->env.port_last = last;
+    return 0;
+}
+
+//  COLUGO_PORTS=first-last, if it is set and makes sense.
+static void
+s_ports_from_environment (colugo_node_t *self)
+{
+    const char *text = getenv ("COLUGO_PORTS");
+    unsigned first, last;
+    char end;
+    if (!text || !*text)
+        return;
+    if (sscanf (text, "%u-%u%c", &first, &last, &end) != 2 || first > 65535 || last > 65535
+        || colugo_node_set_ports (self, (uint16_t) first, (uint16_t) last))
+        colugo__warn ("COLUGO_PORTS='%s' is not a range of ports (first-last): ignored", text);
+}
+
+int
 colugo_node_set_queue_limit (colugo_node_t *self, int messages)
 {
     if (messages < 1)
@@ -221,6 +247,7 @@ colugo_node_new (const char *name)
     self->loop = zloop_new ();
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
+    self->poller = self->loop ? colugo__poller_new (self->loop) : NULL;
     self->discovery_enabled = true;
     if (self->loop)
         zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
@@ -229,7 +256,7 @@ colugo_node_new (const char *name)
     bool signals_ok = colugo__signals_open (&self->signals) == 0;
     if (signals_ok)
         colugo__signals_handle (&self->signals, true);
-    if (!signals_ok || !self->name || !self->loop || !self->timers || !self->reaper
+    if (!signals_ok || !self->name || !self->loop || !self->timers || !self->reaper || !self->poller
         || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
@@ -238,6 +265,7 @@ colugo_node_new (const char *name)
     self->env = (colugo__env_t){.loop = self->loop,
                                 .timers = self->timers,
                                 .reaper = self->reaper,
+                                .poller = self->poller,
                                 .node_uuid = self->uuid,
                                 .node_name = self->name,
                                 .heartbeat_ivl = S_DEFAULT_HEARTBEAT_IVL_MS,
@@ -246,6 +274,7 @@ colugo_node_new (const char *name)
                                 .queue_limit = S_DEFAULT_QUEUE_LIMIT,
                                 .close_socket = s_remove_socket,
                                 .node = self};
+    s_ports_from_environment (self);
     return self;
 }
 
@@ -311,6 +340,7 @@ colugo_node_destroy (colugo_node_t **self_p)
         free (timer);
     colugo__u64map_free (&self->user_timers);
     colugo__reaper_destroy (&self->reaper);
+    colugo__poller_destroy (&self->poller);
     colugo__timers_destroy (&self->timers);
     colugo__signals_close (&self->signals);
     zloop_destroy (&self->loop);

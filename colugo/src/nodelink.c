@@ -75,6 +75,8 @@ static void
 s_send_frame (colugo__nodelink_t *self, const void *data, size_t size, bool more)
 {
     zmq_send (self->outbox->handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0));
+    if (!more)
+        colugo__socket_touch (self->outbox);
 }
 
 static void

@@ -347,6 +347,7 @@ colugo_server_reply (colugo_server_t *self, uint64_t request, const void *data, 
     free (envelope);
     if (rc == 0 && zmq_send (self->base.handle, data, size, ZMQ_DONTWAIT) < 0)
         rc = -1;
+    colugo__socket_touch (&self->base);
     if (rc == 0)
         self->base.stats.sent++;
     else {

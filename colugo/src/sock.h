@@ -71,7 +71,6 @@ struct colugo_socket_t {
     zsock_t *zsock;
     void *handle;                //  the libzmq socket inside zsock
     zsock_t *monitor;            //  PAIR receiving the monitor's events
-    int monitor_fd;              //  its ZMQ_FD, polled as a plain fd
     uint64_t monitor_retry;      //  timer that drains it again after a bound
     uint16_t port;               //  bound port (publishers, servers)
     uint64_t publication;        //  discovery handle, 0 if not advertised
@@ -123,10 +122,13 @@ int colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_
                          const char *topic, const char *type);
 //  Frees what init made (after the node unregistered the socket).
 void colugo__socket_fini (colugo_socket_t *self);
-//  Registers the socket's readers on the loop.
+//  Registers the socket's readers on the loop (its node's poller).
 int colugo__socket_start (colugo_socket_t *self, zloop_t *loop);
 //  Unregisters them.
 void colugo__socket_stop (colugo_socket_t *self, zloop_t *loop);
+//  After a send on the socket, or a read outside its reader: it is served
+//  again if it has input (ZMQ_FD does not signal what those took in).
+void colugo__socket_touch (colugo_socket_t *self);
 
 //  The identity a binding socket's verified listener proves: "<node
 //  uuid>:<socket id>", into buffer (at least COLUGO__IDENTITY_MAX bytes).

@@ -24,9 +24,16 @@
       unbounded libzmq receive pipes, so their engines never stop reading:
       a publisher receives only subscriptions, and a subscriber drains its
       pipe into a bounded queue of its own (subscriber.c), where what a
-      slow application cannot take is dropped and counted. Each side's
-      heartbeat timeout (with the TTL it asks of the other) notices a peer
-      that froze or vanished.
+      slow application cannot take is dropped and counted. The subscriber
+      PINGs: its heartbeat timeout notices a publisher that froze or
+      vanished, and the TTL its PINGs carry has the publisher drop a
+      subscriber that did. A publisher PINGs the peers of its open port
+      (original Colugo nodes, plain ZeroMQ) at the same interval, and those
+      of its verified port, Colugo subscribers, once per timeout: enough
+      for one that froze before its first PING (libzmq starts the TTL at
+      the first), a quarter of the traffic and timers otherwise (a mesh of
+      20 nodes has 3800 connections; each PING or PONG received costs
+      libzmq's I/O thread a linear walk of its timers).
     - Clients and servers, whose pipes do fill (a slow server, a flood),
       send no PINGs and ask for none; a client judges a server by its
       replies and timeouts (client.c).
@@ -131,6 +138,35 @@ s_is_binder (const colugo_socket_t *self)
     return self->kind->binds;
 }
 
+//  Binds to a port the kernel chooses, or to the lowest free one of the
+//  node's range; returns it, or -1. Not czmq's "tcp://*:*", which tries
+//  every port from 49152 up: a host with hundreds of listeners (a mesh of
+//  20 nodes has 420) paid a socket (), a failed bind () and a close () for
+//  each port taken below the free one, at every bind.
+static int
+s_bind_any (colugo_socket_t *self)
+{
+    const colugo__env_t *env = self->env;
+    if (env->port_first) {
+        for (unsigned port = env->port_first; port <= env->port_last; port++) {
+            char endpoint [32];
+            snprintf (endpoint, sizeof endpoint, "tcp://*:%u", port);
+            if (zmq_bind (self->handle, endpoint) == 0)
+                return (int) port;
+        }
+        return -1;
+    }
+    if (zmq_bind (self->handle, "tcp://*:0"))
+        return -1;
+    char endpoint [256];
+    size_t size = sizeof endpoint;
+    if (zmq_getsockopt (self->handle, ZMQ_LAST_ENDPOINT, endpoint, &size))
+        return -1;
+    const char *colon = strrchr (endpoint, ':');
+    int port = colon ? atoi (colon + 1) : 0;
+    return port > 0 && port <= 65535 ? port : -1;
+}
+
 //  Binds on every interface (peers reach us at whatever address of this
 //  host DNS-SD gives them for the interface they saw us on): the open port,
 //  then the verified one, a PLAIN server with the socket's identity as ZAP
@@ -141,7 +177,7 @@ s_bind (colugo_socket_t *self)
 {
     int port;
     if (self->kind->open_port) {
-        port = zsock_bind (self->zsock, "tcp://*:*");
+        port = s_bind_any (self);
         if (port < 0) {
             colugo__error ("cannot bind a socket for topic '%s': %s", self->topic,
                            zmq_strerror (zmq_errno ()));
@@ -154,11 +190,19 @@ s_bind (colugo_socket_t *self)
         return self->kind->open_port ? 0 : COLUGO_EZMQ;
     char identity [COLUGO__IDENTITY_MAX];
     colugo__socket_identity (self->env->node_uuid, self->id, identity, sizeof identity);
+    //  Colugo subscribers dial here and PING on their own (see the top): a
+    //  publisher holds each to the TTL its PINGs carry, and PINGs only once
+    //  per timeout itself, for a subscriber that froze before its first.
+    int heartbeat_ivl = 0;
+    size_t size = sizeof heartbeat_ivl;
+    zmq_getsockopt (self->handle, ZMQ_HEARTBEAT_IVL, &heartbeat_ivl, &size);
+    s_set (self->handle, ZMQ_HEARTBEAT_IVL, heartbeat_ivl ? self->env->heartbeat_timeout : 0);
     s_set (self->handle, ZMQ_PLAIN_SERVER, 1);
     zmq_setsockopt (self->handle, ZMQ_ZAP_DOMAIN, identity, strlen (identity));
-    port = zsock_bind (self->zsock, "tcp://*:*");
+    port = s_bind_any (self);
     s_set (self->handle, ZMQ_PLAIN_SERVER, 0);
     zmq_setsockopt (self->handle, ZMQ_ZAP_DOMAIN, "", 0);
+    s_set (self->handle, ZMQ_HEARTBEAT_IVL, heartbeat_ivl);
     if (port < 0) {
         colugo__error ("cannot bind a socket for topic '%s': %s", self->topic,
                        zmq_strerror (zmq_errno ()));
@@ -352,8 +396,10 @@ static void s_dial (colugo_socket_t *self, s_peer_t *peer);
 static void
 s_hang_up (colugo_socket_t *self, s_peer_t *peer)
 {
-    if (!self->dial || !self->dial (self, peer, false))
+    if (!self->dial || !self->dial (self, peer, false)) {
         zmq_disconnect (self->handle, peer->endpoint);
+        colugo__socket_touch (self);  //  libzmq read the socket's commands
+    }
 }
 
 //  Dials the peers that wait for a slot, newest first.
@@ -439,6 +485,9 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
     int dialled = self->dial ? self->dial (self, peer, true) : 0;
     int rc = dialled < 0 || (!dialled && zmq_connect (self->handle, peer->endpoint)) ? -1 : 0;
     zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);
+    //  libzmq read the socket's commands, and a pipe it attached now only
+    //  signals once a look at the socket's events found it empty.
+    colugo__socket_touch (self);
     if (rc) {
         colugo__warn ("cannot connect to '%s': %s", peer->endpoint, zmq_strerror (zmq_errno ()));
         s_schedule_dial (self, peer, true);
@@ -590,15 +639,11 @@ s_on_monitor_retry (void *arg)
             colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
 }
 
-//  The monitor socket is polled through its ZMQ_FD, like a plain fd: it is
-//  only ever read, so draining it to EAGAIN is enough for the fd to signal
-//  again, and zmq_poll need not ask it for ZMQ_EVENTS on every wake-up of
-//  the loop (which, on a request path, costs as much as the request).
+//  The monitor socket is only ever read: draining it to EAGAIN is enough for
+//  its ZMQ_FD to signal again (poller.h).
 static int
-s_on_monitor (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_on_monitor (void *arg)
 {
-    (void) loop;
-    (void) item;
     colugo_socket_t *self = (colugo_socket_t *) arg;
     if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
         self->monitor_retry =
@@ -607,31 +652,26 @@ s_on_monitor (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 }
 
 static int
-s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_readable (void *arg)
 {
     colugo_socket_t *self = (colugo_socket_t *) arg;
     if (self->dead)
         return 0;  //  closed earlier in this pass of the loop
-    int rc = self->on_readable (loop, reader, self->owner);
+    int rc = self->on_readable (self->env->loop, self->zsock, self->owner);
     return rc ? rc : colugo__env_handler_rc (self->env);
 }
 
 int
 colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
 {
-    size_t length = sizeof self->monitor_fd;
-    if (zmq_getsockopt (zsock_resolve (self->monitor), ZMQ_FD, &self->monitor_fd, &length))
+    (void) loop;
+    colugo__poller_t *poller = self->env->poller;
+    void *monitor = zsock_resolve (self->monitor);
+    if (colugo__poller_add (poller, monitor, s_on_monitor, self))
         return COLUGO_EZMQ;
-    zmq_pollitem_t item = {NULL, self->monitor_fd, ZMQ_POLLIN, 0};
-    if (zloop_poller (loop, &item, s_on_monitor, self))
+    if (self->on_readable && colugo__poller_add (poller, self->handle, s_on_readable, self)) {
+        colugo__poller_remove (poller, monitor);
         return COLUGO_EZMQ;
-    zloop_poller_set_tolerant (loop, &item);
-    if (self->on_readable) {
-        if (zloop_reader (loop, self->zsock, s_on_readable, self)) {
-            zloop_poller_end (loop, &item);
-            return COLUGO_EZMQ;
-        }
-        zloop_reader_set_tolerant (loop, self->zsock);
     }
     //  ZMQ_FD only signals after the socket's commands were read to the
     //  end; what happened before (the monitor's start) may have used the
@@ -643,8 +683,8 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
 void
 colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
 {
-    zmq_pollitem_t item = {NULL, self->monitor_fd, 0, 0};
-    zloop_poller_end (loop, &item);
+    (void) loop;
+    colugo__poller_remove (self->env->poller, zsock_resolve (self->monitor));
     if (self->monitor_retry)
         colugo__timers_cancel (self->env->timers, self->monitor_retry);
     self->monitor_retry = 0;
@@ -653,7 +693,13 @@ colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
          peer = (s_peer_t *) zhashx_next (self->peers))
         s_peer_idle (self, peer);
     if (self->on_readable)
-        zloop_reader_end (loop, self->zsock);
+        colugo__poller_remove (self->env->poller, self->handle);
+}
+
+void
+colugo__socket_touch (colugo_socket_t *self)
+{
+    colugo__poller_touch (self->env->poller, self->handle);
 }
 
 //  A claim is a service's identity and the node it names: unchecked

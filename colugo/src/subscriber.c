@@ -132,6 +132,8 @@ s_deliver (colugo_subscriber_t *self)
     if (self->count && !self->base.dead && !self->resume)
         self->resume =
             colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0, s_on_resume, self);
+    if (!self->base.dead)
+        colugo__socket_touch (&self->base);  //  from the timer: libzmq may hold more
 }
 
 static void

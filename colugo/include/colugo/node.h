@@ -86,6 +86,14 @@ COLUGO_EXPORT void colugo_node_set_discovery (colugo_node_t *self, bool enabled)
 //  the call, in ms (defaults 500 and 2000: a dead peer is noticed in 2-2.5 s).
 COLUGO_EXPORT int colugo_node_set_heartbeat (colugo_node_t *self, int interval_ms, int timeout_ms);
 
+//  Makes publishers and servers created after the call listen on ports from
+//  first to last (the lowest free ones), for a firewall that lets only
+//  those through; 0, 0: ports the kernel chooses (the default). The
+//  environment variable COLUGO_PORTS=first-last sets it for every node of
+//  the process. A publisher listens on two ports, a server on two, the
+//  node itself on one.
+COLUGO_EXPORT int colugo_node_set_ports (colugo_node_t *self, uint16_t first, uint16_t last);
+
 //  Sets how many messages a socket created after the call queues per peer,
 //  each way (ZeroMQ's high-water marks; default 1000): past it a publisher
 //  drops messages for that subscriber, and a client keeps requests waiting.
@@ -181,10 +189,11 @@ typedef struct {
     uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
     uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
     uint64_t daemon_restarts;   //  times the avahi-daemon came back
-    uint64_t daemon_stalls;     //  times a call to the avahi-daemon went unanswered for 2 s (logged)
-    uint64_t notices;              //  services other nodes told this one of directly, up or down
-    uint64_t notices_invalid;      //  such notices dropped: malformed, not the sender's (logged)
-    uint64_t notices_unconfirmed;  //  told of, but no DNS-SD record followed in 5 s: let go (logged)
+    uint64_t daemon_stalls;    //  times a call to the avahi-daemon went unanswered for 2 s (logged)
+    uint64_t notices;          //  services other nodes told this one of directly, up or down
+    uint64_t notices_invalid;  //  such notices dropped: malformed, not the sender's (logged)
+    uint64_t
+        notices_unconfirmed;  //  told of, but no DNS-SD record followed in 5 s: let go (logged)
 } colugo_node_stats_t;
 
 COLUGO_EXPORT colugo_node_stats_t colugo_node_stats (colugo_node_t *self);

@@ -9,7 +9,8 @@
     succeeded, and stops counting as soon as the connection is lost, whether
     it closed, the peer was killed (within the heartbeat timeout, about 3 s by
     default), or its service was withdrawn. Binding sockets (publishers,
-    servers) only count the connections they accepted.
+    servers) only count the connections they accepted; a publisher lets go
+    of a subscriber that froze within twice the heartbeat timeout.
 */
 #ifndef COLUGO_SOCKET_H_INCLUDED
 #define COLUGO_SOCKET_H_INCLUDED
