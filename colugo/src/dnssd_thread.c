@@ -1422,6 +1422,18 @@ s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
             break;
         }
         case AVAHI_CLIENT_CONNECTING:
+            //  AVAHI_CLIENT_NO_FAIL takes a daemon whose first calls timed
+            //  out (stalled by a flood of names) for one that is absent,
+            //  and waits for it to appear on the bus, which a running daemon
+            //  never does again. Our own browsers have their answers from
+            //  it: keep them, and connect avahi-client again.
+            if (!self->was_running && (self->node_browser.fast || self->browser.fast)) {
+                s_log (self, COLUGO_LOG_WARN,
+                       "avahi-client's first calls to avahi-daemon timed out; connecting again");
+                if (!self->reconnect)
+                    self->reconnect = s_after (self, S_RETRY_MS, s_on_reconnect, self);
+                break;
+            }
             if (!self->lost) {
                 if (self->was_running)
                     s_log (self, COLUGO_LOG_WARN,
