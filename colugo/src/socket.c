@@ -673,10 +673,9 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
         colugo__poller_remove (poller, monitor);
         return COLUGO_EZMQ;
     }
-    //  ZMQ_FD only signals after the socket's commands were read to the
-    //  end; what happened before (the monitor's start) may have used the
-    //  signal up. A first drain from the loop puts the two in step.
-    self->monitor_retry = colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
+    //  What happened before (the monitor's start) may have used ZMQ_FD's
+    //  signal up: the poller looks at each socket it is given on its next
+    //  pass, which puts the two in step.
     return 0;
 }
 

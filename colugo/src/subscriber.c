@@ -132,8 +132,6 @@ s_deliver (colugo_subscriber_t *self)
     if (self->count && !self->base.dead && !self->resume)
         self->resume =
             colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0, s_on_resume, self);
-    if (!self->base.dead)
-        colugo__socket_touch (&self->base);  //  from the timer: libzmq may hold more
 }
 
 static void
@@ -142,6 +140,10 @@ s_on_resume (void *arg)
     colugo_subscriber_t *self = (colugo_subscriber_t *) arg;
     self->resume = 0;
     s_deliver (self);
+    //  Read outside the reader: libzmq may hold more (the poller looks
+    //  again after the reader itself).
+    if (!self->base.dead)
+        colugo__socket_touch (&self->base);
 }
 
 static int
