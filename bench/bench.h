@@ -88,6 +88,7 @@ typedef struct {
     uint64_t received;
     uint64_t expected;  //  next sequence number
     uint64_t lost;      //  skipped sequence numbers
+    uint64_t gaps;      //  places where the sequence skipped
     int64_t first_ns, last_ns;
 } bench_receiver_t;
 
@@ -100,8 +101,10 @@ bench_received (bench_receiver_t *self, const void *payload, size_t size)
     self->last_ns = now;
     if (size >= 8) {
         uint64_t sequence = bench_sequence (payload);
-        if (sequence > self->expected)
+        if (sequence > self->expected) {
             self->lost += sequence - self->expected;
+            self->gaps++;
+        }
         self->expected = sequence + 1;
     }
 }
@@ -109,15 +112,18 @@ bench_received (bench_receiver_t *self, const void *payload, size_t size)
 static inline void
 bench_report_throughput (const char *impl, size_t size, bench_receiver_t *self)
 {
-    //  What never came at the end is lost too.
-    uint64_t lost = self->lost + (self->count > self->expected ? self->count - self->expected : 0);
+    //  What never came at the end is lost too (the tail: told apart from
+    //  the gaps, as a stream cut short is another fault than one with holes).
+    uint64_t tail = self->count > self->expected ? self->count - self->expected : 0;
+    uint64_t lost = self->lost + tail;
     double seconds = (self->last_ns - self->first_ns) / 1e9;
     double rate = seconds > 0 ? (self->received - 1) / seconds : 0;
     printf ("{\"bench\":\"throughput\",\"impl\":\"%s\",\"size\":%zu,\"sent\":%llu,"
-            "\"received\":%llu,\"lost\":%llu,\"seconds\":%.6f,\"msg_per_s\":%.0f,"
-            "\"mb_per_s\":%.2f}\n",
+            "\"received\":%llu,\"lost\":%llu,\"gaps\":%llu,\"tail\":%llu,\"seconds\":%.6f,"
+            "\"msg_per_s\":%.0f,\"mb_per_s\":%.2f}\n",
             impl, size, (unsigned long long) self->count, (unsigned long long) self->received,
-            (unsigned long long) lost, seconds, rate, rate * size / 1e6);
+            (unsigned long long) lost, (unsigned long long) self->gaps, (unsigned long long) tail,
+            seconds, rate, rate * size / 1e6);
     fflush (stdout);
 }
 

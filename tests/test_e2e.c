@@ -391,6 +391,29 @@ Test (pubsub, a_service_withdrawn_right_after_it_is_announced_stays_gone)
     proc_destroy (&pub);
 }
 
+//  A publisher that stops cleanly withdraws its service at once (its node
+//  link tells the subscriber's node directly) and closes its socket, which
+//  libzmq flushes for up to its linger. What it sent before must all
+//  arrive: the subscriber lets the publisher end the connection, instead
+//  of hanging up on the withdrawal with megabytes still on their way.
+Test (pubsub, what_a_stopping_publisher_sent_arrives)
+{
+    proc_t *sub = proc_testnode ("sub", "e2e.tail", NULL);
+    cr_assert_not_null (proc_expect (sub, "READY", 5000));
+    //  5 bursts of 100 messages of 64 KiB, 200 ms apart, then a clean stop:
+    //  fewer than the queues hold (1000), so none may be dropped.
+    proc_t *pub = proc_testnode ("pub", "e2e.tail", "-i", "200", "-b", "100", "-n", "500", "-z",
+                                 "65536", "-P", "tail", NULL);
+    cr_assert_not_null (proc_expect (sub, "UP tcp://", FIND_MS));
+    cr_assert_not_null (proc_expect (pub, "DONE", 5000));
+    cr_assert_eq (proc_wait (pub, 5000), 0);
+    cr_assert_not_null (proc_expect_text (sub, "tail:499", 5000),
+                        "the last message sent before the stop did not arrive");
+    cr_assert_not_null (proc_expect (sub, "DOWN ", 5000));
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
 Test (pubsub, long_topic_with_underscores_and_utf8)
 {
     char topic [201];

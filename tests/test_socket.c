@@ -11,6 +11,7 @@
 #include <czmq.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -224,6 +225,136 @@ Test (socket, a_600_MB_frame_does_not_reach_memory)
 
 //  --------------------------------------------------------------------------
 
+#define S_TAIL_COUNT 400
+#define S_TAIL_SIZE 65536
+
+//  The child: a plain ZeroMQ publisher that waits for a subscription, sends
+//  three messages, and once the subscriber is busy with the second ("go"
+//  on its pipe) the rest at once; then it closes, flushing them, exits,
+//  and says so on the pipe.
+static void
+s_tail_sender (int go, int report)
+{
+    void *context = zmq_ctx_new ();
+    void *publisher = zmq_socket (context, ZMQ_XPUB);
+    int infinite = -1;
+    zmq_setsockopt (publisher, ZMQ_LINGER, &infinite, sizeof infinite);
+    zmq_setsockopt (publisher, ZMQ_SNDHWM, &(int){0}, sizeof (int));
+    if (zmq_bind (publisher, "tcp://127.0.0.1:*"))
+        _exit (1);
+    char endpoint [64];
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (publisher, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    uint16_t port = (uint16_t) atoi (strrchr (endpoint, ':') + 1);
+    if (write (report, &port, sizeof port) != sizeof port)
+        _exit (1);
+    char subscription [8];
+    if (zmq_recv (publisher, subscription, sizeof subscription, 0) < 1)
+        _exit (1);
+    static char payload [S_TAIL_SIZE];
+    for (int i = 0; i < S_TAIL_COUNT; i++) {
+        char byte;
+        if (i == 3 && read (go, &byte, 1) != 1)
+            _exit (1);
+        memcpy (payload, &i, sizeof i);
+        zmq_send (publisher, payload, sizeof payload, 0);
+    }
+    zmq_close (publisher);
+    zmq_ctx_term (context);  //  all of it sent
+    if (write (report, "x", 1) != 1)
+        _exit (1);
+    _exit (0);
+}
+
+typedef struct {
+    colugo_node_t *node;
+    int go, closed;  //  pipes to and from the child
+    int received;
+    int last;
+    int peers_down;
+} tail_t;
+
+static void
+on_tail_message (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+                 void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    tail_t *self = (tail_t *) arg;
+    if (size >= sizeof self->last)
+        memcpy (&self->last, data, sizeof self->last);
+    if (self->received == 0)
+        usleep (100 * 1000);  //  the next two come meanwhile: read together
+    if (self->received == 1) {
+        //  Busy with the second (the third waits in the queue) while the
+        //  rest comes and the connection ends: it is all in libzmq's pipe.
+        cr_assert_eq (write (self->go, "x", 1), 1);
+        struct pollfd closed = {.fd = self->closed, .events = POLLIN};
+        cr_assert_eq (poll (&closed, 1, 5000), 1);
+        usleep (50 * 1000);  //  the disconnect, noticed by libzmq
+    }
+    if (++self->received == S_TAIL_COUNT && self->peers_down)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_tail_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, void *arg)
+{
+    (void) socket;
+    (void) peer;
+    tail_t *self = (tail_t *) arg;
+    if (!connected && ++self->peers_down && self->received == S_TAIL_COUNT)
+        colugo_node_stop (self->node);
+}
+
+static void
+on_tail_deadline (colugo_node_t *node, void *arg)
+{
+    (void) arg;
+    colugo_node_stop (node);
+}
+
+//  A peer that sends and closes: what it sent arrives, though the
+//  connection is gone before the application has read it (libzmq drops a
+//  connection's unread messages when its endpoint is let go, and lets it
+//  go by itself if it may not reconnect).
+Test (socket, what_a_closing_peer_sent_arrives)
+{
+    int go [2], report [2];
+    cr_assert_eq (pipe (go), 0);
+    cr_assert_eq (pipe (report), 0);
+    pid_t child = fork ();
+    cr_assert_geq (child, 0);
+    if (child == 0)
+        s_tail_sender (go [0], report [1]);
+    uint16_t port = 0;
+    cr_assert_eq (read (report [0], &port, sizeof port), (ssize_t) sizeof port);
+    tail_t self = {.go = go [1], .closed = report [0], .last = -1};
+    self.node = s_node ("tail", NULL);
+    colugo_node_add_delayed (self.node, DEADLINE_MS, on_tail_deadline, &self);
+    colugo_subscriber_t *subscriber =
+        colugo_node_add_subscriber (self.node, "tail", on_tail_message, &self);
+    colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_tail_peer, &self);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%u", port);
+    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (subscriber), endpoint), 0);
+    colugo_node_start (self.node);
+    int status = -1;
+    waitpid (child, &status, 0);
+    cr_assert_eq (status, 0);
+    colugo_socket_stats_t stats = colugo_socket_stats (colugo_subscriber_socket (subscriber));
+    cr_log_info ("a closing peer: %d of %d messages (%llu dropped), the last %d, peer down %d "
+                 "times",
+                 self.received, S_TAIL_COUNT, (unsigned long long) stats.dropped, self.last,
+                 self.peers_down);
+    cr_assert_eq (self.peers_down, 1, "the end of the connection was seen");
+    cr_assert_eq (self.received, S_TAIL_COUNT);
+    cr_assert_eq (self.last, S_TAIL_COUNT - 1);
+    colugo_node_destroy (&self.node);
+    close (go [1]);
+    close (report [0]);
+}
+
 #define S_SILENT 1100
 
 //  The child: S_SILENT listeners that never accept (the kernel completes
@@ -417,9 +548,8 @@ Test (socket, a_closed_socket_leaves_no_dial_behind)
     self.subscriber = colugo_node_add_subscriber (self.node, "refused", on_message, &self);
     cr_assert_not_null (self.subscriber);
     //  Port 1 on loopback: nothing listens there, a dial fails at once.
-    cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (self.subscriber),
-                                         "tcp://127.0.0.1:1"),
-                  0);
+    cr_assert_eq (
+        colugo_socket_connect (colugo_subscriber_socket (self.subscriber), "tcp://127.0.0.1:1"), 0);
     s_run (self.node, 150);  //  refused, the next dial scheduled
     colugo_subscriber_destroy (&self.subscriber);
     s_run (self.node, 1000);  //  past every dial that was scheduled

@@ -9,7 +9,8 @@
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
     pub also takes -b burst (messages per tick) and -P prefix (payloads
-    "<prefix>:<n>"); sub takes -s ms (sleep that long in each message
+    "<prefix>:<n>") and -z size (payloads padded with NULs to size bytes,
+    which MSG lines do not print); sub takes -s ms (sleep that long in each message
     callback: a slow application);
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
@@ -77,9 +78,11 @@ typedef struct {
     size_t subscribers;  //  pub: connections its publisher accepted, as last printed
     long received;
     long exit_code;
-    long burst;           //  -b: messages per tick
-    const char *prefix;   //  -P: payload prefix
-    long sleep_ms;        //  -s: time spent in each message callback
+    long burst;          //  -b: messages per tick
+    const char *prefix;  //  -P: payload prefix
+    long sleep_ms;       //  -s: time spent in each message callback
+    char *padded;        //  -z: the payload, padded to pad_size
+    size_t pad_size;
     long long last_tick;  //  -k: when the ticker last ran (monotonic ms)
     long long gap_last;   //  -G: when the repeater last ran (monotonic ms)
     long long gap_max;
@@ -235,7 +238,13 @@ on_publish (colugo_node_t *node, void *arg)
         int size = self->prefix
                        ? snprintf (message, sizeof message, "%s:%ld", self->prefix, self->sent++)
                        : snprintf (message, sizeof message, "%ld", self->sent++);
-        colugo_publisher_send (self->publisher, message, (size_t) size);
+        if (self->padded) {
+            memset (self->padded, 0, self->pad_size);
+            memcpy (self->padded, message, (size_t) size);
+            colugo_publisher_send (self->publisher, self->padded, self->pad_size);
+        }
+        else
+            colugo_publisher_send (self->publisher, message, (size_t) size);
         for (int i = 0; i < 3; i++)
             if (self->more_publishers [i])
                 colugo_publisher_send (self->more_publishers [i], message, (size_t) size);
@@ -511,7 +520,7 @@ main (int argc, char *argv [])
     bool again = false;         //  -a
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:wha")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:z:wha")) != -1) {
         switch (option) {
             case 'C':
                 fork_ms = atol (optarg);
@@ -525,6 +534,10 @@ main (int argc, char *argv [])
             case 'a': again = true; break;
             case 'b': self.burst = atol (optarg); break;
             case 'P': self.prefix = optarg; break;
+            case 'z':
+                self.pad_size = (size_t) atol (optarg);
+                self.padded = self.pad_size >= 128 ? malloc (self.pad_size) : NULL;
+                break;
             case 's': self.sleep_ms = atol (optarg); break;
             case 'i': self.interval_ms = atol (optarg); break;
             case 'n': self.count = atol (optarg); break;
@@ -673,6 +686,7 @@ main (int argc, char *argv [])
     if (rc)
         s_line ("ERROR %s", colugo_strerror (rc));
     colugo_node_destroy (&self.node);
+    free (self.padded);
     while (s_deferred) {
         deferred_t *next = s_deferred->next;
         free (s_deferred);

@@ -244,8 +244,12 @@ s_settle (colugo__discovery_t *self, const char *name, s_entry_t *entry)
         zhashx_delete (self->entries, name);  //  (no destructor: freed here)
         s_entry_free (entry);
     }
+    //  A service that names another endpoint now: the old one goes at once
+    //  (still connected, it would deliver what the new one does, twice).
     if (old)
-        self->config.on_service (self->config.arg, COLUGO__SERVICE_DOWN, &old->service);
+        self->config.on_service (self->config.arg,
+                                 now_up ? COLUGO__SERVICE_FORGOTTEN : COLUGO__SERVICE_DOWN,
+                                 &old->service);
     if (now_up) {
         self->stats.services_seen++;
         self->config.on_service (self->config.arg, COLUGO__SERVICE_UP, &now_up->service);

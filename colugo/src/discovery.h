@@ -45,6 +45,9 @@ typedef struct {
 typedef enum {
     COLUGO__SERVICE_UP,    //  resolved, TXT checked: connect to it
     COLUGO__SERVICE_DOWN,  //  withdrawn, or gone after a daemon restart
+    //  Let go of at once, not withdrawn: our node stopped, or the service
+    //  names another endpoint now (a withdrawn one's peers may drain).
+    COLUGO__SERVICE_FORGOTTEN,
 } colugo__service_event_t;
 
 typedef void (colugo__discovery_fn) (void *arg, colugo__service_event_t event,
@@ -66,7 +69,7 @@ typedef struct {
     uint64_t services_invalid;
     uint64_t resolve_failures;
     uint64_t daemon_restarts;
-    uint64_t daemon_stalls;  //  times a call to the daemon went unanswered for 2 s
+    uint64_t daemon_stalls;        //  times a call to the daemon went unanswered for 2 s
     uint64_t notices;              //  services other nodes told of directly (up or down)
     uint64_t notices_invalid;      //  notices dropped: malformed, not the sender's, over bounds
     uint64_t notices_unconfirmed;  //  told of, but their record did not appear in time

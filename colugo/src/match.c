@@ -41,11 +41,12 @@ s_apply_service (colugo_socket_t *socket, void *arg)
     bool verified = *service->verified_endpoint && *service->identity;
     const char *endpoint = verified ? service->verified_endpoint : service->endpoint;
     const char *identity = verified ? service->identity : "";
-    if (change->event == COLUGO__SERVICE_DOWN) {
+    if (change->event != COLUGO__SERVICE_UP) {
         //  A mismatched service was never connected: its endpoint may now
         //  belong to another service (a port reused), which stays.
         if (!colugo__socket_forget_mismatch (socket, service->name))
-            colugo__socket_remove_peer (socket, endpoint, identity, service->node_uuid);
+            colugo__socket_remove_peer (socket, endpoint, identity, service->node_uuid,
+                                        change->event == COLUGO__SERVICE_DOWN);
     }
     else if (colugo__socket_accepts (socket, service->type, service->name, endpoint,
                                      service->node_uuid, service->node_name))
@@ -82,7 +83,7 @@ s_link (colugo_socket_t *binder, colugo_socket_t *connecter, bool link)
     snprintf (key, sizeof key, "local:%llu", (unsigned long long) binder->id);
     if (!link) {
         if (!colugo__socket_forget_mismatch (connecter, key))
-            colugo__socket_remove_peer (connecter, endpoint, identity, env->node_uuid);
+            colugo__socket_remove_peer (connecter, endpoint, identity, env->node_uuid, true);
     }
     else if (colugo__socket_accepts (connecter, binder->message_type ? binder->message_type : "",
                                      key, endpoint, env->node_uuid, env->node_name))

@@ -282,7 +282,7 @@ static void
 s_forget_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
 {
     (void) event;
-    s_on_service (arg, COLUGO__SERVICE_DOWN, service);
+    s_on_service (arg, COLUGO__SERVICE_FORGOTTEN, service);
 }
 
 static void

@@ -195,7 +195,7 @@ s_learn (colugo__nodelink_t *self, const char *uuid, const char *name, const cha
         if ((strcmp (known->endpoint, endpoint) == 0 && strcmp (known->identity, identity) == 0)
             || !s_on_address (known->endpoint, address))
             return;  //  known there, or claimed from another host: the first stays
-        colugo__socket_remove_peer (self->outbox, known->endpoint, known->identity, uuid);
+        colugo__socket_remove_peer (self->outbox, known->endpoint, known->identity, uuid, false);
         zhashx_delete (self->learned, uuid);
     }
     if (zhashx_size (self->learned) >= S_LEARNED_MAX) {
@@ -378,7 +378,8 @@ s_on_sweep (void *arg)
             (colugo__peer_t *) zhashx_lookup (self->outbox->peers, learned->endpoint);
         if (peer && (peer->connected || peer->failures < S_SWEEP_FAILURES))
             continue;
-        colugo__socket_remove_peer (self->outbox, learned->endpoint, learned->identity, uuid);
+        colugo__socket_remove_peer (self->outbox, learned->endpoint, learned->identity, uuid,
+                                    false);
         zhashx_delete (self->learned, uuid);
     }
     zlistx_destroy (&uuids);
@@ -548,7 +549,7 @@ void
 colugo__nodelink_unlink (colugo__nodelink_t *self, const char *endpoint, const char *identity,
                          const char *node_uuid)
 {
-    colugo__socket_remove_peer (self->outbox, endpoint, identity, node_uuid);
+    colugo__socket_remove_peer (self->outbox, endpoint, identity, node_uuid, false);
     self->stats.nodes = zhashx_size (self->outbox->peers);
 }
 

@@ -28,6 +28,7 @@ typedef struct {
     bool binds;          //  binds and is advertised (or connects to those that are)
     bool open_port;      //  binders: also listen without the check (original nodes)
     bool internal;       //  the node's own (the node link): its peers are logged at debug
+    bool drains;         //  connecters: a withdrawn peer ends the connection itself
     int service_type;    //  advertised socket_type it offers (binders) or wants (connecters)
     colugo_kind_t peer;  //  the kind at the other end
 } colugo__kind_t;
@@ -59,6 +60,7 @@ typedef struct {
     int state;          //  queued, dialling, up, or waiting to dial again
     void *queued;       //  handle in the socket's dial queue
     uint64_t redial;    //  timer that dials again
+    uint64_t drain;     //  withdrawn, connected: timer that hangs up at the latest
     unsigned failures;  //  dials in a row that ended before a handshake
 } colugo__peer_t;
 
@@ -100,6 +102,10 @@ struct colugo_socket_t {
     bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
     zloop_reader_fn *on_readable;  //  reads messages, owner as argument
+    //  Before a connected peer is hung up: reads what libzmq holds into the
+    //  kind's own queue, without calling the application (a hang-up drops
+    //  what the peer's pipe still holds).
+    void (*before_hang_up) (colugo_socket_t *self);
     //  Before each dial of a peer: per-connection options (libzmq copies
     //  the socket's options into each connection when it is made).
     void (*before_dial) (colugo_socket_t *self, colugo__peer_t *peer);
@@ -145,8 +151,13 @@ void colugo__socket_identity (const char *node_uuid, uint64_t socket_id, char *b
 int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
                              const char *node_uuid, const char *node_name);
 //  Drops one reference of that claim; the endpoint goes with its last one.
+//  With withdrawn (the service was withdrawn, not a hand-given endpoint
+//  let go), a socket of a kind that drains keeps a connection that is up
+//  until the peer closes it (what it sent before arrives) or for
+//  COLUGO__DRAIN_MS at most; the peer counts as connected meanwhile, as it
+//  is.
 int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
-                                const char *node_uuid);
+                                const char *node_uuid, bool withdrawn);
 
 //  Whether a connecting socket may connect to a peer of message type
 //  peer_type ("" if untyped): types must be equal when both have one. A

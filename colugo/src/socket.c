@@ -7,12 +7,26 @@
     port where the ZMTP handshake only succeeds for a peer that names this
     very service. Connecting sockets dial the verified port with the
     identity the service advertised, and never let libzmq reconnect by
-    itself (ZMQ_RECONNECT_IVL -1): a port reused by another service after a
-    crash would otherwise be dialled blindly. The socket dials again itself,
-    with a back-off, each time through the same check, while the service is
-    still advertised; at most S_DIALS_MAX dials are in progress at once
-    (newest first), so services that accept and stay silent cannot take
-    every descriptor, and a real one that appears later is dialled soon.
+    itself: a port reused by another service after a crash would otherwise
+    be dialled blindly. The socket dials again itself, with a back-off, each
+    time through the same check, while the service is still advertised; at
+    most S_DIALS_MAX dials are in progress at once (newest first), so
+    services that accept and stay silent cannot take every descriptor, and
+    a real one that appears later is dialled soon.
+
+    The end of a stream. A connection that ends leaves in its libzmq pipe
+    what the peer sent last and the socket has not read yet; a hang-up
+    (zmq_disconnect) drops that pipe unread. So a receiving socket reads
+    what libzmq holds into a queue of its own before it hangs up
+    (before_hang_up), and libzmq must not hang up by itself first: with
+    ZMQ_RECONNECT_IVL -1 it does, at once, when a connection is lost
+    (zeromq/libzmq PR #2756: the session asks the socket to end the
+    endpoint). The interval is therefore an hour instead, which no
+    connection waits out: each lost one is hung up here when its
+    disconnect event is read. And a withdrawn publisher is not hung up on
+    while its connection is up (the node link says it is withdrawn before
+    its last messages are out): it closes the connection itself once they
+    are, within its linger, or the subscriber hangs up after S_DRAIN_MS.
 
     Liveness without libzmq 4.3.4's heartbeat fault (zeromq/libzmq#3937,
     #4364, #4767, PR #4830). An engine whose receive pipe is full stops
@@ -56,16 +70,18 @@
 
 typedef colugo__peer_t s_peer_t;
 
-#define S_LINGER_MS 500            //  flush queued messages on close
-#define S_CONNECT_TIMEOUT_MS 2000  //  give up a TCP connect to a host cut off
-#define S_HANDSHAKE_MS 3000        //  drop a peer that accepts and stays silent
-#define S_REDIAL_MS 100            //  first dial again after a loss
-#define S_REDIAL_MAX_MS 8000       //  back-off for peers that keep failing
-#define S_DIALS_MAX 64             //  dials in progress per socket
-#define S_MIN_FRAME 65536          //  frames libzmq reads whole, at the least
-#define S_KEEPALIVE_IDLE_S 2       //  TCP keepalive: first probe after 2 s idle,
-#define S_KEEPALIVE_INTVL_S 1      //  then every second,
-#define S_KEEPALIVE_CNT 3          //  3 unanswered: the host is gone
+#define S_LINGER_MS 500               //  flush queued messages on close
+#define S_DRAIN_MS (2 * S_LINGER_MS)  //  a withdrawn peer's flush, at most
+#define S_RECONNECT_IVL_MS 3600000    //  libzmq's own reconnects: never in practice (see the top)
+#define S_CONNECT_TIMEOUT_MS 2000     //  give up a TCP connect to a host cut off
+#define S_HANDSHAKE_MS 3000           //  drop a peer that accepts and stays silent
+#define S_REDIAL_MS 100               //  first dial again after a loss
+#define S_REDIAL_MAX_MS 8000          //  back-off for peers that keep failing
+#define S_DIALS_MAX 64                //  dials in progress per socket
+#define S_MIN_FRAME 65536             //  frames libzmq reads whole, at the least
+#define S_KEEPALIVE_IDLE_S 2          //  TCP keepalive: first probe after 2 s idle,
+#define S_KEEPALIVE_INTVL_S 1         //  then every second,
+#define S_KEEPALIVE_CNT 3             //  3 unanswered: the host is gone
 
 typedef enum { S_QUEUED, S_DIALLING, S_UP, S_WAITING } s_state_t;
 
@@ -115,12 +131,13 @@ s_set (void *handle, int option, int value)
 }
 
 static const colugo__kind_t s_kinds [] = {
-    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, true, false, ZMQ_PUB, COLUGO_SUBSCRIBER},
-    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, false, false, ZMQ_PUB, COLUGO_PUBLISHER},
-    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, false, ZMQ_REP, COLUGO_SERVER},
-    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, false, ZMQ_REP, COLUGO_CLIENT},
-    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, true, 0, COLUGO__OUTBOX},
-    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, true, 0, COLUGO__INBOX},
+    {COLUGO_PUBLISHER, "publisher", ZMQ_PUB, true, true, false, false, ZMQ_PUB, COLUGO_SUBSCRIBER},
+    {COLUGO_SUBSCRIBER, "subscriber", ZMQ_SUB, false, false, false, true, ZMQ_PUB,
+     COLUGO_PUBLISHER},
+    {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, false, false, ZMQ_REP, COLUGO_SERVER},
+    {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, false, false, ZMQ_REP, COLUGO_CLIENT},
+    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, true, false, 0, COLUGO__OUTBOX},
+    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, true, false, 0, COLUGO__INBOX},
 };
 
 const colugo__kind_t *
@@ -241,7 +258,7 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
     s_set (self->handle, ZMQ_LINGER, S_LINGER_MS);
     s_set (self->handle, ZMQ_SNDHWM, env->queue_limit);
     s_set (self->handle, ZMQ_RCVHWM, pubsub ? 0 : env->queue_limit);
-    s_set (self->handle, ZMQ_RECONNECT_IVL, -1);  //  we dial again ourselves
+    s_set (self->handle, ZMQ_RECONNECT_IVL, S_RECONNECT_IVL_MS);  //  we dial again ourselves
     s_set (self->handle, ZMQ_CONNECT_TIMEOUT, S_CONNECT_TIMEOUT_MS);
     s_set (self->handle, ZMQ_HANDSHAKE_IVL, S_HANDSHAKE_MS);
     s_set (self->handle, ZMQ_TCP_KEEPALIVE, 1);
@@ -396,6 +413,8 @@ static void s_dial (colugo_socket_t *self, s_peer_t *peer);
 static void
 s_hang_up (colugo_socket_t *self, s_peer_t *peer)
 {
+    if (peer->connected && self->before_hang_up)
+        self->before_hang_up (self);  //  what the peer sent last stays (see the top)
     if (!self->dial || !self->dial (self, peer, false)) {
         zmq_disconnect (self->handle, peer->endpoint);
         colugo__socket_touch (self);  //  libzmq read the socket's commands
@@ -415,7 +434,7 @@ s_dial_next (colugo_socket_t *self)
 }
 
 //  Ends what the peer is doing now: a dial in progress, a wait in the
-//  queue or for the next dial. The connection, if any, stays.
+//  queue or for the next dial, a drain. The connection, if any, stays.
 static void
 s_peer_idle (colugo_socket_t *self, s_peer_t *peer)
 {
@@ -427,6 +446,9 @@ s_peer_idle (colugo_socket_t *self, s_peer_t *peer)
     if (peer->redial)
         colugo__timers_cancel (self->env->timers, peer->redial);
     peer->redial = 0;
+    if (peer->drain)
+        colugo__timers_cancel (self->env->timers, peer->drain);
+    peer->drain = 0;
     peer->state = S_WAITING;
 }
 
@@ -499,6 +521,47 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
     self->dialling++;
 }
 
+//  Lets go of a claim that has no references left: hangs up if it is the
+//  one dialled, then gives the endpoint's next claim its turn, or forgets
+//  the endpoint.
+static void
+s_drop_claim (colugo_socket_t *self, s_peer_t *peer, s_claim_t *claim)
+{
+    bool dialled = claim == zlistx_first (peer->claims);
+    if (dialled) {
+        s_peer_idle (self, peer);
+        s_hang_up (self, peer);
+        //  The monitor may not report a disconnect we asked for: say it
+        //  here, while the claim's names still stand.
+        s_set_connected (self, peer, false);
+    }
+    zlistx_delete (peer->claims, zlistx_find (peer->claims, claim));
+    if (zlistx_size (peer->claims) == 0) {
+        zhashx_delete (self->peers, peer->endpoint);
+        s_dial_next (self);
+    }
+    else if (dialled)
+        s_dial (self, peer);  //  the next claim's turn
+}
+
+//  A drained peer's connection ended (the publisher flushed what it had
+//  and closed), or the drain's time ran out: its withdrawn claim goes.
+static void
+s_end_drain (colugo_socket_t *self, s_peer_t *peer)
+{
+    s_drop_claim (self, peer, (s_claim_t *) zlistx_first (peer->claims));
+}
+
+static void
+s_on_drain_timeout (void *arg)
+{
+    s_peer_t *peer = (s_peer_t *) arg;
+    peer->drain = 0;
+    colugo__debug ("%s '%s': withdrawn peer %s did not close within %d ms: hanging up",
+                   peer->socket->kind->name, peer->socket->topic, peer->endpoint, S_DRAIN_MS);
+    s_end_drain (peer->socket, peer);
+}
+
 //  The listener refused the identity we asked for: the claim is false (a
 //  port reused, a record that names another service's endpoint). Give the
 //  next claim of this endpoint its turn.
@@ -567,6 +630,11 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
                    endpoint);
     if (!peer || peer->state == S_QUEUED || peer->state == S_WAITING)
         return;  //  an endpoint we have let go meanwhile, or a dial that ended
+    if (peer->drain) {
+        if (event & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED))
+            s_end_drain (self, peer);  //  flushed and closed by the publisher
+        return;
+    }
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && peer->state == S_DIALLING) {
         s_peer_idle (self, peer);
         peer->state = S_UP;
@@ -720,8 +788,18 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     s_claim_t *claim = peer ? s_find_claim (peer, identity, node_uuid) : NULL;
     if (claim) {
-        claim->refs++;
+        //  A drained service advertised again (a daemon's restart): its
+        //  connection is still up and still the one it names.
+        if (claim->refs++ == 0 && peer->drain) {
+            colugo__timers_cancel (self->env->timers, peer->drain);
+            peer->drain = 0;
+        }
         return 0;
+    }
+    if (peer && peer->drain) {
+        //  Another service names the endpoint now: the drained one is over.
+        s_end_drain (self, peer);
+        peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     }
     claim = calloc (1, sizeof *claim);
     if (!claim)
@@ -768,29 +846,28 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
 
 int
 colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
-                            const char *node_uuid)
+                            const char *node_uuid, bool withdrawn)
 {
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     s_claim_t *claim = peer ? s_find_claim (peer, identity, node_uuid) : NULL;
-    if (!claim)
+    if (!claim || claim->refs == 0)
         return COLUGO_ENOTFOUND;
     if (--claim->refs > 0)
         return 0;
-    bool dialled = claim == zlistx_first (peer->claims);
-    if (dialled) {
-        s_peer_idle (self, peer);
-        s_hang_up (self, peer);
-        //  The monitor may not report a disconnect we asked for: say it
-        //  here, while the claim's names still stand.
-        s_set_connected (self, peer, false);
+    //  A withdrawal travels faster than the data before it (the node link
+    //  tells at once, a publisher's socket flushes for up to its linger):
+    //  hanging up now would lose the end of its stream. The publisher that
+    //  closes ends the connection itself once the data is out.
+    if (withdrawn && self->kind->drains && peer->connected && zlistx_size (peer->claims) == 1) {
+        peer->drain = colugo__timers_add (self->env->timers, zclock_mono () + S_DRAIN_MS, 0,
+                                          s_on_drain_timeout, peer);
+        if (peer->drain) {
+            colugo__debug ("%s '%s': peer %s withdrawn: draining its connection", self->kind->name,
+                           self->topic, endpoint);
+            return 0;
+        }
     }
-    zlistx_delete (peer->claims, zlistx_find (peer->claims, claim));
-    if (zlistx_size (peer->claims) == 0) {
-        zhashx_delete (self->peers, endpoint);
-        s_dial_next (self);
-    }
-    else if (dialled)
-        s_dial (self, peer);  //  the next claim's turn
+    s_drop_claim (self, peer, claim);
     return 0;
 }
 
@@ -986,7 +1063,7 @@ colugo_socket_disconnect (colugo_socket_t *self, const char *endpoint)
 {
     if (!endpoint || s_is_binder (self))
         return COLUGO_EINVAL;
-    return colugo__socket_remove_peer (self, endpoint, "", "");
+    return colugo__socket_remove_peer (self, endpoint, "", "", false);
 }
 
 colugo_socket_stats_t

@@ -32,6 +32,7 @@ struct colugo_subscriber_t {
     size_t count;          //  in the ring
     uint64_t resume;       //  timer that delivers what a batch left
     uint64_t queue_drops;  //  since the last log line
+    bool delivering;       //  in the handler: the ring is in use
 };
 
 //  Doubles the ring (the messages move, in order): a quiet subscriber keeps
@@ -57,13 +58,15 @@ s_grow (colugo_subscriber_t *self)
 }
 
 //  Reads what libzmq holds into the ring; when the ring is full at the
-//  queue limit, the oldest message goes (counted as dropped).
-static void
+//  queue limit, the oldest message goes (counted as dropped). Returns how
+//  many it read.
+static int
 s_drain (colugo_subscriber_t *self)
 {
     zmq_msg_t message;
     zmq_msg_init (&message);
-    for (int i = 0; i < S_DRAIN_MAX; i++) {
+    int taken = 0;
+    for (; taken < S_DRAIN_MAX; taken++) {
         if (zmq_msg_recv (&message, self->base.handle, ZMQ_DONTWAIT) < 0)
             break;
         if (zmq_msg_more (&message)) {
@@ -99,6 +102,7 @@ s_drain (colugo_subscriber_t *self)
                                           "its publishers (oldest messages dropped)");
         self->queue_drops = 0;
     }
+    return taken;
 }
 
 static void s_on_resume (void *arg);
@@ -118,8 +122,10 @@ s_deliver (colugo_subscriber_t *self)
         self->head = (self->head + 1) % self->capacity;
         self->count--;
         self->base.stats.received++;
+        self->delivering = true;
         self->handler (self, self->base.topic, zmq_msg_data (message), zmq_msg_size (message),
                        self->arg);
+        self->delivering = false;
         if (self->base.dead)
             return;  //  closed from the handler: the ring goes with it
         zmq_msg_close (message);
@@ -155,6 +161,24 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  A publisher's connection is about to be hung up: what libzmq still holds
+//  of it would be dropped, so it moves into the ring first (where a full
+//  ring counts what it cannot keep), to be delivered from a timer. Not while
+//  the handler runs (it let go of an endpoint by hand): the ring is in use.
+static void
+s_before_hang_up (colugo_socket_t *socket)
+{
+    colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
+    if (self->delivering || !self->queue)
+        return;
+    //  Bounded: other publishers may keep sending meanwhile.
+    size_t rounds = self->limit / S_DRAIN_MAX + 2;
+    for (size_t i = 0; i < rounds && s_drain (self) == S_DRAIN_MAX; i++)
+        ;
+    if (self->count && !self->resume)
+        self->resume = colugo__timers_add (socket->env->timers, 0, 0, s_on_resume, self);
+}
+
 static void
 s_destroy_kind (colugo_socket_t *socket)
 {
@@ -179,6 +203,7 @@ colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
     }
     self->base.owner = self;
     self->base.on_readable = s_on_readable;
+    self->base.before_hang_up = s_before_hang_up;
     self->base.destroy_kind = s_destroy_kind;
     self->handler = handler;
     self->arg = arg;

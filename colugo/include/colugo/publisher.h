@@ -23,6 +23,8 @@ COLUGO_EXPORT colugo_socket_t *colugo_publisher_socket (colugo_publisher_t *self
 
 //  Withdraws the service at once; the socket is closed and freed
 //  once control returns to the event loop (or in colugo_node_destroy ()).
+//  What it sent before still reaches its subscribers (libzmq flushes it for
+//  up to 500 ms; they keep the connection until it closes).
 //  Safe on NULL; sets *self_p to NULL.
 COLUGO_EXPORT void colugo_publisher_destroy (colugo_publisher_t **self_p);
 
