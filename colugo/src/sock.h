@@ -153,9 +153,9 @@ int colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const 
 //  Drops one reference of that claim; the endpoint goes with its last one.
 //  With withdrawn (the service was withdrawn, not a hand-given endpoint
 //  let go), a socket of a kind that drains keeps a connection that is up
-//  until the peer closes it (what it sent before arrives) or for
-//  COLUGO__DRAIN_MS at most; the peer counts as connected meanwhile, as it
-//  is.
+//  until the peer closes it (what it sent before arrives) or for a second
+//  at most; the peer counts as connected meanwhile, as it is. Without,
+//  a claim drained already is let go at once.
 int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const char *identity,
                                 const char *node_uuid, bool withdrawn);
 

@@ -16,7 +16,7 @@
 
     The end of a stream. A connection that ends leaves in its libzmq pipe
     what the peer sent last and the socket has not read yet; a hang-up
-    (zmq_disconnect) drops that pipe unread. So a receiving socket reads
+    (zmq_disconnect) drops that pipe unread. So a subscriber reads
     what libzmq holds into a queue of its own before it hangs up
     (before_hang_up), and libzmq must not hang up by itself first: with
     ZMQ_RECONNECT_IVL -1 it does, at once, when a connection is lost
@@ -413,7 +413,8 @@ static void s_dial (colugo_socket_t *self, s_peer_t *peer);
 static void
 s_hang_up (colugo_socket_t *self, s_peer_t *peer)
 {
-    if (peer->connected && self->before_hang_up)
+    //  (A dial's handshake may have succeeded before its event is read.)
+    if ((peer->connected || peer->state == S_DIALLING) && self->before_hang_up)
         self->before_hang_up (self);  //  what the peer sent last stays (see the top)
     if (!self->dial || !self->dial (self, peer, false)) {
         zmq_disconnect (self->handle, peer->endpoint);
@@ -850,6 +851,10 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const c
 {
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, endpoint);
     s_claim_t *claim = peer ? s_find_claim (peer, identity, node_uuid) : NULL;
+    if (claim && claim->refs == 0 && peer->drain && !withdrawn) {
+        s_end_drain (self, peer);  //  let go at once after all
+        return 0;
+    }
     if (!claim || claim->refs == 0)
         return COLUGO_ENOTFOUND;
     if (--claim->refs > 0)
@@ -858,7 +863,8 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const c
     //  tells at once, a publisher's socket flushes for up to its linger):
     //  hanging up now would lose the end of its stream. The publisher that
     //  closes ends the connection itself once the data is out.
-    if (withdrawn && self->kind->drains && peer->connected && zlistx_size (peer->claims) == 1) {
+    bool up = peer->connected || peer->state == S_DIALLING;  //  (its event may be unread)
+    if (withdrawn && self->kind->drains && up && zlistx_size (peer->claims) == 1) {
         peer->drain = colugo__timers_add (self->env->timers, zclock_mono () + S_DRAIN_MS, 0,
                                           s_on_drain_timeout, peer);
         if (peer->drain) {

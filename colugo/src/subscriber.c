@@ -32,7 +32,6 @@ struct colugo_subscriber_t {
     size_t count;          //  in the ring
     uint64_t resume;       //  timer that delivers what a batch left
     uint64_t queue_drops;  //  since the last log line
-    bool delivering;       //  in the handler: the ring is in use
 };
 
 //  Doubles the ring (the messages move, in order): a quiet subscriber keeps
@@ -117,24 +116,27 @@ s_deliver (colugo_subscriber_t *self)
 {
     int64_t deadline = colugo__coarse_ms () + COLUGO__BATCH_MS;
     s_drain (self);
+    zmq_msg_t message;
+    zmq_msg_init (&message);
     while (self->count && !self->base.dead && !colugo__env_handler_rc (self->base.env)) {
-        zmq_msg_t *message = &self->queue [self->head];
+        //  Out of the ring first: the handler may let go of a peer, which
+        //  reads libzmq into the ring (s_before_hang_up).
+        zmq_msg_move (&message, &self->queue [self->head]);
         self->head = (self->head + 1) % self->capacity;
         self->count--;
         self->base.stats.received++;
-        self->delivering = true;
-        self->handler (self, self->base.topic, zmq_msg_data (message), zmq_msg_size (message),
+        self->handler (self, self->base.topic, zmq_msg_data (&message), zmq_msg_size (&message),
                        self->arg);
-        self->delivering = false;
+        zmq_msg_close (&message);
         if (self->base.dead)
             return;  //  closed from the handler: the ring goes with it
-        zmq_msg_close (message);
-        zmq_msg_init (message);
+        zmq_msg_init (&message);
         if (self->count == 0)
             s_drain (self);
         if (colugo__coarse_ms () >= deadline)
             break;
     }
+    zmq_msg_close (&message);  //  empty
     if (self->count && !self->base.dead && !self->resume)
         self->resume =
             colugo__timers_add (self->base.env->timers, zclock_mono () + 1, 0, s_on_resume, self);
@@ -163,13 +165,12 @@ s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
 
 //  A publisher's connection is about to be hung up: what libzmq still holds
 //  of it would be dropped, so it moves into the ring first (where a full
-//  ring counts what it cannot keep), to be delivered from a timer. Not while
-//  the handler runs (it let go of an endpoint by hand): the ring is in use.
+//  ring counts what it cannot keep), to be delivered from a timer.
 static void
 s_before_hang_up (colugo_socket_t *socket)
 {
     colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
-    if (self->delivering || !self->queue)
+    if (!self->queue)
         return;
     //  Bounded: other publishers may keep sending meanwhile.
     size_t rounds = self->limit / S_DRAIN_MAX + 2;
