@@ -682,18 +682,57 @@ s_match_method (const char *method, const char *rule)
     return msg;
 }
 
-static int
-s_add_match (colugo__browser_t *self, char **rule_p, const char *rule, int64_t deadline)
+//  AddMatch of a rule, sent now and answered later (s_match_end): the bus
+//  answers it itself, and in order, so it goes out with the call that
+//  needs it instead of taking a round trip of its own. NULL with *error
+//  set if it cannot be sent.
+static DBusPendingCall *
+s_match_begin (colugo__browser_t *self, const char *rule, int64_t deadline, int *error)
 {
-    char *copy = strdup (rule);
-    if (!copy)
-        return AVAHI_ERR_NO_MEMORY;
-    int error = s_call_void (self, s_match_method ("AddMatch", rule), deadline);
-    if (error)
-        free (copy);
-    else
-        *rule_p = copy;
+    DBusMessage *msg = s_match_method ("AddMatch", rule);
+    int64_t left = deadline - zclock_mono ();
+    DBusPendingCall *pending = NULL;
+    if (!msg)
+        *error = AVAHI_ERR_NO_MEMORY;
+    else if (left <= 0)
+        *error = AVAHI_ERR_TIMEOUT;
+    else if (!dbus_connection_send_with_reply (self->bus, msg, &pending, (int) left) || !pending)
+        *error = AVAHI_ERR_DBUS_ERROR;
+    if (msg)
+        dbus_message_unref (msg);
+    return pending;
+}
+
+//  Its answer (already in, after the reply to a later call): keeps a copy
+//  of the rule in *rule_p. Returns 0 or an Avahi error.
+static int
+s_match_end (DBusPendingCall **pending_p, char **rule_p, const char *rule)
+{
+    DBusPendingCall *pending = *pending_p;
+    *pending_p = NULL;
+    dbus_pending_call_block (pending);  //  bounded by the call's timeout
+    DBusMessage *reply = dbus_pending_call_steal_reply (pending);
+    dbus_pending_call_unref (pending);
+    int error = 0;
+    if (!reply)
+        error = AVAHI_ERR_TIMEOUT;
+    else if (dbus_message_get_type (reply) == DBUS_MESSAGE_TYPE_ERROR)
+        error = s_error_number (dbus_message_get_error_name (reply));
+    if (reply)
+        dbus_message_unref (reply);
+    if (!error && !(*rule_p = strdup (rule)))
+        error = AVAHI_ERR_NO_MEMORY;
     return error;
+}
+
+static void
+s_match_drop (DBusPendingCall **pending_p)
+{
+    if (*pending_p) {
+        dbus_pending_call_cancel (*pending_p);
+        dbus_pending_call_unref (*pending_p);
+        *pending_p = NULL;
+    }
 }
 
 //  Hello by hand: dbus_bus_register () would wait 25 s for a stalled bus.
@@ -1051,6 +1090,7 @@ colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol
                      colugo__browser_fn *fn, void *arg, int *error)
 {
     int64_t deadline = zclock_mono () + COLUGO__BROWSER_CALL_MS;
+    DBusPendingCall *owner = NULL, *signals = NULL, *resolvers = NULL;  //  AddMatch answers
     colugo__browser_t *self = calloc (1, sizeof *self);
     int rc = AVAHI_ERR_NO_MEMORY;
     if (!self)
@@ -1064,40 +1104,45 @@ colugo__browser_new (const AvahiPoll *api, AvahiIfIndex interface, AvahiProtocol
         || !(self->resolvers = zhashx_new ()) || !(self->preparing = zlistx_new ()))
         goto fail;
     //  The daemon's exit is watched from before the browser exists, and the
-    //  browser's signals from before it starts.
-    char rule [S_RULE_MAX];
+    //  browser's signals from before it starts: the bus handles a
+    //  connection's messages in order, so each AddMatch goes out just
+    //  before the call it must precede, and its answer is read after
+    //  that call's (three round trips, not six).
+    static const char owner_rule [] =
+        "type='signal',sender='" DBUS_SERVICE_DBUS "',path='" DBUS_PATH_DBUS
+        "',interface='" DBUS_INTERFACE_DBUS "',member='NameOwnerChanged',arg0='" S_AVAHI_NAME "'";
+    char rule [S_RULE_MAX], resolver_rule [S_RULE_MAX];
     if ((rc = s_connect (self, deadline))
-        || (rc = s_add_match (self, &self->owner_rule,
-                              "type='signal',sender='" DBUS_SERVICE_DBUS "',path='" DBUS_PATH_DBUS
-                              "',interface='" DBUS_INTERFACE_DBUS
-                              "',member='NameOwnerChanged',arg0='" S_AVAHI_NAME "'",
-                              deadline))
-        || (rc = s_prepare (self, flags, deadline)))
+        || !(owner = s_match_begin (self, owner_rule, deadline, &rc))
+        || (rc = s_prepare (self, flags, deadline))
+        || (rc = s_match_end (&owner, &self->owner_rule, owner_rule)))
         goto fail;
+    //  The browser's signals, and those of every resolver made on this
+    //  connection, from this daemon (colugo__resolver_new () then needs no
+    //  call of its own).
     if (snprintf (rule, sizeof rule, "type='signal',sender='%s',interface='%s',path='%s'",
                   self->daemon, S_AVAHI_BROWSER, self->path)
-        >= (int) sizeof rule) {
+            >= (int) sizeof rule
+        || snprintf (resolver_rule, sizeof resolver_rule,
+                     "type='signal',sender='%s',interface='%s'", self->daemon, S_AVAHI_RESOLVER)
+               >= (int) sizeof resolver_rule) {
         rc = AVAHI_ERR_DBUS_ERROR;
         goto fail;
     }
-    if ((rc = s_add_match (self, &self->browser_rule, rule, deadline)))
-        goto fail;
-    //  The signals of every resolver made on this connection, from this
-    //  daemon (colugo__resolver_new () then needs no call of its own).
-    if (snprintf (rule, sizeof rule, "type='signal',sender='%s',interface='%s'", self->daemon,
-                  S_AVAHI_RESOLVER)
-        >= (int) sizeof rule) {
-        rc = AVAHI_ERR_DBUS_ERROR;
-        goto fail;
-    }
-    if ((rc = s_add_match (self, &self->resolver_rule, rule, deadline))
-        || (rc = s_start (self, deadline)))
+    if (!(signals = s_match_begin (self, rule, deadline, &rc))
+        || !(resolvers = s_match_begin (self, resolver_rule, deadline, &rc))
+        || (rc = s_start (self, deadline))
+        || (rc = s_match_end (&signals, &self->browser_rule, rule))
+        || (rc = s_match_end (&resolvers, &self->resolver_rule, resolver_rule)))
         goto fail;
     //  Signals that came while we waited for replies.
     if (dbus_connection_get_dispatch_status (self->bus) == DBUS_DISPATCH_DATA_REMAINS)
         s_request_dispatch (self);
     return self;
 fail:
+    s_match_drop (&owner);
+    s_match_drop (&signals);
+    s_match_drop (&resolvers);
     if (self)
         s_destroy (self);
     *error = rc;
