@@ -355,6 +355,74 @@ Test (socket, what_a_closing_peer_sent_arrives)
     close (report [0]);
 }
 
+//  A dial libzmq is silent about: its connecter cannot make a socket (no
+//  descriptor left) and emits no event, so nothing would ever say the dial
+//  failed. The socket dials again by itself once the dial's deadline (15 s)
+//  has passed.
+typedef struct {
+    colugo_node_t *node;
+    int ups;
+} silent_t;
+
+static void
+on_silent_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
+                   size_t size, void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    (void) data;
+    (void) size;
+    (void) arg;
+}
+
+static void
+on_silent_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, void *arg)
+{
+    (void) socket;
+    (void) peer;
+    silent_t *self = (silent_t *) arg;
+    if (connected && ++self->ups == 1)
+        colugo_node_stop (self->node);
+}
+
+Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
+{
+    zsock_t *publisher = zsock_new_pub ("tcp://127.0.0.1:*");
+    cr_assert_not_null (publisher);
+    char *last = zsock_last_endpoint (publisher);  //  ours to free
+    cr_assert_not_null (last);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "%s", last);
+    free (last);
+    colugo_node_t *node = s_node ("silent", NULL);
+    silent_t self = {.node = node};
+    colugo_node_add_delayed (node, 25000, on_stop, NULL);
+    colugo_subscriber_t *subscriber =
+        colugo_node_add_subscriber (node, "silent", on_silent_message, NULL);
+    colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
+    //  No descriptor left above the lowest free one while libzmq's I/O
+    //  thread tries to make the dial's socket.
+    struct rlimit saved, tight;
+    cr_assert_eq (getrlimit (RLIMIT_NOFILE, &saved), 0);
+    int lowest = dup (0);
+    cr_assert_geq (lowest, 0);
+    close (lowest);
+    tight = saved;
+    tight.rlim_cur = (rlim_t) lowest;
+    cr_assert_eq (setrlimit (RLIMIT_NOFILE, &tight), 0);
+    int rc = colugo_socket_connect (colugo_subscriber_socket (subscriber), endpoint);
+    usleep (300 * 1000);
+    cr_assert_eq (setrlimit (RLIMIT_NOFILE, &saved), 0);
+    cr_assert_eq (rc, 0);
+    long long started = zclock_mono ();
+    colugo_node_start (node);
+    long long took = zclock_mono () - started;
+    cr_log_info ("a dial libzmq was silent about: connected %lld ms later", took);
+    cr_assert_eq (self.ups, 1, "the dial was never made again");
+    colugo_node_destroy (&node);
+    zsock_destroy (&publisher);
+}
+
 #define S_SILENT 1100
 
 //  The child: S_SILENT listeners that never accept (the kernel completes

@@ -59,7 +59,7 @@ typedef struct {
     zlistx_t *claims;   //  services naming this endpoint; the first is dialled
     int state;          //  queued, dialling, up, or waiting to dial again
     void *queued;       //  handle in the socket's dial queue
-    uint64_t redial;    //  timer that dials again
+    uint64_t redial;    //  timer that dials again, or ends a dial libzmq is silent about
     uint64_t drain;     //  withdrawn, connected: timer that hangs up at the latest
     unsigned failures;  //  dials in a row that ended before a handshake
 } colugo__peer_t;

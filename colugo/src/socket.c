@@ -75,13 +75,18 @@ typedef colugo__peer_t s_peer_t;
 #define S_RECONNECT_IVL_MS 3600000    //  libzmq's own reconnects: never in practice (see the top)
 #define S_CONNECT_TIMEOUT_MS 2000     //  give up a TCP connect to a host cut off
 #define S_HANDSHAKE_MS 3000           //  drop a peer that accepts and stays silent
-#define S_REDIAL_MS 100               //  first dial again after a loss
-#define S_REDIAL_MAX_MS 8000          //  back-off for peers that keep failing
-#define S_DIALS_MAX 64                //  dials in progress per socket
-#define S_MIN_FRAME 65536             //  frames libzmq reads whole, at the least
-#define S_KEEPALIVE_IDLE_S 2          //  TCP keepalive: first probe after 2 s idle,
-#define S_KEEPALIVE_INTVL_S 1         //  then every second,
-#define S_KEEPALIVE_CNT 3             //  3 unanswered: the host is gone
+//  A dial libzmq says nothing of for this long ended unseen (its connecter
+//  emits no event when it cannot make a socket, EMFILE say): dial again.
+//  Three times what its connect and handshake timeouts allow, for a loaded
+//  machine whose events come late.
+#define S_DIAL_DEADLINE_MS (3 * (S_CONNECT_TIMEOUT_MS + S_HANDSHAKE_MS))
+#define S_REDIAL_MS 100        //  first dial again after a loss
+#define S_REDIAL_MAX_MS 8000   //  back-off for peers that keep failing
+#define S_DIALS_MAX 64         //  dials in progress per socket
+#define S_MIN_FRAME 65536      //  frames libzmq reads whole, at the least
+#define S_KEEPALIVE_IDLE_S 2   //  TCP keepalive: first probe after 2 s idle,
+#define S_KEEPALIVE_INTVL_S 1  //  then every second,
+#define S_KEEPALIVE_CNT 3      //  3 unanswered: the host is gone
 
 typedef enum { S_QUEUED, S_DIALLING, S_UP, S_WAITING } s_state_t;
 
@@ -485,6 +490,26 @@ s_schedule_dial (colugo_socket_t *self, s_peer_t *peer, bool failed)
     s_set_connected (self, peer, false);
 }
 
+static void s_end_drain (colugo_socket_t *self, s_peer_t *peer);
+
+static void
+s_on_dial_deadline (void *arg)
+{
+    s_peer_t *peer = (s_peer_t *) arg;
+    colugo_socket_t *self = peer->socket;
+    peer->redial = 0;
+    unsigned suppressed;
+    if (colugo__ratelimit (&self->peer_log, &suppressed))
+        colugo__warn ("%s '%s': no answer from libzmq about the dial of %s in %d ms: dialling "
+                      "again (%u more not logged)",
+                      self->kind->name, self->topic, peer->endpoint, S_DIAL_DEADLINE_MS,
+                      suppressed);
+    if (peer->drain)
+        s_end_drain (self, peer);  //  withdrawn meanwhile: no dial again
+    else
+        s_schedule_dial (self, peer, true);
+}
+
 static void
 s_dial (colugo_socket_t *self, s_peer_t *peer)
 {
@@ -520,6 +545,9 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
                    peer->node_name);
     peer->state = S_DIALLING;
     self->dialling++;
+    //  (Any event of the dial ends the wait: s_peer_idle cancels it.)
+    peer->redial = colugo__timers_add (self->env->timers, zclock_mono () + S_DIAL_DEADLINE_MS, 0,
+                                       s_on_dial_deadline, peer);
 }
 
 //  Lets go of a claim that has no references left: hangs up if it is the
