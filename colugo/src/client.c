@@ -542,10 +542,8 @@ s_read (colugo_client_t *self, void *handle, s_server_t *server)
 }
 
 static int
-s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_readable (void *arg)
 {
-    (void) loop;
-    (void) reader;
     colugo_client_t *self = (colugo_client_t *) arg;
     s_read (self, self->base.handle, NULL);
     return 0;

@@ -100,10 +100,10 @@ s_advertise_each (colugo_socket_t *socket, void *arg)
 static int
 s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
 {
-    if (colugo__socket_start (socket, self->loop))
+    if (colugo__socket_start (socket))
         return COLUGO_EZMQ;
     if (colugo__u64map_put (&self->sockets, socket->id, socket)) {
-        colugo__socket_stop (socket, self->loop);
+        colugo__socket_stop (socket);
         return COLUGO_ENOMEM;
     }
     colugo__match_local (&self->sockets, socket, true);
@@ -129,7 +129,7 @@ s_remove_socket (void *node, colugo_socket_t *socket)
     socket->destroy_kind = NULL;
     if (s_is_binder (socket))
         colugo__match_local (&self->sockets, socket, false);
-    colugo__socket_stop (socket, self->loop);
+    colugo__socket_stop (socket);
     socket->dead = true;
     //  Freed from the loop: zloop may still dispatch to it in this pass, and
     //  the callback that closed it may still be using it.

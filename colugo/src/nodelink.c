@@ -320,10 +320,8 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 }
 
 static int
-s_on_inbox (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_inbox (void *arg)
 {
-    (void) loop;
-    (void) reader;
     colugo__nodelink_t *self = ((s_box_t *) arg)->link;
     colugo__batch_t batch = colugo__batch_start ();
     while (colugo__batch_more (&batch)) {
@@ -342,10 +340,8 @@ s_on_inbox (zloop_t *loop, zsock_t *reader, void *arg)
 //  every inbox (an XPUB cannot address one); receivers take repeats as no
 //  change.
 static int
-s_on_outbox (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_outbox (void *arg)
 {
-    (void) loop;
-    (void) reader;
     colugo__nodelink_t *self = ((s_box_t *) arg)->link;
     bool subscribed = false;
     colugo__batch_t batch = colugo__batch_start ();
@@ -400,7 +396,7 @@ s_offer_destructor (void **item)
 }
 
 static colugo_socket_t *
-s_box_new (colugo__nodelink_t *self, colugo_kind_t kind, zloop_reader_fn *on_readable)
+s_box_new (colugo__nodelink_t *self, colugo_kind_t kind, int (*on_readable) (void *))
 {
     s_box_t *box = calloc (1, sizeof *box);
     if (!box)
@@ -409,7 +405,7 @@ s_box_new (colugo__nodelink_t *self, colugo_kind_t kind, zloop_reader_fn *on_rea
     box->base.owner = box;
     box->base.on_readable = on_readable;
     if (colugo__socket_init (&box->base, self->env, kind, "(node link)", NULL)
-        || colugo__socket_start (&box->base, self->env->loop)) {
+        || colugo__socket_start (&box->base)) {
         colugo__socket_free (&box->base);
         return NULL;
     }
@@ -422,7 +418,7 @@ s_box_destroy (colugo__nodelink_t *self, colugo_socket_t **box_p)
     colugo_socket_t *box = *box_p;
     if (!box)
         return;
-    colugo__socket_stop (box, self->env->loop);
+    colugo__socket_stop (box);
     box->dead = true;
     //  Freed from the loop: zloop may still dispatch to it in this pass.
     if (colugo__reaper_defer (self->env->reaper, colugo__socket_free, box))

@@ -265,10 +265,8 @@ s_request (colugo_server_t *self, zmq_msg_t *frames, size_t count, bool complete
 }
 
 static int
-s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_readable (void *arg)
 {
-    (void) loop;
-    (void) reader;
     colugo_server_t *self = (colugo_server_t *) arg;
     colugo__batch_t batch = colugo__batch_start ();
     while (!self->base.dead && colugo__batch_more (&batch)) {

@@ -101,7 +101,7 @@ struct colugo_socket_t {
     colugo__ratelimit_t peer_log;  //  for peers that are not who they claim
     bool dead;                     //  closed; memory waits for the reaper
     //  Set by the kind of socket:
-    zloop_reader_fn *on_readable;  //  reads messages, owner as argument
+    int (*on_readable) (void *owner);  //  reads messages; non-zero ends the loop
     //  Before a connected peer is hung up: reads what libzmq holds into the
     //  kind's own queue, without calling the application (a hang-up drops
     //  what the peer's pipe still holds).
@@ -129,9 +129,9 @@ int colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_
 //  Frees what init made (after the node unregistered the socket).
 void colugo__socket_fini (colugo_socket_t *self);
 //  Registers the socket's readers on the loop (its node's poller).
-int colugo__socket_start (colugo_socket_t *self, zloop_t *loop);
+int colugo__socket_start (colugo_socket_t *self);
 //  Unregisters them.
-void colugo__socket_stop (colugo_socket_t *self, zloop_t *loop);
+void colugo__socket_stop (colugo_socket_t *self);
 //  After a send on the socket, or a read outside its reader: it is served
 //  again if it has input (ZMQ_FD does not signal what those took in).
 void colugo__socket_touch (colugo_socket_t *self);

@@ -754,14 +754,13 @@ s_on_readable (void *arg)
     colugo_socket_t *self = (colugo_socket_t *) arg;
     if (self->dead)
         return 0;  //  closed earlier in this pass of the loop
-    int rc = self->on_readable (self->env->loop, self->zsock, self->owner);
+    int rc = self->on_readable (self->owner);
     return rc ? rc : colugo__env_handler_rc (self->env);
 }
 
 int
-colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
+colugo__socket_start (colugo_socket_t *self)
 {
-    (void) loop;
     colugo__poller_t *poller = self->env->poller;
     void *monitor = zsock_resolve (self->monitor);
     if (colugo__poller_add (poller, monitor, s_on_monitor, self))
@@ -777,9 +776,8 @@ colugo__socket_start (colugo_socket_t *self, zloop_t *loop)
 }
 
 void
-colugo__socket_stop (colugo_socket_t *self, zloop_t *loop)
+colugo__socket_stop (colugo_socket_t *self)
 {
-    (void) loop;
     colugo__poller_remove (self->env->poller, zsock_resolve (self->monitor));
     if (self->monitor_retry)
         colugo__timers_cancel (self->env->timers, self->monitor_retry);

@@ -155,10 +155,8 @@ s_on_resume (void *arg)
 }
 
 static int
-s_on_readable (zloop_t *loop, zsock_t *reader, void *arg)
+s_on_readable (void *arg)
 {
-    (void) loop;
-    (void) reader;
     s_deliver ((colugo_subscriber_t *) arg);
     return 0;
 }
