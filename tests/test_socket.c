@@ -307,13 +307,6 @@ on_tail_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected
         colugo_node_stop (self->node);
 }
 
-static void
-on_tail_deadline (colugo_node_t *node, void *arg)
-{
-    (void) arg;
-    colugo_node_stop (node);
-}
-
 //  A peer that sends and closes: what it sent arrives, though the
 //  connection is gone before the application has read it (libzmq drops a
 //  connection's unread messages when its endpoint is let go, and lets it
@@ -331,7 +324,7 @@ Test (socket, what_a_closing_peer_sent_arrives)
     cr_assert_eq (read (report [0], &port, sizeof port), (ssize_t) sizeof port);
     tail_t self = {.go = go [1], .closed = report [0], .last = -1};
     self.node = s_node ("tail", NULL);
-    colugo_node_add_delayed (self.node, DEADLINE_MS, on_tail_deadline, &self);
+    colugo_node_add_delayed (self.node, DEADLINE_MS, on_stop, NULL);
     colugo_subscriber_t *subscriber =
         colugo_node_add_subscriber (self.node, "tail", on_tail_message, &self);
     colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_tail_peer, &self);
@@ -360,20 +353,9 @@ Test (socket, what_a_closing_peer_sent_arrives)
 //  failed. The socket dials again by itself once the dial's deadline (15 s)
 //  has passed.
 typedef struct {
-    colugo_node_t *node;
+    fixture_t base;  //  first: on_message counts into it
     int ups;
 } silent_t;
-
-static void
-on_silent_message (colugo_subscriber_t *subscriber, const char *topic, const void *data,
-                   size_t size, void *arg)
-{
-    (void) subscriber;
-    (void) topic;
-    (void) data;
-    (void) size;
-    (void) arg;
-}
 
 static void
 on_silent_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connected, void *arg)
@@ -382,7 +364,7 @@ on_silent_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connect
     (void) peer;
     silent_t *self = (silent_t *) arg;
     if (connected && ++self->ups == 1)
-        colugo_node_stop (self->node);
+        colugo_node_stop (self->base.node);
 }
 
 Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
@@ -395,10 +377,10 @@ Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
     snprintf (endpoint, sizeof endpoint, "%s", last);
     free (last);
     colugo_node_t *node = s_node ("silent", NULL);
-    silent_t self = {.node = node};
+    silent_t self = {.base.node = node};
     colugo_node_add_delayed (node, 25000, on_stop, NULL);
     colugo_subscriber_t *subscriber =
-        colugo_node_add_subscriber (node, "silent", on_silent_message, NULL);
+        colugo_node_add_subscriber (node, "silent", on_message, &self.base);
     colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
     //  No descriptor left above the lowest free one while libzmq's I/O
     //  thread tries to make the dial's socket.

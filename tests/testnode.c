@@ -239,7 +239,7 @@ on_publish (colugo_node_t *node, void *arg)
                        ? snprintf (message, sizeof message, "%s:%ld", self->prefix, self->sent++)
                        : snprintf (message, sizeof message, "%ld", self->sent++);
         if (self->padded) {
-            memset (self->padded, 0, self->pad_size);
+            memset (self->padded, 0, sizeof message);  //  the rest stays zero
             memcpy (self->padded, message, (size_t) size);
             colugo_publisher_send (self->publisher, self->padded, self->pad_size);
         }
@@ -536,7 +536,7 @@ main (int argc, char *argv [])
             case 'P': self.prefix = optarg; break;
             case 'z':
                 self.pad_size = (size_t) atol (optarg);
-                self.padded = self.pad_size >= 128 ? malloc (self.pad_size) : NULL;
+                self.padded = self.pad_size >= 128 ? calloc (1, self.pad_size) : NULL;
                 break;
             case 's': self.sleep_ms = atol (optarg); break;
             case 'i': self.interval_ms = atol (optarg); break;

@@ -150,7 +150,6 @@ struct colugo__dnssd {
     bool closing;             //  Avahi's objects are freed already
     AvahiTimeout *reconnect;
     AvahiTimeout *services_soon;  //  at start: services are browsed after node records
-    bool services_due;            //  they are answered: on the next turn
     AvahiTimeout *connect_soon;   //  at start: avahi-client connects after the first look
     bool settled;                 //  the first look is answered
     bool node_cache_told;         //  the node browser told what the cache holds
@@ -301,6 +300,15 @@ s_after (colugo__dnssd_t *self, int64_t ms, AvahiTimeoutCallback fn, void *arg)
     if (!timeout)
         s_log (self, COLUGO_LOG_ERROR, "out of memory: a discovery timer is lost");
     return timeout;
+}
+
+//  Moves a timer to ms from now.
+static void
+s_reschedule (colugo__dnssd_t *self, AvahiTimeout *timeout, int64_t ms)
+{
+    struct timeval when;
+    avahi_elapse_time (&when, (unsigned) ms, 0);
+    self->api->timeout_update (timeout, &when);
 }
 
 static void
@@ -1515,21 +1523,12 @@ s_on_services_soon (AvahiTimeout *timeout, void *arg)
 static void
 s_connect_when_settled (colugo__dnssd_t *self)
 {
-    if (self->services_soon && !self->services_due && self->node_cache_told
-        && self->slots [1].resolving == 0) {
-        self->services_due = true;
-        s_cancel (self, &self->services_soon);
-        self->services_soon = s_after (self, 0, s_on_services_soon, self);
-        if (!self->services_soon)
-            s_browse (self);  //  no timer: at once, then
-    }
+    if (self->services_soon && self->node_cache_told && self->slots [1].resolving == 0)
+        s_reschedule (self, self->services_soon, 0);
     if (self->connect_soon && !self->settled && self->node_cache_told && self->cache_told
         && self->slots [0].resolving + self->slots [1].resolving == 0) {
         self->settled = true;
-        s_cancel (self, &self->connect_soon);
-        self->connect_soon = s_after (self, S_CONNECT_SETTLED_MS, s_on_connect_soon, self);
-        if (!self->connect_soon)
-            s_connect_first (self);  //  no timer: at once, then
+        s_reschedule (self, self->connect_soon, S_CONNECT_SETTLED_MS);
     }
 }
 

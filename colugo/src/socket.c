@@ -413,13 +413,20 @@ s_take_claim (s_peer_t *peer)
 
 static void s_dial (colugo_socket_t *self, s_peer_t *peer);
 
+//  Whether the peer's connection may be up: connected, or dialling (its
+//  handshake may have succeeded before its event is read).
+static bool
+s_maybe_up (const s_peer_t *peer)
+{
+    return peer->connected || peer->state == S_DIALLING;
+}
+
 //  Lets go of a peer's endpoint in libzmq (on the kind's own socket if it
 //  dialled it there): libzmq does not dial it again by itself.
 static void
 s_hang_up (colugo_socket_t *self, s_peer_t *peer)
 {
-    //  (A dial's handshake may have succeeded before its event is read.)
-    if ((peer->connected || peer->state == S_DIALLING) && self->before_hang_up)
+    if (s_maybe_up (peer) && self->before_hang_up)
         self->before_hang_up (self);  //  what the peer sent last stays (see the top)
     if (!self->dial || !self->dial (self, peer, false)) {
         zmq_disconnect (self->handle, peer->endpoint);
@@ -889,8 +896,7 @@ colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, const c
     //  tells at once, a publisher's socket flushes for up to its linger):
     //  hanging up now would lose the end of its stream. The publisher that
     //  closes ends the connection itself once the data is out.
-    bool up = peer->connected || peer->state == S_DIALLING;  //  (its event may be unread)
-    if (withdrawn && self->kind->drains && up && zlistx_size (peer->claims) == 1) {
+    if (withdrawn && self->kind->drains && s_maybe_up (peer) && zlistx_size (peer->claims) == 1) {
         peer->drain = colugo__timers_add (self->env->timers, zclock_mono () + S_DRAIN_MS, 0,
                                           s_on_drain_timeout, peer);
         if (peer->drain) {
