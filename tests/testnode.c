@@ -10,7 +10,8 @@
         testnode latesub TOPIC [-n count]   (a second subscriber added later)
     pub also takes -b burst (messages per tick) and -P prefix (payloads
     "<prefix>:<n>") and -z size (payloads padded with NULs to size bytes,
-    which MSG lines do not print); sub takes -s ms (sleep that long in each message
+    which MSG lines do not print) and -Q n (the first tick that publishes
+    is the first with n subscribers connected); sub takes -s ms (sleep that long in each message
     callback: a slow application);
     and, with any of them: -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
@@ -79,6 +80,7 @@ typedef struct {
     long received;
     long exit_code;
     long burst;          //  -b: messages per tick
+    long wait_for;       //  -Q: subscribers connected before the first tick
     const char *prefix;  //  -P: payload prefix
     long sleep_ms;       //  -s: time spent in each message callback
     char *padded;        //  -z: the payload, padded to pad_size
@@ -233,6 +235,9 @@ static void
 on_publish (colugo_node_t *node, void *arg)
 {
     test_node_t *self = (test_node_t *) arg;
+    size_t subscribers = colugo_socket_peer_count (colugo_publisher_socket (self->publisher));
+    if (self->sent == 0 && subscribers < (size_t) self->wait_for)
+        return;
     for (long burst = 0; burst < (self->burst > 0 ? self->burst : 1); burst++) {
         char message [128];
         int size = self->prefix
@@ -251,7 +256,6 @@ on_publish (colugo_node_t *node, void *arg)
         if (self->late)
             colugo_publisher_send (self->late, message, (size_t) size);
     }
-    size_t subscribers = colugo_socket_peer_count (colugo_publisher_socket (self->publisher));
     if (subscribers != self->subscribers && strcmp (self->mode, "pub") == 0) {
         self->subscribers = subscribers;
         s_line ("SUBSCRIBERS %zu", subscribers);
@@ -520,7 +524,8 @@ main (int argc, char *argv [])
     bool again = false;         //  -a
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:z:wha")) != -1) {
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:z:Q:wha"))
+           != -1) {
         switch (option) {
             case 'C':
                 fork_ms = atol (optarg);
@@ -533,6 +538,7 @@ main (int argc, char *argv [])
                 break;
             case 'a': again = true; break;
             case 'b': self.burst = atol (optarg); break;
+            case 'Q': self.wait_for = atol (optarg); break;
             case 'P': self.prefix = optarg; break;
             case 'z':
                 self.pad_size = (size_t) atol (optarg);
