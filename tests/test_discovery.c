@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,32 @@ Test (discovery, a_kept_listing_of_addresses_refuses_only_when_fresh)
     cr_assert_not_null (colugo__address_check (&kept, lo, &away, false));
     colugo__host_addresses_free (&kept);
     cr_assert_null (kept.list);
+}
+
+//  A record of this host names loopback only at an address of this network
+//  namespace (dnssd_thread.c): not at a container's host's, whose daemon a
+//  container may share.
+Test (discovery, only_this_namespaces_addresses_are_ours)
+{
+    int lo = (int) if_nametoindex ("lo");
+    cr_assert_gt (lo, 0);
+    AvahiAddress loopback = s_address ("127.0.0.1"), other = s_address ("127.3.2.1"),
+                 away = s_address ("198.51.100.77");
+    colugo__host_addresses_t kept = {0};
+    cr_assert_null (colugo__address_check (&kept, lo, &loopback, false));
+    cr_assert (colugo__address_ours (&kept, &loopback));
+    cr_assert (colugo__address_ours (&kept, &other));
+    cr_assert_not (colugo__address_ours (&kept, &away));
+    cr_assert_not (colugo__address_ours (&kept, NULL));
+    //  Every IPv4 address of every interface here is ours.
+    for (struct ifaddrs *entry = kept.list; entry; entry = entry->ifa_next)
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET) {
+            AvahiAddress address = {.proto = AVAHI_PROTO_INET};
+            address.data.ipv4.address =
+                ((const struct sockaddr_in *) entry->ifa_addr)->sin_addr.s_addr;
+            cr_assert (colugo__address_ours (&kept, &address), "%s", entry->ifa_name);
+        }
+    colugo__host_addresses_free (&kept);
 }
 
 Test (discovery, addresses_must_fit_the_interface_they_came_from)

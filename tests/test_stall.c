@@ -76,8 +76,12 @@ Test (stall, publish_while_stalled, .fini = s_cont)
 Test (stall, browse_while_stalled, .fini = s_cont)
 {
     //  A node starts, and so browses, while the daemon is stopped; a
-    //  publisher that was there before is found once it answers.
+    //  publisher that was there before is found once it answers. Through
+    //  DNS-SD alone, as from another host: the publisher does not mark
+    //  itself for the nodes on this host (COLUGO_HOST_NODES=0).
+    setenv ("COLUGO_HOST_NODES", "0", 1);
     proc_t *pub = proc_testnode ("pub", "stall.b", "-i", "50", NULL);
+    unsetenv ("COLUGO_HOST_NODES");
     cr_assert_not_null (proc_expect (pub, "READY", 5000));
     usleep (500 * 1000);  //  published
     avahi_ctl ("sigstop");
@@ -88,6 +92,39 @@ Test (stall, browse_while_stalled, .fini = s_cont)
     long long resumed = proc_now_ms ();
     avahi_ctl ("sigcont");
     s_found_then_gap ("browse during a stall", sub, "MSG ", resumed, sub);
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+}
+
+Test (stall, a_node_on_this_host_is_found_by_its_mark_while_stalled, .fini = s_cont)
+{
+    //  The same start during a stall, with the publisher marked for the
+    //  nodes on this host (hostnodes.h): the subscriber finds it at once,
+    //  through its link, without the daemon; once the daemon answers, the
+    //  record confirms the notice and nothing goes down.
+    proc_t *pub = proc_testnode ("pub", "stall.m", "-i", "50", NULL);
+    cr_assert_not_null (proc_expect (pub, "READY", 5000));
+    usleep (500 * 1000);  //  published
+    avahi_ctl ("sigstop");
+    long long stopped = proc_now_ms ();
+    proc_t *sub = proc_testnode ("sub", "stall.m", "-G", "10", NULL);
+    cr_assert_not_null (proc_expect (sub, "UP ", 2000), "not found by its mark in 2 s");
+    cr_assert_not_null (proc_expect (sub, "MSG ", 1000));
+    cr_log_info ("found by its mark %lld ms after the daemon stopped", proc_now_ms () - stopped);
+    long long left = STALL_MS - (proc_now_ms () - stopped);
+    if (left > 0)
+        usleep ((useconds_t) left * 1000);
+    avahi_ctl ("sigcont");
+    //  The notice's grace is 5 s from the start: past it, a notice that the
+    //  record did not confirm would go (and the connection with it).
+    const char *line = proc_expect (sub, "DOWN ", 6000);
+    cr_assert_null (line, "the link's notice was not confirmed by the record: %s",
+                    line ? line : "");
+    proc_kill (sub, SIGTERM);
+    line = proc_expect (sub, "MAXGAP ", 5000);
+    cr_assert_not_null (line);
+    cr_assert_lt (atol (line + 7), GAP_MAX_MS);
+    cr_assert_geq (proc_wait (sub, 5000), 0);
     proc_destroy (&sub);
     proc_destroy (&pub);
 }

@@ -38,6 +38,7 @@
 #define S_DOUBT_MS 60000        //  a name told of whose record did not appear: no grace again
 #define S_NAMES_MAX 16384       //  names held (records seen, notices): a bound on floods
 #define S_CHECK_MS 250          //  how often provisional notices are looked at
+#define S_HOLD_MS 20            //  the first look waits at most this for the host's links
 
 //  A command that waits for room in the pipe: the message's bytes.
 typedef struct {
@@ -97,6 +98,7 @@ struct colugo__discovery {
     bool stalled;       //  the stall is reported, its end not yet
     int64_t stall_ms;   //  how long the reported stall lasted, so far
     int state;          //  the thread's first answer (colugo__dnssd_state_t), 0 before
+    bool present;       //  a daemon is there (COLUGO__DNSSD_PRESENT): notices count
     colugo__discovery_stats_t stats;
 };
 
@@ -228,7 +230,8 @@ s_settle (colugo__discovery_t *self, const char *name, s_entry_t *entry)
     const s_service_t *up = NULL;
     if (entry->record && now >= entry->withdrawn_until)
         up = entry->record;
-    else if (entry->notice && (entry->seen || (!entry->confirmed && now < entry->grace_until)))
+    else if (entry->notice && self->present
+             && (entry->seen || (!entry->confirmed && now < entry->grace_until)))
         up = entry->notice;
     if (up && entry->reported && s_same (up, entry->reported))
         return;
@@ -396,51 +399,66 @@ s_on_notice (void *arg, colugo__service_event_t event, const colugo__service_t *
     s_settle (self, service->name, entry);
 }
 
-//  Notices whose record did not appear in time go (counted), and services
-//  withdrawn whose record never went are no longer held back.
+typedef void (s_entry_fn) (colugo__discovery_t *self, const char *name, s_entry_t *entry,
+                           int64_t now);
+
+//  Calls fn for every entry, over a copy of the names: fn may settle an
+//  entry, which frees it when it holds nothing.
 static void
-s_on_check (void *arg)
+s_each_entry (colugo__discovery_t *self, s_entry_fn *fn)
 {
-    colugo__discovery_t *self = (colugo__discovery_t *) arg;
     int64_t now = zclock_mono ();
     zlistx_t *names = zhashx_keys (self->entries);
     for (const char *name = names ? (const char *) zlistx_first (names) : NULL; name;
          name = (const char *) zlistx_next (names)) {
         s_entry_t *entry = (s_entry_t *) zhashx_lookup (self->entries, name);
-        if (!entry)
-            continue;
-        bool settle = false;
-        if (entry->notice && !entry->seen && (entry->confirmed || now >= entry->grace_until)) {
-            if (!entry->confirmed) {
-                self->stats.notices_unconfirmed++;
-                unsigned suppressed;
-                char escaped [160];
-                if (colugo__ratelimit (&self->notice_log, &suppressed))
-                    colugo__warn (
-                        "service '%s' was told of by node '%s', but its DNS-SD record did "
-                        "not appear within %d ms: let go (%u more not shown)",
-                        colugo__escape (name, escaped, sizeof escaped),
-                        entry->notice->service.node_name, S_NOTICE_GRACE_MS, suppressed);
-            }
-            free (entry->notice);
-            entry->notice = NULL;
-            s_noticed (self, name, false);
-            entry->doubted_until = entry->confirmed ? 0 : now + S_DOUBT_MS;
-            settle = true;
-        }
-        if (entry->doubted_until && now >= entry->doubted_until) {
-            entry->doubted_until = 0;
-            settle = true;  //  an entry that held only the doubt goes
-        }
-        if (entry->withdrawn_until && now >= entry->withdrawn_until) {
-            entry->withdrawn_until = 0;
-            s_noticed (self, name, false);
-            settle = true;
-        }
-        if (settle)
-            s_settle (self, name, entry);
+        if (entry)
+            fn (self, name, entry, now);
     }
     zlistx_destroy (&names);
+}
+
+//  A notice whose record did not appear in time goes (counted), and a
+//  service withdrawn whose record never went is no longer held back.
+static void
+s_check_entry (colugo__discovery_t *self, const char *name, s_entry_t *entry, int64_t now)
+{
+    bool settle = false;
+    if (entry->notice && !entry->seen && self->present
+        && (entry->confirmed || now >= entry->grace_until)) {
+        if (!entry->confirmed) {
+            self->stats.notices_unconfirmed++;
+            unsigned suppressed;
+            char escaped [160];
+            if (colugo__ratelimit (&self->notice_log, &suppressed))
+                colugo__warn ("service '%s' was told of by node '%s', but its DNS-SD record did "
+                              "not appear within %d ms: let go (%u more not shown)",
+                              colugo__escape (name, escaped, sizeof escaped),
+                              entry->notice->service.node_name, S_NOTICE_GRACE_MS, suppressed);
+        }
+        free (entry->notice);
+        entry->notice = NULL;
+        s_noticed (self, name, false);
+        entry->doubted_until = entry->confirmed ? 0 : now + S_DOUBT_MS;
+        settle = true;
+    }
+    if (entry->doubted_until && now >= entry->doubted_until) {
+        entry->doubted_until = 0;
+        settle = true;  //  an entry that held only the doubt goes
+    }
+    if (entry->withdrawn_until && now >= entry->withdrawn_until) {
+        entry->withdrawn_until = 0;
+        s_noticed (self, name, false);
+        settle = true;
+    }
+    if (settle)
+        s_settle (self, name, entry);
+}
+
+static void
+s_on_check (void *arg)
+{
+    s_each_entry ((colugo__discovery_t *) arg, s_check_entry);
 }
 
 //  --------------------------------------------------------------------------
@@ -496,6 +514,27 @@ s_node_up (colugo__discovery_t *self, colugo__frame_reader_t *reader)
     colugo__nodelink_link (self->link, endpoint, identity, uuid, node_name);
 }
 
+//  A daemon is there: the notices held until now count from now on, each
+//  with its grace from now (a record can only appear from now). Without a
+//  daemon, a notice from a node on this host (found by its mark) would be
+//  up for its grace and then let go, every time: not worth a connection.
+static void
+s_present_entry (colugo__discovery_t *self, const char *name, s_entry_t *entry, int64_t now)
+{
+    if (entry->notice && !entry->confirmed && now >= entry->doubted_until)
+        entry->grace_until = now + S_NOTICE_GRACE_MS;
+    s_settle (self, name, entry);
+}
+
+static void
+s_present (colugo__discovery_t *self)
+{
+    if (self->present)
+        return;
+    self->present = true;
+    s_each_entry (self, s_present_entry);
+}
+
 static void
 s_dispatch (colugo__discovery_t *self, const uint8_t *data, size_t size)
 {
@@ -523,6 +562,8 @@ s_dispatch (colugo__discovery_t *self, const uint8_t *data, size_t size)
     }
     else if (kind == COLUGO__DNSSD_NODE_UP)
         s_node_up (self, &reader);
+    else if (kind == COLUGO__DNSSD_PRESENT)
+        s_present (self);
     else if (kind == COLUGO__DNSSD_STATE) {
         uint64_t state = colugo__frame_get_number (&reader);
         if (!reader.bad && !self->state)
@@ -654,6 +695,19 @@ s_on_watchdog (void *arg)
     self->stall_ms = busy;
 }
 
+//  Every node on this host found by its mark has written to us: the first
+//  look at the daemon may start.
+static void
+s_on_linked (void *arg)
+{
+    colugo__discovery_t *self = (colugo__discovery_t *) arg;
+    if (!self->thread)
+        return;
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_BEGIN);
+    s_command (self, &frame);
+}
+
 //  --------------------------------------------------------------------------
 //  The seam
 
@@ -678,10 +732,23 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
         return COLUGO_ENOMEM;
     }
     zlistx_set_destructor (self->outbox, s_free_item);
+    //  The link first: it dials the nodes on this host at once, found by
+    //  their marks (hostnodes.h).
+    self->link =
+        config->env ? colugo__nodelink_new (config->env, s_on_notice, s_on_linked, self) : NULL;
+    //  Their handshakes and notices then come before the first look at the
+    //  daemon, which needs them less: its D-Bus calls (and dbus-daemon's
+    //  and avahi-daemon's work for them) ran on the same cores, and a new
+    //  publisher's first message at a subscriber on this host took 24 ms
+    //  (median; 18 held; bench/run's discovery section). The hold is only
+    //  where the loop runs at once (a node that waits for no daemon first).
+    size_t pending = self->link ? colugo__nodelink_host_nodes_pending (self->link) : 0;
     colugo__dnssd_config_t thread_config = {.node_uuid = config->node_uuid,
                                             .node_name = config->node_name,
                                             .wait_for_daemon = config->wait_for_daemon,
-                                            .debug = colugo__log_enabled (COLUGO_LOG_DEBUG)};
+                                            .debug = colugo__log_enabled (COLUGO_LOG_DEBUG),
+                                            .hold_ms =
+                                                pending && config->wait_for_daemon ? S_HOLD_MS : 0};
     self->thread = colugo__dnssd_start (&thread_config, &self->commands, &self->events);
     zmq_pollitem_t item = {NULL, self->events, ZMQ_POLLIN, 0};
     if (!self->thread || zloop_poller (config->loop, &item, s_on_events, self)) {
@@ -696,7 +763,6 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
                                       s_on_check, self);
     //  The node record goes out first, then the services (the node browser
     //  is started first too: dnssd_thread.c).
-    self->link = config->env ? colugo__nodelink_new (config->env, s_on_notice, self) : NULL;
     if (self->link) {
         colugo__frame_t frame;
         colugo__frame_init (&frame, COLUGO__DNSSD_PUBLISH_NODE);

@@ -752,6 +752,52 @@ s_hello (colugo__browser_t *self, int64_t deadline)
     return error;
 }
 
+int
+colugo__dnssd_daemon_present (void)
+{
+    const char *address = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
+    DBusError error;
+    dbus_error_init (&error);
+    DBusConnection *bus =
+        dbus_connection_open_private (address && *address ? address : S_SYSTEM_BUS_DEFAULT, &error);
+    dbus_error_free (&error);
+    if (!bus)
+        return 0;  //  no bus: no daemon on it either
+    dbus_connection_set_exit_on_disconnect (bus, FALSE);
+    int present = -1;
+    DBusMessage *hello = s_bus_method ("Hello");
+    DBusMessage *reply = hello ? dbus_connection_send_with_reply_and_block (
+                             bus, hello, COLUGO__BROWSER_CALL_MS, &error)
+                               : NULL;
+    dbus_error_free (&error);
+    if (reply) {
+        dbus_message_unref (reply);
+        const char *name = S_AVAHI_NAME;
+        DBusMessage *ask = s_bus_method ("NameHasOwner");
+        if (ask && !dbus_message_append_args (ask, DBUS_TYPE_STRING, &name, DBUS_TYPE_INVALID)) {
+            dbus_message_unref (ask);
+            ask = NULL;
+        }
+        reply = ask ? dbus_connection_send_with_reply_and_block (bus, ask, COLUGO__BROWSER_CALL_MS,
+                                                                 &error)
+                    : NULL;
+        dbus_error_free (&error);
+        dbus_bool_t owned = FALSE;
+        if (reply
+            && dbus_message_get_args (reply, NULL, DBUS_TYPE_BOOLEAN, &owned, DBUS_TYPE_INVALID))
+            present = owned ? 1 : 0;
+        if (reply)
+            dbus_message_unref (reply);
+        if (ask)
+            dbus_message_unref (ask);
+    }
+    if (hello)
+        dbus_message_unref (hello);
+    dbus_connection_close (bus);
+    dbus_connection_unref (bus);
+    return present;
+}
+
 static int
 s_connect (colugo__browser_t *self, int64_t deadline)
 {

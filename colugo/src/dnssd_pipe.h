@@ -25,6 +25,7 @@ typedef enum {
     COLUGO__DNSSD_QUIT,      //  (nothing)
     COLUGO__DNSSD_PUBLISH_NODE,  //  id, port, socket_id: the node record
     COLUGO__DNSSD_NOTICED,       //  name, on: told of directly, do not resolve (while on)
+    COLUGO__DNSSD_BEGIN,         //  (nothing): the first look may start (hold_ms)
     //  Thread to loop
     COLUGO__DNSSD_UP,         //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
                               //  type, identity, verified_endpoint
@@ -36,6 +37,7 @@ typedef enum {
     COLUGO__DNSSD_UNSEEN,     //  name: no longer
     COLUGO__DNSSD_NODE_UP,    //  name, node_uuid, node_name, endpoint, identity
     COLUGO__DNSSD_NODE_DOWN,  //  name
+    COLUGO__DNSSD_PRESENT,    //  (nothing): a daemon is there (said once)
 } colugo__dnssd_kind_t;
 
 //  What the thread knows of the daemon, for the loop's first answer.

@@ -375,3 +375,18 @@ colugo__address_check (colugo__host_addresses_t *addresses, int interface,
         colugo__host_addresses_free (&fresh);
     return why;
 }
+
+bool
+colugo__address_ours (const colugo__host_addresses_t *addresses, const AvahiAddress *address)
+{
+    if (!address || address->proto != AVAHI_PROTO_INET)
+        return false;
+    uint32_t wanted = address->data.ipv4.address;  //  network order
+    if ((ntohl (wanted) >> 24) == 127)
+        return true;
+    for (struct ifaddrs *entry = addresses ? addresses->list : NULL; entry; entry = entry->ifa_next)
+        if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET
+            && ((const struct sockaddr_in *) entry->ifa_addr)->sin_addr.s_addr == wanted)
+            return true;
+    return false;
+}

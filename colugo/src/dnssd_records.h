@@ -102,6 +102,11 @@ void colugo__host_addresses_free (colugo__host_addresses_t *self);
 const char *colugo__address_check (colugo__host_addresses_t *addresses, int interface,
                                    const AvahiAddress *address, bool local);
 
+//  Whether address is one of this network namespace's own (in the listing
+//  that colugo__address_check just used), or a loopback one: then this
+//  host's loopback reaches what listens there on every address.
+bool colugo__address_ours (const colugo__host_addresses_t *addresses, const AvahiAddress *address);
+
 //  Copies a network-supplied string for the log: bytes outside printable
 //  ASCII as \xNN, cut (marked "...") to fit size. Returns buffer.
 const char *colugo__escape (const char *text, char *buffer, size_t size);

@@ -134,6 +134,8 @@ struct colugo__dnssd {
     char *node_name;
     bool wait_for_daemon;
     bool debug;
+    int hold_ms;        //  the first look waits for BEGIN this long at most
+    bool present_told;  //  COLUGO__DNSSD_PRESENT sent
     AvahiSimplePoll *simple_poll;
     const AvahiPoll *api;
     AvahiWatch *command_watch;
@@ -149,6 +151,7 @@ struct colugo__dnssd {
     bool quit;                //  the loop let go: end
     bool closing;             //  Avahi's objects are freed already
     AvahiTimeout *reconnect;
+    AvahiTimeout *hold;           //  at start: the first look waits for the host's links
     AvahiTimeout *services_soon;  //  at start: services are browsed after node records
     AvahiTimeout *connect_soon;   //  at start: avahi-client connects after the first look
     bool settled;                 //  the first look is answered
@@ -267,6 +270,19 @@ s_send_state (colugo__dnssd_t *self, colugo__dnssd_state_t state)
     colugo__frame_t frame;
     colugo__frame_init (&frame, COLUGO__DNSSD_STATE);
     colugo__frame_put_number (&frame, (uint64_t) state);
+    s_send (self, &frame);
+}
+
+//  Tells the loop, once, that a daemon is there: it holds the notices of
+//  other nodes until then (discovery.c).
+static void
+s_tell_present (colugo__dnssd_t *self)
+{
+    if (self->present_told)
+        return;
+    self->present_told = true;
+    colugo__frame_t frame;
+    colugo__frame_init (&frame, COLUGO__DNSSD_PRESENT);
     s_send (self, &frame);
 }
 
@@ -783,6 +799,24 @@ s_report (colugo__dnssd_t *self, s_remote_t *remote, const colugo__frame_t *fram
         memcpy (remote->reported, frame->data, frame->size);
 }
 
+//  Where a record points: its address, or loopback for a record of this
+//  host (avahi-daemon's own, at an address of this network namespace: not
+//  a container's host, say, whose daemon it shares) that names a Colugo
+//  socket, which listens on every address. The nodes on this host link
+//  over loopback (they find each other by their marks too: hostnodes.h),
+//  so their notices come from 127.0.0.1, and a record must name the same
+//  endpoint as its notice.
+static void
+s_record_address (colugo__dnssd_t *self, const AvahiAddress *address, AvahiLookupResultFlags flags,
+                  bool colugo, char *text, size_t size)
+{
+    if (colugo && (flags & AVAHI_LOOKUP_RESULT_LOCAL)
+        && colugo__address_ours (&self->addresses, address))
+        snprintf (text, size, "127.0.0.1");
+    else
+        avahi_address_snprint (text, size, address);
+}
+
 //  A node record: where the node's inbox listens (nodelink.h).
 static void
 s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, const char *host,
@@ -805,7 +839,7 @@ s_judge_node (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface,
     }
     char text [AVAHI_ADDRESS_STR_MAX], endpoint [AVAHI_ADDRESS_STR_MAX + 16],
         identity [COLUGO__UUID_MAX + 24];
-    avahi_address_snprint (text, sizeof text, address);
+    s_record_address (self, address, flags, true, text, sizeof text);
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", text, port);
     snprintf (identity, sizeof identity, "%s:%llu", uuid, (unsigned long long) socket_id);
     colugo__frame_t frame;
@@ -846,7 +880,8 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     }
     char text [AVAHI_ADDRESS_STR_MAX], endpoint [AVAHI_ADDRESS_STR_MAX + 16],
         verified [AVAHI_ADDRESS_STR_MAX + 16] = "", identity [COLUGO__UUID_MAX + 24] = "";
-    avahi_address_snprint (text, sizeof text, address);
+    s_record_address (self, address, flags, record.verified_port && record.socket_id, text,
+                      sizeof text);
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", text, port);
     if (record.verified_port)
         snprintf (verified, sizeof verified, "tcp://%s:%u", text, record.verified_port);
@@ -1411,6 +1446,7 @@ s_on_client (AvahiClient *client, AvahiClientState state, void *arg)
                 s_log (self, COLUGO_LOG_INFO, "avahi-daemon is running now");
             if (!self->was_running)
                 s_send_state (self, COLUGO__DNSSD_RUNNING);
+            s_tell_present (self);
             self->was_running = true;
             self->sweep_after_browse = self->lost;
             self->lost = false;
@@ -1580,6 +1616,38 @@ s_on_noticed_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
     }
 }
 
+//  Browsing first, on connections of our own: a node that starts hears of
+//  the nodes running within a few milliseconds, then of the services, and
+//  avahi-client (publishing, and browsing where the daemon has no Server2)
+//  connects once that first look is answered (s_connect_when_settled).
+static void
+s_first_look (colugo__dnssd_t *self)
+{
+    s_cancel (self, &self->hold);
+    s_browse_type (self, &self->node_browser, &self->failed_node_browser, COLUGO__NODE_SERVICE_TYPE,
+                   false);
+    if (self->node_browser.fast) {
+        self->services_soon = s_after (self, S_SERVICES_AFTER_MS, s_on_services_soon, self);
+        self->connect_soon = s_after (self, S_CONNECT_AFTER_MS, s_on_connect_soon, self);
+    }
+    else {
+        s_browse (self);
+        s_connect_first (self);
+    }
+}
+
+//  The nodes on this host that the node found by their marks (hostnodes.h)
+//  did not all answer over their links in time: look anyway.
+static void
+s_on_hold_over (AvahiTimeout *timeout, void *arg)
+{
+    (void) timeout;
+    colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
+    s_log (self, COLUGO_LOG_DEBUG, "the first look waited %d ms for the links on this host",
+           self->hold_ms);
+    s_first_look (self);
+}
+
 static void
 s_on_commands (AvahiWatch *watch, int fd, AvahiWatchEvent events, void *arg)
 {
@@ -1603,6 +1671,10 @@ s_on_commands (AvahiWatch *watch, int fd, AvahiWatchEvent events, void *arg)
             s_on_publish_node_command (self, &reader);
         else if (kind == COLUGO__DNSSD_NOTICED)
             s_on_noticed_command (self, &reader);
+        else if (kind == COLUGO__DNSSD_BEGIN) {
+            if (self->hold)
+                s_first_look (self);
+        }
         else {  //  QUIT, the loop closed its end, or an error
             self->quit = true;
             avahi_simple_poll_quit (self->simple_poll);
@@ -1637,21 +1709,15 @@ s_thread_main (void *arg)
     sigset_t all;
     sigfillset (&all);
     pthread_sigmask (SIG_BLOCK, &all, NULL);
-    //  Browsing first, on connections of our own: a node that starts hears
-    //  of the nodes running within a few milliseconds, then of the
-    //  services, and avahi-client (publishing, and browsing where the
-    //  daemon has no Server2) connects once that first look is answered
-    //  (s_connect_when_settled).
-    s_browse_type (self, &self->node_browser, &self->failed_node_browser, COLUGO__NODE_SERVICE_TYPE,
-                   false);
-    if (self->node_browser.fast) {
-        self->services_soon = s_after (self, S_SERVICES_AFTER_MS, s_on_services_soon, self);
-        self->connect_soon = s_after (self, S_CONNECT_AFTER_MS, s_on_connect_soon, self);
-    }
-    else {
-        s_browse (self);
-        s_connect_first (self);
-    }
+    //  One question to dbus-daemon (not to avahi-daemon, which may be
+    //  stalled): is there a daemon at all? Else avahi-client says so when it
+    //  runs.
+    if (colugo__dnssd_daemon_present () == 1)
+        s_tell_present (self);
+    if (self->hold_ms > 0)
+        self->hold = s_after (self, self->hold_ms, s_on_hold_over, self);
+    if (!self->hold)
+        s_first_look (self);
     while (!self->quit) {
         s_send_stats (self);
         if (avahi_simple_poll_iterate (self->simple_poll, -1) != 0)
@@ -1709,6 +1775,7 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     self->node_name = strdup (config->node_name);
     self->wait_for_daemon = config->wait_for_daemon;
     self->debug = config->debug;
+    self->hold_ms = config->hold_ms;
     self->publications = zlistx_new ();
     self->remotes = zhashx_new ();
     self->noticed = zhashx_new ();

@@ -17,6 +17,10 @@ typedef struct {
     const char *node_name;
     bool wait_for_daemon;  //  no daemon: keep trying (else just report it)
     bool debug;            //  send debug log lines too
+    //  When > 0, the first look at the daemon waits for COLUGO__DNSSD_BEGIN
+    //  this long at most: the nodes on this host, found by their marks, are
+    //  linked first (discovery.c says why).
+    int hold_ms;
 } colugo__dnssd_config_t;
 
 //  Starts the thread. *commands and *events get the loop's ends of the

@@ -14,14 +14,17 @@
     every node still publishes, bring what was lost.
 */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <avahi-common/domain.h>
 #include <avahi-common/malloc.h>
 #include <avahi-common/strlst.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "colugo/error.h"
 #include "dnssd_records.h"
+#include "hostnodes.h"
 #include "nodelink.h"
 #include "sock.h"
 
@@ -58,10 +61,13 @@ struct colugo__nodelink {
     colugo_socket_t *inbox;
     colugo_socket_t *outbox;
     colugo__notice_fn *fn;
+    colugo__linked_fn *linked;
     void *arg;
+    zhashx_t *pending;  //  uuids of the nodes on this host found at the start, not heard yet
     zlistx_t *offers;   //  s_offer_t, ours
     zhashx_t *learned;  //  node uuid -> s_learned_t
     uint64_t sweep;     //  timer
+    int mark;           //  our mark for the nodes on this host (hostnodes.h), or -1
     char inbox_id [24];
     char inbox_port [8];
     colugo__nodelink_stats_t stats;
@@ -219,6 +225,48 @@ s_learn (colugo__nodelink_t *self, const char *uuid, const char *name, const cha
     colugo__error ("out of memory: node '%s' is not dialled back", name);
 }
 
+//  A node on this host, from its mark: dialled as one that wrote to us,
+//  over loopback (where its records point too: dnssd_thread.c).
+static void
+s_on_mark (void *arg, const char *uuid, uint64_t socket_id, uint16_t port)
+{
+    colugo__nodelink_t *self = (colugo__nodelink_t *) arg;
+    s_learn (self, uuid, uuid, "127.0.0.1", socket_id, port);
+    zhashx_insert (self->pending, uuid, (void *) 1);
+}
+
+//  Marks this node, then dials the nodes marked before it: of two nodes
+//  that start at once, the second to look finds the first.
+static void
+s_mark_and_look (colugo__nodelink_t *self)
+{
+    self->mark = -1;
+    if (!colugo__hostnodes_enabled ())
+        return;
+    self->mark =
+        colugo__hostnodes_mark (self->env->node_uuid, self->inbox->id, self->inbox->verified_port);
+    if (self->mark < 0)
+        colugo__warn ("node link: cannot mark this node for the nodes on this host (%s): they "
+                      "find it through DNS-SD only",
+                      strerror (errno));
+    int64_t started = zclock_usecs ();
+    colugo__hostnodes_look_t look;
+    if (colugo__hostnodes_look (self->env->node_uuid, s_on_mark, self, &look)) {
+        colugo__warn ("node link: cannot list the nodes on this host (%s): it finds them "
+                      "through DNS-SD only",
+                      strerror (errno));
+        return;
+    }
+    colugo__debug ("node link: %zu nodes on this host found by their marks in %lld us", look.found,
+                   (long long) (zclock_usecs () - started));
+    if (look.malformed || look.over) {
+        self->stats.notices_invalid += look.malformed + look.over;
+        colugo__warn ("node link: %zu malformed marks of nodes on this host, %zu over the "
+                      "bound of %d: ignored",
+                      look.malformed, look.over, COLUGO__HOSTNODES_MAX);
+    }
+}
+
 static void
 s_on_service (colugo__nodelink_t *self, const char *uuid, const char *from, const char *address,
               zmq_msg_t *frames)
@@ -293,6 +341,11 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
+    if (zhashx_size (self->pending) && zhashx_lookup (self->pending, uuid)) {
+        zhashx_delete (self->pending, uuid);
+        if (zhashx_size (self->pending) == 0 && self->linked)
+            self->linked (self->arg);
+    }
     colugo__debug ("node link: %s from node '%s' at %s, %d services", magic, name, address,
                    (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
     s_learn (self, uuid, *name ? name : uuid, address, socket_id, port);
@@ -427,21 +480,25 @@ s_box_destroy (colugo__nodelink_t *self, colugo_socket_t **box_p)
 }
 
 colugo__nodelink_t *
-colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, void *arg)
+colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_fn *linked,
+                      void *arg)
 {
     colugo__nodelink_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    self->mark = -1;
     self->env = env;
     self->fn = fn;
+    self->linked = linked;
     self->arg = arg;
     self->offers = zlistx_new ();
     self->learned = zhashx_new ();
+    self->pending = zhashx_new ();
     if (self->offers)
         zlistx_set_destructor (self->offers, s_offer_destructor);
     if (self->learned)
         zhashx_set_destructor (self->learned, s_learned_destructor);
-    if (self->offers && self->learned) {
+    if (self->offers && self->learned && self->pending) {
         self->inbox = s_box_new (self, COLUGO__INBOX, s_on_inbox);
         self->outbox = s_box_new (self, COLUGO__OUTBOX, s_on_outbox);
     }
@@ -453,6 +510,7 @@ colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, void *arg)
     }
     snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
     snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
+    s_mark_and_look (self);
     self->sweep =
         colugo__timers_add (env->timers, zclock_mono () + S_SWEEP_MS, S_SWEEP_MS, s_on_sweep, self);
     return self;
@@ -478,10 +536,13 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
             offer = (s_offer_t *) zlistx_next (self->offers);
         }
     }
+    if (self->mark >= 0)
+        close (self->mark);
     s_box_destroy (self, &self->inbox);
     s_box_destroy (self, &self->outbox);
     zlistx_destroy (&self->offers);
     zhashx_destroy (&self->learned);
+    zhashx_destroy (&self->pending);
     free (self);
     *self_p = NULL;
 }
@@ -547,6 +608,12 @@ colugo__nodelink_unlink (colugo__nodelink_t *self, const char *endpoint, const c
 {
     colugo__socket_remove_peer (self->outbox, endpoint, identity, node_uuid, false);
     self->stats.nodes = zhashx_size (self->outbox->peers);
+}
+
+size_t
+colugo__nodelink_host_nodes_pending (colugo__nodelink_t *self)
+{
+    return zhashx_size (self->pending);
 }
 
 colugo__nodelink_stats_t

@@ -27,6 +27,7 @@
 #define COLUGO__NODELINK_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "discovery.h"
 #include "env.h"
@@ -44,8 +45,18 @@ typedef struct {
     uint64_t nodes;            //  nodes linked to, now
 } colugo__nodelink_stats_t;
 
-//  Binds the inbox; NULL when it cannot (logged).
-colugo__nodelink_t *colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, void *arg);
+//  Called once every node on this host found by its mark (hostnodes.h) at
+//  the start has written to us (its links are up both ways), if any was.
+typedef void (colugo__linked_fn) (void *arg);
+
+//  Binds the inbox, marks the node and dials the nodes on this host; NULL
+//  when it cannot bind (logged).
+colugo__nodelink_t *colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn,
+                                          colugo__linked_fn *linked, void *arg);
+
+//  The nodes on this host that the start found and that have not written
+//  to us yet.
+size_t colugo__nodelink_host_nodes_pending (colugo__nodelink_t *self);
 void colugo__nodelink_destroy (colugo__nodelink_t **self_p);
 
 //  What the node record advertises: the inbox's verified port and id.
