@@ -2,7 +2,8 @@
     what a line of /proc/net/unix parses to, that a mark is listed while
     its socket lives and not after (however its process ends), and the
     bound on a look. Other processes on this machine may hold marks too:
-    every assertion is about this test's own names.
+    every assertion is about this test's own names, and the tests run one
+    at a time (a flood of one would spill over the bound of another's look).
 */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -86,11 +87,17 @@ s_on_mark (void *arg, const char *uuid, uint64_t id, uint16_t port)
     found->port = port;
 }
 
+//  The marks of this test's prefix in one look. Over the bound, which one
+//  a look takes depends on the kernel's order: with that many marks of
+//  other processes on this machine, a count means nothing.
 static size_t
 s_look (const char *own, s_found_t *found, colugo__hostnodes_look_t *look)
 {
     *found = (s_found_t){0};
     cr_assert_eq (colugo__hostnodes_look (own, s_on_mark, found, look), 0);
+    if (look->over)
+        cr_skip_test ("more than %d marks of other processes on this machine",
+                      COLUGO__HOSTNODES_MAX);
     return found->seen;
 }
 
@@ -175,9 +182,9 @@ Test (hostnodes, a_look_takes_a_bounded_number_of_marks)
     cr_assert_eq (bind (forged, (struct sockaddr *) &address,
                         (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + length)),
                   0);
-    s_found_t found;
+    s_found_t found = {0};
     colugo__hostnodes_look_t look;
-    s_look ("", &found, &look);
+    cr_assert_eq (colugo__hostnodes_look ("", s_on_mark, &found, &look), 0);
     cr_assert_eq (look.found, COLUGO__HOSTNODES_MAX);
     cr_assert_geq (look.over, 44);
     cr_assert_geq (look.malformed, 1);

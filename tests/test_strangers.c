@@ -4,11 +4,16 @@
     own (scripts/colugo-netns), where only loopback exists: 127/8 is on the
     link, 192.0.2.0/24 (TEST-NET-1) is on no network here.
 */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "proc.h"
 
@@ -200,4 +205,63 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
     cr_assert_geq (unconfirmed, 2, "%s", stats);
     proc_destroy (&impostor);
     proc_destroy (&victim);
+}
+
+//  A local stranger's marks (hostnodes.h): names of nodes that are not
+//  there, and one with a real publisher's uuid, all pointing at a listener
+//  that takes connections and says nothing (the handshake waits for its
+//  timeout). A new subscriber takes only a bounded number of them, says so,
+//  and still finds the publisher (by its record, if its mark is not among
+//  those taken).
+static int
+s_mark (const char *uuid, int port)
+{
+    struct sockaddr_un address = {.sun_family = AF_UNIX};
+    int length = snprintf (address.sun_path + 1, sizeof address.sun_path - 1,
+                           "colugo-node/1/%s/1/%d", uuid, port);
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_geq (fd, 0);
+    cr_assert_eq (bind (fd, (struct sockaddr *) &address,
+                        (socklen_t) (offsetof (struct sockaddr_un, sun_path) + 1 + length)),
+                  0);
+    return fd;
+}
+
+Test (strangers, forged_marks_of_nodes_on_this_host_do_not_stop_discovery)
+{
+    int silent = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t size = sizeof at;
+    cr_assert_eq (bind (silent, (struct sockaddr *) &at, size), 0);
+    cr_assert_eq (listen (silent, 512), 0);
+    cr_assert_eq (getsockname (silent, (struct sockaddr *) &at, &size), 0);
+    int port = ntohs (at.sin_port);
+
+    proc_t *pub = proc_testnode ("pub", "strangers.marks", "-i", "20", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char uuid [64];
+    snprintf (uuid, sizeof uuid, "%.*s", (int) strcspn (ready + 6, " \n"), ready + 6);
+    enum { S_FORGED = 100 };
+    int marks [S_FORGED + 1];
+    marks [0] = s_mark (uuid, port);  //  the publisher's uuid, elsewhere
+    for (int i = 1; i <= S_FORGED; i++) {
+        char forged [64];
+        snprintf (forged, sizeof forged, "f0f0f0f0-0000-4000-8000-%012d", i);
+        marks [i] = s_mark (forged, port);
+    }
+    long long started = proc_now_ms ();
+    setenv ("COLUGO_LOG", "warn", 1);
+    proc_t *sub = proc_testnode ("sub", "strangers.marks", "-n", "3", NULL);
+    unsetenv ("COLUGO_LOG");
+    cr_assert_not_null (proc_expect_text (sub, "over the bound", 5000),
+                        "the marks over the bound are not told");
+    cr_assert_not_null (proc_expect (sub, "DONE", FIND_MS), "the publisher was not found");
+    cr_log_info ("%d forged marks: the publisher found in %lld ms", S_FORGED + 1,
+                 proc_now_ms () - started);
+    proc_destroy (&sub);
+    proc_destroy (&pub);
+    for (int i = 0; i <= S_FORGED; i++)
+        close (marks [i]);
+    close (silent);
 }

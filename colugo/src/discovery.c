@@ -424,9 +424,10 @@ static void
 s_check_entry (colugo__discovery_t *self, const char *name, s_entry_t *entry, int64_t now)
 {
     bool settle = false;
-    if (entry->notice && !entry->seen && self->present
-        && (entry->confirmed || now >= entry->grace_until)) {
-        if (!entry->confirmed) {
+    if (entry->notice && !entry->seen && (entry->confirmed || now >= entry->grace_until)) {
+        //  Without a daemon the notice was never up, and its record could
+        //  not appear: it goes quietly (its node tells again when linked).
+        if (!entry->confirmed && self->present) {
             self->stats.notices_unconfirmed++;
             unsigned suppressed;
             char escaped [160];
@@ -439,7 +440,7 @@ s_check_entry (colugo__discovery_t *self, const char *name, s_entry_t *entry, in
         free (entry->notice);
         entry->notice = NULL;
         s_noticed (self, name, false);
-        entry->doubted_until = entry->confirmed ? 0 : now + S_DOUBT_MS;
+        entry->doubted_until = entry->confirmed || !self->present ? 0 : now + S_DOUBT_MS;
         settle = true;
     }
     if (entry->doubted_until && now >= entry->doubted_until) {
@@ -514,10 +515,11 @@ s_node_up (colugo__discovery_t *self, colugo__frame_reader_t *reader)
     colugo__nodelink_link (self->link, endpoint, identity, uuid, node_name);
 }
 
-//  A daemon is there: the notices held until now count from now on, each
-//  with its grace from now (a record can only appear from now). Without a
-//  daemon, a notice from a node on this host (found by its mark) would be
-//  up for its grace and then let go, every time: not worth a connection.
+//  A daemon is there: the notices held until now (younger than their
+//  grace: s_check_entry) count from now on, each with its grace from now (a
+//  record can only appear from now). Without a daemon, a notice from a node
+//  on this host (found by its mark) would be up for its grace and then let
+//  go, every time: not worth a connection.
 static void
 s_present_entry (colugo__discovery_t *self, const char *name, s_entry_t *entry, int64_t now)
 {
@@ -740,15 +742,13 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     //  daemon, which needs them less: its D-Bus calls (and dbus-daemon's
     //  and avahi-daemon's work for them) ran on the same cores, and a new
     //  publisher's first message at a subscriber on this host took 24 ms
-    //  (median; 18 held; bench/run's discovery section). The hold is only
-    //  where the loop runs at once (a node that waits for no daemon first).
+    //  (median; 18 held; bench/run's discovery section).
     size_t pending = self->link ? colugo__nodelink_host_nodes_pending (self->link) : 0;
     colugo__dnssd_config_t thread_config = {.node_uuid = config->node_uuid,
                                             .node_name = config->node_name,
                                             .wait_for_daemon = config->wait_for_daemon,
                                             .debug = colugo__log_enabled (COLUGO_LOG_DEBUG),
-                                            .hold_ms =
-                                                pending && config->wait_for_daemon ? S_HOLD_MS : 0};
+                                            .hold_ms = pending ? S_HOLD_MS : 0};
     self->thread = colugo__dnssd_start (&thread_config, &self->commands, &self->events);
     zmq_pollitem_t item = {NULL, self->events, ZMQ_POLLIN, 0};
     if (!self->thread || zloop_poller (config->loop, &item, s_on_events, self)) {
@@ -774,10 +774,12 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     }
     if (!config->wait_for_daemon) {
         //  The one wait on the daemon, bounded, before the loop runs: the
-        //  caller asked to fail when there is none.
+        //  caller asked to fail when there is none. A daemon on the bus is
+        //  answer enough (COLUGO__DNSSD_PRESENT, in a millisecond or two;
+        //  avahi-client runs 20 ms or more later: dnssd_thread.c).
         int64_t deadline = zclock_mono () + S_FIRST_ANSWER_MS;
         int64_t left;
-        while (!self->state && (left = deadline - zclock_mono ()) > 0) {
+        while (!self->state && !self->present && (left = deadline - zclock_mono ()) > 0) {
             struct pollfd ready = {self->events, POLLIN, 0};
             if (poll (&ready, 1, (int) left) > 0 && !s_read_events (self))
                 break;
@@ -788,7 +790,7 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
             colugo__discovery_destroy (&self);
             return COLUGO_ENODAEMON;
         }
-        if (!self->state)
+        if (!self->state && !self->present)
             colugo__warn ("avahi-daemon has not answered in %d ms; going on without waiting",
                           S_FIRST_ANSWER_MS);
     }

@@ -752,6 +752,8 @@ s_hello (colugo__browser_t *self, int64_t deadline)
     return error;
 }
 
+#define S_PRESENT_CALL_MS 500  //  dbus-daemon answers in microseconds; a busy one may wait
+
 int
 colugo__dnssd_daemon_present (void)
 {
@@ -766,9 +768,9 @@ colugo__dnssd_daemon_present (void)
     dbus_connection_set_exit_on_disconnect (bus, FALSE);
     int present = -1;
     DBusMessage *hello = s_bus_method ("Hello");
-    DBusMessage *reply = hello ? dbus_connection_send_with_reply_and_block (
-                             bus, hello, COLUGO__BROWSER_CALL_MS, &error)
-                               : NULL;
+    DBusMessage *reply =
+        hello ? dbus_connection_send_with_reply_and_block (bus, hello, S_PRESENT_CALL_MS, &error)
+              : NULL;
     dbus_error_free (&error);
     if (reply) {
         dbus_message_unref (reply);
@@ -778,9 +780,9 @@ colugo__dnssd_daemon_present (void)
             dbus_message_unref (ask);
             ask = NULL;
         }
-        reply = ask ? dbus_connection_send_with_reply_and_block (bus, ask, COLUGO__BROWSER_CALL_MS,
-                                                                 &error)
-                    : NULL;
+        reply =
+            ask ? dbus_connection_send_with_reply_and_block (bus, ask, S_PRESENT_CALL_MS, &error)
+                : NULL;
         dbus_error_free (&error);
         dbus_bool_t owned = FALSE;
         if (reply

@@ -68,8 +68,8 @@ colugo__browser_t *colugo__browser_new (const AvahiPoll *api, AvahiIfIndex inter
                                         colugo__browser_fn *fn, void *arg, int *error);
 
 //  Whether avahi-daemon is on the system bus (its name has an owner, which
-//  a stalled daemon keeps): 1, 0, or -1 when the bus cannot tell within
-//  COLUGO__BROWSER_CALL_MS. Blocking; a connection of its own, closed at
+//  a stalled daemon keeps): 1, 0, or -1 when the bus does not tell within
+//  half a second a call. Blocking; a connection of its own, closed at
 //  once. Asks dbus-daemon only, never the daemon.
 int colugo__dnssd_daemon_present (void);
 

@@ -1627,6 +1627,7 @@ s_first_look (colugo__dnssd_t *self)
     s_browse_type (self, &self->node_browser, &self->failed_node_browser, COLUGO__NODE_SERVICE_TYPE,
                    false);
     if (self->node_browser.fast) {
+        s_tell_present (self);  //  the daemon answered
         self->services_soon = s_after (self, S_SERVICES_AFTER_MS, s_on_services_soon, self);
         self->connect_soon = s_after (self, S_CONNECT_AFTER_MS, s_on_connect_soon, self);
     }
@@ -1712,9 +1713,10 @@ s_thread_main (void *arg)
     //  One question to dbus-daemon (not to avahi-daemon, which may be
     //  stalled): is there a daemon at all? Else avahi-client says so when it
     //  runs.
-    if (colugo__dnssd_daemon_present () == 1)
+    bool present = colugo__dnssd_daemon_present () == 1;
+    if (present)
         s_tell_present (self);
-    if (self->hold_ms > 0)
+    if (self->hold_ms > 0 && present)  //  (without a daemon, links are no use yet)
         self->hold = s_after (self, self->hold_ms, s_on_hold_over, self);
     if (!self->hold)
         s_first_look (self);

@@ -6,17 +6,23 @@
 
     bound and never listened on (nothing can connect to it, nothing queues
     in it). The kernel lists it in /proc/net/unix for the network namespace
-    only, and frees it when the process ends, however it ends: a mark never
-    outlives its node, as a file would after a crash. A node that starts
+    only, and frees it when the process ends, however it ends: a mark does
+    not outlive its process, as a file would after a crash. A node that starts
     reads the list and dials those inboxes at once (nodelink.c), before
     avahi-daemon's caches have answered its first browse over D-Bus (2 to 6
     ms, and the daemon may be stalled).
 
-    A mark is a hint of where to dial, no more: the inbox's handshake proves
-    the node uuid (sock.h), and the notices that come back over the link are
-    held to their records' rules (discovery.c), as every notice is. Any local
-    user can bind such names, so a look takes at most COLUGO__HOSTNODES_MAX
-    marks, and counts the rest and the malformed ones.
+    A mark is a hint of where to dial, no more. The dial asks for the
+    node's identity, which a Colugo inbox checks (a port reused by another
+    program is not taken for the node), but anything on this host can bind
+    such a name and accept any identity: the notices that come back over the
+    link are held to their records' rules (discovery.c), as every notice is,
+    and a mark never displaces what the node link knew of a node
+    (nodelink.c). A look takes at most COLUGO__HOSTNODES_MAX marks, so that
+    forged ones cannot hold every dial of the outbox, and counts the rest
+    and the malformed ones. A fork () without exec () copies the mark's
+    socket, and the mark stays while the child lives (as the node's
+    listening sockets do).
 
     COLUGO_HOST_NODES=0 in the environment turns marks off (discovery then
     goes through DNS-SD alone, as between hosts).
@@ -28,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COLUGO__HOSTNODES_MAX 256  //  marks taken from one look
+#define COLUGO__HOSTNODES_MAX 32  //  marks taken from one look: half the dials at once (sock.h)
 
 //  Whether marks are made and looked for (COLUGO_HOST_NODES is not "0").
 bool colugo__hostnodes_enabled (void);

@@ -54,6 +54,7 @@ typedef struct {
 typedef struct {
     char *endpoint;
     char *identity;
+    bool marked;  //  from a mark only (hostnodes.h): the node has not written yet
 } s_learned_t;
 
 struct colugo__nodelink {
@@ -189,17 +190,22 @@ s_on_address (const char *endpoint, const char *address)
 //  A node that wrote to us is dialled back, so that it hears of our
 //  services too. A node that restarted (its inbox moved on the same host)
 //  is dialled where it listens now: its record may be a second behind.
+//  A mark is the weakest claim (any local process can bind one): it never
+//  displaces what is known, and what the node itself says displaces it.
 static void
 s_learn (colugo__nodelink_t *self, const char *uuid, const char *name, const char *address,
-         uint64_t socket_id, uint64_t port)
+         uint64_t socket_id, uint64_t port, bool marked)
 {
     char endpoint [64], identity [COLUGO__IDENTITY_MAX];
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%llu", address, (unsigned long long) port);
     colugo__socket_identity (uuid, socket_id, identity, sizeof identity);
     s_learned_t *known = (s_learned_t *) zhashx_lookup (self->learned, uuid);
     if (known) {
-        if ((strcmp (known->endpoint, endpoint) == 0 && strcmp (known->identity, identity) == 0)
-            || !s_on_address (known->endpoint, address))
+        bool same =
+            strcmp (known->endpoint, endpoint) == 0 && strcmp (known->identity, identity) == 0;
+        if (same && !marked)
+            known->marked = false;  //  the node wrote from where its mark said
+        if (same || marked || (!known->marked && !s_on_address (known->endpoint, address)))
             return;  //  known there, or claimed from another host: the first stays
         colugo__socket_remove_peer (self->outbox, known->endpoint, known->identity, uuid, false);
         zhashx_delete (self->learned, uuid);
@@ -212,6 +218,7 @@ s_learn (colugo__nodelink_t *self, const char *uuid, const char *name, const cha
     if (learned) {
         learned->endpoint = strdup (endpoint);
         learned->identity = strdup (identity);
+        learned->marked = marked;
     }
     if (!learned || !learned->endpoint || !learned->identity) {
         void *item = learned;
@@ -231,7 +238,9 @@ static void
 s_on_mark (void *arg, const char *uuid, uint64_t socket_id, uint16_t port)
 {
     colugo__nodelink_t *self = (colugo__nodelink_t *) arg;
-    s_learn (self, uuid, uuid, "127.0.0.1", socket_id, port);
+    if (zhashx_lookup (self->pending, uuid))
+        return;  //  two marks of one uuid: the first listed is dialled
+    s_learn (self, uuid, uuid, "127.0.0.1", socket_id, port, true);
     zhashx_insert (self->pending, uuid, (void *) 1);
 }
 
@@ -316,6 +325,34 @@ s_on_service (colugo__nodelink_t *self, const char *uuid, const char *from, cons
     colugo__txt_record_free (&record);
 }
 
+//  The services a notice tells of, up or withdrawn.
+static void
+s_services (colugo__nodelink_t *self, const char *magic, const char *uuid, const char *name,
+            const char *address, zmq_msg_t *frames, int count)
+{
+    bool up = strcmp (magic, S_MAGIC_UP) == 0;
+    if (up) {
+        if ((count - S_HEADER) % 3) {
+            s_invalid (self, name, "a service is cut short");
+            return;
+        }
+        for (int i = S_HEADER; i + 3 <= count; i += 3)
+            s_on_service (self, uuid, name, address, &frames [i]);
+        return;
+    }
+    for (int i = S_HEADER; i < count; i++) {
+        char service_name [AVAHI_LABEL_MAX];
+        if (!s_frame_string (&frames [i], service_name, AVAHI_LABEL_MAX - 1)) {
+            s_invalid (self, name, "a withdrawn service's name is malformed");
+            continue;
+        }
+        colugo__service_t service = {
+            .name = service_name, .node_uuid = uuid, .node_name = name, .host = address};
+        self->stats.notices++;
+        self->fn (self->arg, COLUGO__SERVICE_DOWN, &service);
+    }
+}
+
 static void
 s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 {
@@ -341,34 +378,14 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
+    colugo__debug ("node link: %s from node '%s' at %s, %d services", magic, name, address,
+                   (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
+    s_learn (self, uuid, *name ? name : uuid, address, socket_id, port, false);
+    s_services (self, magic, uuid, name, address, frames, count);
     if (zhashx_size (self->pending) && zhashx_lookup (self->pending, uuid)) {
         zhashx_delete (self->pending, uuid);
         if (zhashx_size (self->pending) == 0 && self->linked)
-            self->linked (self->arg);
-    }
-    colugo__debug ("node link: %s from node '%s' at %s, %d services", magic, name, address,
-                   (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
-    s_learn (self, uuid, *name ? name : uuid, address, socket_id, port);
-    bool up = strcmp (magic, S_MAGIC_UP) == 0;
-    if (up) {
-        if ((count - S_HEADER) % 3) {
-            s_invalid (self, name, "a service is cut short");
-            return;
-        }
-        for (int i = S_HEADER; i + 3 <= count; i += 3)
-            s_on_service (self, uuid, name, address, &frames [i]);
-        return;
-    }
-    for (int i = S_HEADER; i < count; i++) {
-        char service_name [AVAHI_LABEL_MAX];
-        if (!s_frame_string (&frames [i], service_name, AVAHI_LABEL_MAX - 1)) {
-            s_invalid (self, name, "a withdrawn service's name is malformed");
-            continue;
-        }
-        colugo__service_t service = {
-            .name = service_name, .node_uuid = uuid, .node_name = name, .host = address};
-        self->stats.notices++;
-        self->fn (self->arg, COLUGO__SERVICE_DOWN, &service);
+            self->linked (self->arg);  //  after its services: they go first
     }
 }
 
