@@ -13,7 +13,8 @@
     which MSG lines do not print) and -Q n (the first tick that publishes
     is the first with n subscribers connected); sub takes -s ms (sleep that long in each message
     callback: a slow application);
-    and, with any of them: -y TYPE (pub and sub: a typed socket; prints
+    and, with any of them: -H ms (the heartbeat interval; its timeout 4 times
+    that), -y TYPE (pub and sub: a typed socket; prints
     "MISMATCH <endpoint> <their type>" for peers of another type), -R ms (stop the node after ms, print RESTART, start
     it again), -W ms (stop the node after ms, print STOPPING <ms> and
     then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
@@ -519,12 +520,13 @@ main (int argc, char *argv [])
     long gap_ms = 0;            //  -G: a repeater that measures the loop's gaps
     long add_ms = 0;            //  -A: add a publisher after this
     long long start_at_ms = 0;  //  -S: make the node at this wall-clock time
+    long heartbeat_ms = 0;      //  -H: the heartbeat interval (timeout 4 times it)
     long tick_ms = 0;           //  -k: print how late a repeater of this interval runs
     long fork_ms = 0;           //  -C
     bool again = false;         //  -a
     int option;
     optind = 3;
-    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:z:Q:wha"))
+    while ((option = getopt (argc, argv, "i:n:N:t:d:g:T:m:R:W:y:b:P:s:G:A:X:S:k:C:z:Q:H:wha"))
            != -1) {
         switch (option) {
             case 'C':
@@ -539,6 +541,7 @@ main (int argc, char *argv [])
             case 'a': again = true; break;
             case 'b': self.burst = atol (optarg); break;
             case 'Q': self.wait_for = atol (optarg); break;
+            case 'H': heartbeat_ms = atol (optarg); break;
             case 'P': self.prefix = optarg; break;
             case 'z':
                 self.pad_size = (size_t) atol (optarg);
@@ -571,6 +574,9 @@ main (int argc, char *argv [])
             ;
     }
     self.node = colugo_node_new (name);
+    if (self.node && heartbeat_ms > 0
+        && colugo_node_set_heartbeat (self.node, (int) heartbeat_ms, (int) heartbeat_ms * 4))
+        s_line ("ERROR heartbeat %ld", heartbeat_ms);
     if (!self.node)
         return 1;
     colugo_node_set_wait_for_daemon (self.node, getenv ("TESTNODE_NO_WAIT") == NULL);
