@@ -752,10 +752,11 @@ s_hello (colugo__browser_t *self, int64_t deadline)
     return error;
 }
 
-#define S_PRESENT_CALL_MS 500  //  dbus-daemon answers in microseconds; a busy one may wait
-
-int
-colugo__dnssd_daemon_present (void)
+//  A private connection to the system bus ($DBUS_SYSTEM_BUS_ADDRESS, else
+//  the default), not yet registered (Hello), that does not exit the
+//  process when it closes; NULL when there is no bus.
+static DBusConnection *
+s_open_bus (void)
 {
     const char *address = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
     DBusError error;
@@ -763,9 +764,21 @@ colugo__dnssd_daemon_present (void)
     DBusConnection *bus =
         dbus_connection_open_private (address && *address ? address : S_SYSTEM_BUS_DEFAULT, &error);
     dbus_error_free (&error);
+    if (bus)
+        dbus_connection_set_exit_on_disconnect (bus, FALSE);
+    return bus;
+}
+
+#define S_PRESENT_CALL_MS 500  //  dbus-daemon answers in microseconds; a busy one may wait
+
+int
+colugo__dnssd_daemon_present (void)
+{
+    DBusConnection *bus = s_open_bus ();
     if (!bus)
         return 0;  //  no bus: no daemon on it either
-    dbus_connection_set_exit_on_disconnect (bus, FALSE);
+    DBusError error;
+    dbus_error_init (&error);
     int present = -1;
     DBusMessage *hello = s_bus_method ("Hello");
     DBusMessage *reply =
@@ -803,15 +816,9 @@ colugo__dnssd_daemon_present (void)
 static int
 s_connect (colugo__browser_t *self, int64_t deadline)
 {
-    const char *address = getenv ("DBUS_SYSTEM_BUS_ADDRESS");
-    DBusError dbus_error;
-    dbus_error_init (&dbus_error);
-    self->bus = dbus_connection_open_private (address && *address ? address : S_SYSTEM_BUS_DEFAULT,
-                                              &dbus_error);
-    dbus_error_free (&dbus_error);
+    self->bus = s_open_bus ();
     if (!self->bus)
         return AVAHI_ERR_NO_DAEMON;
-    dbus_connection_set_exit_on_disconnect (self->bus, FALSE);
     self->dispatch = self->api->timeout_new (self->api, NULL, s_on_dispatch, self);
     if (!self->dispatch || !dbus_connection_add_filter (self->bus, s_filter, self, NULL))
         return AVAHI_ERR_NO_MEMORY;

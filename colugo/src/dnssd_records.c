@@ -320,12 +320,19 @@ s_addresses_take (colugo__host_addresses_t *self, int interface)
     return true;
 }
 
+//  Whether an IPv4 address (network order) is in 127/8.
+static bool
+s_loopback (uint32_t address)
+{
+    return (ntohl (address) >> 24) == 127;
+}
+
 static const char *
 s_address_check (const colugo__host_addresses_t *self, uint32_t wanted, bool local)
 {
     if (!self->name [0])
         return "the interface it came in on is unknown";
-    bool loopback = (ntohl (wanted) >> 24) == 127;
+    bool loopback = s_loopback (wanted);
     bool on_subnet = false, ours = false, from_loopback = false;
     for (struct ifaddrs *entry = self->list; entry; entry = entry->ifa_next) {
         if (!entry->ifa_addr || entry->ifa_addr->sa_family != AF_INET || !entry->ifa_netmask)
@@ -382,7 +389,7 @@ colugo__address_ours (const colugo__host_addresses_t *addresses, const AvahiAddr
     if (!address || address->proto != AVAHI_PROTO_INET)
         return false;
     uint32_t wanted = address->data.ipv4.address;  //  network order
-    if ((ntohl (wanted) >> 24) == 127)
+    if (s_loopback (wanted))
         return true;
     for (struct ifaddrs *entry = addresses ? addresses->list : NULL; entry; entry = entry->ifa_next)
         if (entry->ifa_addr && entry->ifa_addr->sa_family == AF_INET
