@@ -68,7 +68,10 @@ s_longest_fields (char *topic, char *type, char *name)
                                   .node_name = name,
                                   .type = type,
                                   .verified_port = 65535,
-                                  .socket_id = COLUGO__SOCKET_ID_MAX};
+                                  .socket_id = COLUGO__SOCKET_ID_MAX,
+                                  .trunk_port = 65535,
+                                  .trunk_id = COLUGO__SOCKET_ID_MAX,
+                                  .trunk_key = UINT64_MAX};
 }
 
 Test (discovery, the_longest_txt_record_fits_its_bound_whole)
@@ -88,16 +91,28 @@ Test (discovery, the_longest_txt_record_fits_its_bound_whole)
     cr_assert_str_eq (record.node_name, name);
     cr_assert_eq (record.socket_id, COLUGO__SOCKET_ID_MAX);
     cr_assert_eq (record.verified_port, 65535);
+    cr_assert_eq (record.trunk_port, 65535);
+    cr_assert_eq (record.trunk_id, COLUGO__SOCKET_ID_MAX);
+    cr_assert_eq (record.trunk_key, UINT64_MAX);
     colugo__txt_record_free (&record);
     avahi_string_list_free (list);
-    //  No socket id, no verified listener: neither key is written.
+    //  No socket id, no verified listener, no trunk: no key is written.
     colugo__txt_fields_t plain = fields;
     plain.socket_id = 0;
     plain.verified_port = 0;
+    plain.trunk_port = 0;
     size = colugo__txt_build (&plain, txt, sizeof txt);
     cr_assert_gt (size, 0);
     cr_assert_null (memmem (txt, size, "socket_id", 9));
     cr_assert_null (memmem (txt, size, "verified_port", 13));
+    cr_assert_null (memmem (txt, size, "trunk", 5));
+    //  A trunk without its socket id or a key: refused.
+    colugo__txt_fields_t keyless = fields;
+    keyless.trunk_key = 0;
+    cr_assert_eq (colugo__txt_build (&keyless, txt, sizeof txt), 0);
+    keyless = fields;
+    keyless.trunk_id = 0;
+    cr_assert_eq (colugo__txt_build (&keyless, txt, sizeof txt), 0);
     //  One byte short: refused, never cut.
     cr_assert_eq (colugo__txt_build (&fields, txt, sizeof txt - 1), 0);
     //  A value over its limit: refused.
@@ -109,7 +124,8 @@ Test (discovery, the_longest_txt_record_fits_its_bound_whole)
 }
 
 static const char *
-s_parse (const char *socket_id, const char *verified_port, colugo__txt_record_t *record)
+s_parse (const char *socket_id, const char *verified_port, const char *trunk,
+         colugo__txt_record_t *record)
 {
     AvahiStringList *list = avahi_string_list_new ("topic=t.x", "socket_type=4", NULL);
     list = avahi_string_list_add_printf (list, "node_uuid=%s", UUID);
@@ -117,6 +133,8 @@ s_parse (const char *socket_id, const char *verified_port, colugo__txt_record_t 
         list = avahi_string_list_add_pair (list, "socket_id", socket_id);
     if (verified_port)
         list = avahi_string_list_add_pair (list, "verified_port", verified_port);
+    if (trunk)
+        list = avahi_string_list_add_pair (list, "trunk", trunk);
     const char *why = colugo__txt_parse (list, record);
     avahi_string_list_free (list);
     return why;
@@ -125,21 +143,51 @@ s_parse (const char *socket_id, const char *verified_port, colugo__txt_record_t 
 Test (discovery, socket_id_and_verified_port_are_checked)
 {
     colugo__txt_record_t record;
-    cr_assert_null (s_parse (NULL, NULL, &record));  //  the original's records
+    cr_assert_null (s_parse (NULL, NULL, NULL, &record));  //  the original's records
     cr_assert_eq (record.socket_id, 0);
     cr_assert_eq (record.verified_port, 0);
     cr_assert_str_eq (record.type, "");
     colugo__txt_record_free (&record);
-    cr_assert_null (s_parse ("7", "49153", &record));
+    cr_assert_null (s_parse ("7", "49153", NULL, &record));
     cr_assert_eq (record.socket_id, 7);
     cr_assert_eq (record.verified_port, 49153);
     colugo__txt_record_free (&record);
     const char *bad_ids [] = {"0", "-1", "007", "1x", "", "9007199254740993", "99999999999999999"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids [0]; i++)
-        cr_assert_not_null (s_parse (bad_ids [i], NULL, &record), "socket_id '%s'", bad_ids [i]);
+        cr_assert_not_null (s_parse (bad_ids [i], NULL, NULL, &record), "socket_id '%s'",
+                            bad_ids [i]);
     const char *bad_ports [] = {"0", "65536", "+1", "80 ", "0x50"};
     for (size_t i = 0; i < sizeof bad_ports / sizeof bad_ports [0]; i++)
-        cr_assert_not_null (s_parse (NULL, bad_ports [i], &record), "port '%s'", bad_ports [i]);
+        cr_assert_not_null (s_parse (NULL, bad_ports [i], NULL, &record), "port '%s'",
+                            bad_ports [i]);
+}
+
+Test (discovery, a_publishers_trunk_is_checked)
+{
+    colugo__txt_record_t record;
+    cr_assert_null (s_parse (NULL, NULL, "49153.12.00000000000000ff", &record));
+    cr_assert_eq (record.trunk_port, 49153);
+    cr_assert_eq (record.trunk_id, 12);
+    cr_assert_eq (record.trunk_key, 255);
+    colugo__txt_record_free (&record);
+    const char *bad [] = {"",
+                          "49153",
+                          "49153.12",
+                          "49153.12.",
+                          "0.12.00000000000000ff",
+                          "65536.12.00000000000000ff",
+                          "49153.0.00000000000000ff",
+                          "49153.12.0000000000000000",   //  key 0
+                          "49153.12.00000000000000FF",   //  upper case
+                          "49153.12.0000000000000ff",    //  15 digits
+                          "49153.12.000000000000000ff",  //  17
+                          "49153.12.00000000000000fg",
+                          "49153..00000000000000ff",
+                          ".12.00000000000000ff",
+                          "49153.12.00000000000000ff.1",
+                          "1234567.12.00000000000000ff"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        cr_assert_not_null (s_parse (NULL, NULL, bad [i], &record), "trunk '%s'", bad [i]);
 }
 
 //  --------------------------------------------------------------------------
@@ -350,7 +398,8 @@ Test (discovery, a_bus_that_never_answers_stalls_nothing)
     //  More commands than the pipe holds: the rest wait in the outbox.
     for (int i = 0; i < 5000; i++)
         cr_assert_gt (colugo__discovery_publish (discovery, "stalled.topic", ZMQ_PUB, NULL,
-                                                 (uint16_t) (1000 + i), 0, (uint64_t) i + 1),
+                                                 (uint16_t) (1000 + i), 0, (uint64_t) i + 1,
+                                                 (colugo__trunk_txt_t){0}),
                       0);
     colugo__discovery_withdraw (discovery, 1);
     int64_t took = zclock_mono () - started;

@@ -133,6 +133,9 @@ s_service_new (const void *data, size_t size)
     service->type = colugo__frame_get_string (&reader);
     service->identity = colugo__frame_get_string (&reader);
     service->verified_endpoint = colugo__frame_get_string (&reader);
+    service->trunk_endpoint = colugo__frame_get_string (&reader);
+    service->trunk_identity = colugo__frame_get_string (&reader);
+    service->trunk_key = colugo__frame_get_number (&reader);
     if (reader.bad) {
         free (self);
         return NULL;
@@ -164,6 +167,9 @@ s_service_from (const colugo__service_t *service)
     colugo__frame_put_string (&frame, service->type);
     colugo__frame_put_string (&frame, service->identity);
     colugo__frame_put_string (&frame, service->verified_endpoint);
+    colugo__frame_put_string (&frame, service->trunk_endpoint);
+    colugo__frame_put_string (&frame, service->trunk_identity);
+    colugo__frame_put_number (&frame, service->trunk_key);
     return frame.overflow ? NULL : s_service_new (frame.data, frame.size);
 }
 
@@ -175,7 +181,9 @@ s_same (const s_service_t *a, const s_service_t *b)
     return x->socket_type == y->socket_type && !strcmp (x->topic, y->topic)
            && !strcmp (x->node_uuid, y->node_uuid) && !strcmp (x->endpoint, y->endpoint)
            && !strcmp (x->type, y->type) && !strcmp (x->identity, y->identity)
-           && !strcmp (x->verified_endpoint, y->verified_endpoint);
+           && !strcmp (x->verified_endpoint, y->verified_endpoint)
+           && !strcmp (x->trunk_endpoint, y->trunk_endpoint)
+           && !strcmp (x->trunk_identity, y->trunk_identity) && x->trunk_key == y->trunk_key;
 }
 
 //  The address part of "tcp://<address>:<port>".
@@ -847,7 +855,7 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
 uint64_t
 colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
                            const char *type, uint16_t port, uint16_t verified_port,
-                           uint64_t socket_id)
+                           uint64_t socket_id, colugo__trunk_txt_t trunk)
 {
     //  Checked here, so that a publication that cannot be advertised whole
     //  fails loudly now, instead of being cut.
@@ -858,7 +866,10 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
                                    .node_name = self->config.node_name,
                                    .type = type,
                                    .verified_port = verified_port,
-                                   .socket_id = socket_id};
+                                   .socket_id = socket_id,
+                                   .trunk_port = trunk.port,
+                                   .trunk_id = trunk.id,
+                                   .trunk_key = trunk.key};
     if (!colugo__txt_build (&fields, txt, sizeof txt)) {
         colugo__error ("topic '%s' cannot be advertised: its TXT record (topic, type, node name, "
                        "socket id) is out of bounds or over %d bytes",
@@ -905,6 +916,9 @@ colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int soc
     colugo__frame_put_number (&frame, port);
     colugo__frame_put_number (&frame, verified_port);
     colugo__frame_put_number (&frame, socket_id);
+    colugo__frame_put_number (&frame, trunk.port);
+    colugo__frame_put_number (&frame, trunk.id);
+    colugo__frame_put_number (&frame, trunk.key);
     colugo__frame_put_string (&frame, topic);
     colugo__frame_put_string (&frame, type ? type : "");
     colugo__frame_put_string (&frame, name);

@@ -40,6 +40,10 @@ typedef struct {
     const char *type;               //  message type, "" if untyped
     const char *identity;           //  "<node_uuid>:<socket_id>", "" if no socket_id was advertised
     const char *verified_endpoint;  //  "tcp://<address>:<verified_port>", "" if none
+    //  A publisher on its node's trunk (trunk.h): "" and 0 if not.
+    const char *trunk_endpoint;  //  "tcp://<address>:<trunk port>"
+    const char *trunk_identity;  //  "<node_uuid>:<trunk socket id>"
+    uint64_t trunk_key;          //  the publisher's key on it
 } colugo__service_t;
 
 typedef enum {
@@ -88,10 +92,16 @@ void colugo__discovery_destroy (colugo__discovery_t **self_p);
 //  out of memory or when its TXT record would not fit (logged as an error).
 //  Publication happens as soon as (and whenever again) the daemon runs.
 //  type is the message type (TXT key "type"), NULL for untyped sockets;
-//  verified_port 0 and socket_id 0 are left out of TXT.
+//  verified_port 0 and socket_id 0 are left out of TXT, and the trunk when
+//  trunk_port is 0.
+typedef struct {
+    uint16_t port;  //  the node's trunk, 0 if none
+    uint64_t id;    //  its socket id
+    uint64_t key;   //  the publisher's key on it
+} colugo__trunk_txt_t;
 uint64_t colugo__discovery_publish (colugo__discovery_t *self, const char *topic, int socket_type,
                                     const char *type, uint16_t port, uint16_t verified_port,
-                                    uint64_t socket_id);
+                                    uint64_t socket_id, colugo__trunk_txt_t trunk);
 void colugo__discovery_withdraw (colugo__discovery_t *self, uint64_t handle);
 
 //  Calls fn for every service that is up now (over a copy of the list: fn

@@ -117,9 +117,14 @@ colugo__txt_build (const colugo__txt_fields_t *fields, uint8_t *out, size_t size
     if (colugo_topic_check (fields->topic) || !colugo__printable_ascii (fields->node_uuid, 36)
         || strlen (fields->node_name) > COLUGO__NODE_NAME_MAX
         || (fields->type && colugo_type_check (fields->type))
-        || fields->socket_id > COLUGO__SOCKET_ID_MAX)
+        || fields->socket_id > COLUGO__SOCKET_ID_MAX
+        || (fields->trunk_port
+            && (!fields->trunk_id || fields->trunk_id > COLUGO__SOCKET_ID_MAX
+                || !fields->trunk_key)))
         return 0;
-    char socket_id [24], verified_port [8];
+    char socket_id [24], verified_port [8], trunk [COLUGO__TRUNK_TXT_MAX + 1];
+    snprintf (trunk, sizeof trunk, "%u.%llu.%016llx", fields->trunk_port,
+              (unsigned long long) fields->trunk_id, (unsigned long long) fields->trunk_key);
     snprintf (socket_id, sizeof socket_id, "%llu", (unsigned long long) fields->socket_id);
     snprintf (verified_port, sizeof verified_port, "%u", fields->verified_port);
     size_t at = 0;
@@ -131,7 +136,8 @@ colugo__txt_build (const colugo__txt_fields_t *fields, uint8_t *out, size_t size
         || !s_txt_add (out, size, &at, "colugo", COLUGO__PROTOCOL_VERSION)
         || (fields->type && !s_txt_add (out, size, &at, "type", fields->type))
         || (fields->socket_id && !s_txt_add (out, size, &at, "socket_id", socket_id))
-        || (fields->verified_port && !s_txt_add (out, size, &at, "verified_port", verified_port)))
+        || (fields->verified_port && !s_txt_add (out, size, &at, "verified_port", verified_port))
+        || (fields->trunk_port && !s_txt_add (out, size, &at, "trunk", trunk)))
         return 0;
     return at;
 }
@@ -181,6 +187,35 @@ s_decimal (const char *text, uint64_t max, uint64_t *value)
     return true;
 }
 
+//  TXT trunk: "<port>.<socket id>.<16 hex digits>", each part in range.
+static bool
+s_trunk (const char *text, colugo__txt_record_t *record)
+{
+    char port [8], id [20];
+    const char *dot = strchr (text, '.');
+    const char *second = dot ? strchr (dot + 1, '.') : NULL;
+    if (!dot || !second || (size_t) (dot - text) >= sizeof port
+        || (size_t) (second - dot - 1) >= sizeof id || strlen (second + 1) != 16)
+        return false;
+    memcpy (port, text, (size_t) (dot - text));
+    port [dot - text] = 0;
+    memcpy (id, dot + 1, (size_t) (second - dot - 1));
+    id [second - dot - 1] = 0;
+    uint64_t number = 0, key = 0;
+    for (const char *c = second + 1; *c; c++) {
+        int digit = *c >= '0' && *c <= '9' ? *c - '0' : *c >= 'a' && *c <= 'f' ? *c - 'a' + 10 : -1;
+        if (digit < 0)
+            return false;
+        key = key << 4 | (uint64_t) digit;
+    }
+    if (!s_decimal (port, 65535, &number)
+        || !s_decimal (id, COLUGO__SOCKET_ID_MAX, &record->trunk_id) || key == 0)
+        return false;
+    record->trunk_port = (uint16_t) number;
+    record->trunk_key = key;
+    return true;
+}
+
 void
 colugo__txt_record_free (colugo__txt_record_t *record)
 {
@@ -199,6 +234,7 @@ colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record)
     char *socket_type = s_txt_value (txt, "socket_type", &bad);
     char *socket_id = s_txt_value (txt, "socket_id", &bad);
     char *verified_port = s_txt_value (txt, "verified_port", &bad);
+    char *trunk = s_txt_value (txt, "trunk", &bad);
     record->topic = s_txt_value (txt, "topic", &bad);
     record->node_uuid = s_txt_value (txt, "node_uuid", &bad);
     record->node_name = s_txt_value (txt, "node_name", &bad);
@@ -223,6 +259,8 @@ colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record)
         why = "'socket_id' in TXT is not a decimal number from 1 to 2^53";
     else if (verified_port && !s_decimal (verified_port, 65535, &number))
         why = "'verified_port' in TXT is not a decimal port from 1 to 65535";
+    else if (trunk && !s_trunk (trunk, record))
+        why = "'trunk' in TXT is not <port>.<socket id>.<16 hex digits>";
     record->verified_port = (uint16_t) number;
     if (!why) {
         if (!record->node_name)
@@ -236,6 +274,7 @@ colugo__txt_parse (AvahiStringList *txt, colugo__txt_record_t *record)
     free (socket_type);
     free (socket_id);
     free (verified_port);
+    free (trunk);
     if (why)
         colugo__txt_record_free (record);
     return why;

@@ -28,14 +28,18 @@
 
 //  The largest TXT record we publish: each entry is a length byte and
 //  "key=value"; the longest values are the limits above, a socket id of 16
-//  digits and a port of 5. 573 bytes: one TXT record of an mDNS packet that
+//  digits and a port of 5, a trunk of 39. 619 bytes: one TXT record of an mDNS packet that
 //  stays well inside a 1500-byte Ethernet frame with its PTR and SRV.
 #define S_TXT_ENTRY(key, value_max) (1 + sizeof key - 1 + 1 + (value_max))
 #define COLUGO__TXT_MAX                                                                            \
     (S_TXT_ENTRY ("colugo", 1) + S_TXT_ENTRY ("node_name", COLUGO__NODE_NAME_MAX)                  \
      + S_TXT_ENTRY ("node_uuid", 36) + S_TXT_ENTRY ("socket_type", 1)                              \
      + S_TXT_ENTRY ("topic", COLUGO_TOPIC_MAX) + S_TXT_ENTRY ("type", COLUGO_TYPE_MAX)             \
-     + S_TXT_ENTRY ("socket_id", 16) + S_TXT_ENTRY ("verified_port", 5))
+     + S_TXT_ENTRY ("socket_id", 16) + S_TXT_ENTRY ("verified_port", 5)                            \
+     + S_TXT_ENTRY ("trunk", COLUGO__TRUNK_TXT_MAX))
+//  TXT trunk (publishers, trunk.h): "<port>.<trunk socket id>.<key>", the
+//  port and socket id in decimal, the publisher's key in 16 hex digits.
+#define COLUGO__TRUNK_TXT_MAX (5 + 1 + 16 + 1 + 16)
 
 //  What a publication advertises in TXT.
 typedef struct {
@@ -46,6 +50,9 @@ typedef struct {
     const char *type;        //  NULL: untyped
     uint16_t verified_port;  //  0: none
     uint64_t socket_id;      //  0: none
+    uint16_t trunk_port;     //  0: none (then the next two are not used)
+    uint64_t trunk_id;       //  the trunk's socket id
+    uint64_t trunk_key;      //  the publisher's key on it
 } colugo__txt_fields_t;
 
 //  Serialises the TXT record into out; returns its length, or 0 when a
@@ -61,6 +68,9 @@ typedef struct {
     char *type;       //  "" when untyped
     uint64_t socket_id;
     uint16_t verified_port;
+    uint16_t trunk_port;  //  0 when absent
+    uint64_t trunk_id;
+    uint64_t trunk_key;
 } colugo__txt_record_t;
 
 //  Checks and copies a TXT record; returns NULL, or why it is not valid

@@ -184,6 +184,10 @@ struct s_publication {
     uint16_t port;
     uint16_t verified_port;
     uint64_t socket_id;
+    struct {
+        uint16_t port;  //  the node trunk's, 0 if none
+        uint64_t id, key;
+    } trunk;
     char *name;              //  instance name in use (renamed on collision)
     AvahiEntryGroup *group;  //  NULL while not published
     AvahiTimeout *retry;     //  publishes again
@@ -446,7 +450,10 @@ s_add_records (colugo__dnssd_t *self, s_publication_t *pub, AvahiEntryGroup *gro
                                    .node_name = self->node_name,
                                    .type = pub->type,
                                    .verified_port = pub->verified_port,
-                                   .socket_id = pub->socket_id};
+                                   .socket_id = pub->socket_id,
+                                   .trunk_port = pub->trunk.port,
+                                   .trunk_id = pub->trunk.id,
+                                   .trunk_key = pub->trunk.key};
     size_t txt_size = pub->node ? colugo__node_txt_build (self->node_uuid, self->node_name,
                                                           pub->socket_id, txt, sizeof txt)
                                 : colugo__txt_build (&fields, txt, sizeof txt);
@@ -541,6 +548,9 @@ s_on_publish_command (colugo__dnssd_t *self, colugo__frame_reader_t *reader)
     pub->port = (uint16_t) colugo__frame_get_number (reader);
     pub->verified_port = (uint16_t) colugo__frame_get_number (reader);
     pub->socket_id = colugo__frame_get_number (reader);
+    pub->trunk.port = (uint16_t) colugo__frame_get_number (reader);
+    pub->trunk.id = colugo__frame_get_number (reader);
+    pub->trunk.key = colugo__frame_get_number (reader);
     const char *topic = colugo__frame_get_string (reader);
     const char *type = colugo__frame_get_string (reader);
     const char *name = colugo__frame_get_string (reader);  //  chosen by the loop
@@ -879,7 +889,9 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
         return;
     }
     char text [AVAHI_ADDRESS_STR_MAX], endpoint [AVAHI_ADDRESS_STR_MAX + 16],
-        verified [AVAHI_ADDRESS_STR_MAX + 16] = "", identity [COLUGO__UUID_MAX + 24] = "";
+        verified [AVAHI_ADDRESS_STR_MAX + 16] = "", identity [COLUGO__UUID_MAX + 24] = "",
+                                          trunk [AVAHI_ADDRESS_STR_MAX + 16] = "",
+                                          trunk_identity [COLUGO__UUID_MAX + 24] = "";
     s_record_address (self, address, flags, record.verified_port && record.socket_id, text,
                       sizeof text);
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", text, port);
@@ -888,6 +900,11 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     if (record.socket_id)
         snprintf (identity, sizeof identity, "%s:%llu", record.node_uuid,
                   (unsigned long long) record.socket_id);
+    if (record.trunk_port) {
+        snprintf (trunk, sizeof trunk, "tcp://%s:%u", text, record.trunk_port);
+        snprintf (trunk_identity, sizeof trunk_identity, "%s:%llu", record.node_uuid,
+                  (unsigned long long) record.trunk_id);
+    }
     colugo__frame_t frame_buffer, *frame = &frame_buffer;
     colugo__frame_init (frame, COLUGO__DNSSD_UP);
     colugo__frame_put_string (frame, remote->name);
@@ -900,6 +917,9 @@ s_judge (colugo__dnssd_t *self, s_remote_t *remote, AvahiIfIndex interface, cons
     colugo__frame_put_string (frame, record.type);
     colugo__frame_put_string (frame, identity);
     colugo__frame_put_string (frame, verified);
+    colugo__frame_put_string (frame, trunk);
+    colugo__frame_put_string (frame, trunk_identity);
+    colugo__frame_put_number (frame, record.trunk_key);
     char topic [S_ESCAPED];
     colugo__escape (record.topic, topic, sizeof topic);
     bool publisher = record.socket_type == ZMQ_PUB;

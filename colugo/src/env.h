@@ -37,6 +37,9 @@ struct colugo__env {
     //  Withdraws and closes a socket and frees it (now, or from the loop).
     void (*close_socket) (void *node, colugo_socket_t *socket);
     void *node;
+    //  The node's trunk (trunk.h), once a publisher or subscriber needs
+    //  it; NULL before, or if it cannot be made.
+    struct colugo__trunk *trunk;
 };
 
 //  What a zloop handler must return: -1 once the node is stopping.

@@ -18,6 +18,7 @@
 #include "signals.h"
 #include "sock.h"
 #include "timers.h"
+#include "trunk.h"
 #include "u64map.h"
 
 #define S_DEFAULT_HEARTBEAT_IVL_MS 500
@@ -46,6 +47,7 @@ struct colugo_node_t {
     colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
     bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
+    bool trunk_failed;          //  colugo__trunk_new () failed once: not again
     colugo__signals_t signals;  //  SIGINT and SIGTERM stop it (by default)
     bool wait_for_daemon;
     size_t max_decoded_size;    //  for the typed layers; 0: no limit
@@ -67,7 +69,19 @@ s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t 
     colugo_node_t *self = (colugo_node_t *) arg;
     if (strcmp (service->node_uuid, self->uuid) == 0)
         return;  //  ours: linked directly
+    //  A publisher on its node's trunk: known before its subscribers dial
+    //  it, forgotten once they let go (what rides keeps what it needs).
+    bool trunk = self->env.trunk && service->trunk_key && *service->identity
+                 && *service->trunk_endpoint && *service->trunk_identity;
+    if (trunk && event == COLUGO__SERVICE_UP
+        && colugo__trunk_learn (self->env.trunk, service->identity, service->topic,
+                                service->trunk_endpoint, service->trunk_identity,
+                                service->node_uuid, service->node_name, service->trunk_key))
+        colugo__error ("out of memory: topic '%s' is not received over the node trunk",
+                       service->topic);
     colugo__match_service (&self->sockets, event, service);
+    if (trunk && event != COLUGO__SERVICE_UP)
+        colugo__trunk_forget (self->env.trunk, service->identity);
 }
 
 //  Tells a newly added connecting socket of every service already known.
@@ -84,9 +98,15 @@ s_advertise (colugo_node_t *self, colugo_socket_t *socket)
 {
     if (!self->discovery || !s_is_binder (socket) || socket->publication)
         return;
+    colugo__trunk_txt_t trunk = {0};
+    if (socket->kind->kind == COLUGO_PUBLISHER && self->env.trunk) {
+        trunk.key = colugo__publisher_trunk_key (socket);
+        trunk.port = trunk.key ? colugo__trunk_port (self->env.trunk) : 0;
+        trunk.id = colugo__trunk_id (self->env.trunk);
+    }
     socket->publication = colugo__discovery_publish (
         self->discovery, socket->topic, socket->kind->service_type, socket->message_type,
-        socket->port, socket->verified_port, socket->id);
+        socket->port, socket->verified_port, socket->id, trunk);
     if (!socket->publication)
         colugo__error ("out of memory: topic '%s' is not advertised", socket->topic);
 }
@@ -334,6 +354,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     while ((cursor = 0, socket = colugo__u64map_next (&self->sockets, &cursor)))
         s_remove_socket (self, socket);
     colugo__u64map_free (&self->sockets);
+    colugo__trunk_destroy (&self->env.trunk);  //  after its publishers' ends
     cursor = 0;
     s_user_timer_t *timer;
     while ((timer = colugo__u64map_next (&self->user_timers, &cursor)))
@@ -495,11 +516,23 @@ s_names_ok (const char *topic, const char *type, bool handler_ok)
     return true;
 }
 
+//  The node's trunk, made with its first publisher or subscriber (after the
+//  options that its sockets take), when discovery is on.
+static void
+s_need_trunk (colugo_node_t *self)
+{
+    if (self->env.trunk || self->trunk_failed || !self->discovery_enabled)
+        return;
+    self->env.trunk = colugo__trunk_new (&self->env);
+    self->trunk_failed = !self->env.trunk;
+}
+
 colugo_publisher_t *
 colugo_node_add_typed_publisher (colugo_node_t *self, const char *topic, const char *type)
 {
     if (!s_names_ok (topic, type, true))
         return NULL;
+    s_need_trunk (self);
     int error = 0;
     return s_add (self, topic, colugo__publisher_new (&self->env, topic, type, &error), error);
 }
@@ -510,6 +543,7 @@ colugo_node_add_typed_subscriber (colugo_node_t *self, const char *topic, const 
 {
     if (!s_names_ok (topic, type, handler != NULL))
         return NULL;
+    s_need_trunk (self);
     int error = 0;
     return s_add (self, topic,
                   colugo__subscriber_new (&self->env, topic, type, handler, arg, &error), error);

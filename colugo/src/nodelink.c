@@ -39,11 +39,6 @@
 #define S_ESCAPED 160
 
 typedef struct {
-    colugo_socket_t base;  //  first: the socket is the box
-    colugo__nodelink_t *link;
-} s_box_t;
-
-typedef struct {
     uint64_t handle;
     char *name;
     char port [8];
@@ -306,10 +301,15 @@ s_on_service (colugo__nodelink_t *self, const char *uuid, const char *from, cons
         s_invalid (self, from, why);
         return;
     }
-    char endpoint [64], verified [64], identity [COLUGO__IDENTITY_MAX];
+    char endpoint [64], verified [64], identity [COLUGO__IDENTITY_MAX],
+        trunk [64] = "", trunk_identity [COLUGO__IDENTITY_MAX] = "";
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%llu", address, (unsigned long long) port);
     snprintf (verified, sizeof verified, "tcp://%s:%u", address, record.verified_port);
     colugo__socket_identity (uuid, record.socket_id, identity, sizeof identity);
+    if (record.trunk_port) {
+        snprintf (trunk, sizeof trunk, "tcp://%s:%u", address, record.trunk_port);
+        colugo__socket_identity (uuid, record.trunk_id, trunk_identity, sizeof trunk_identity);
+    }
     colugo__service_t service = {.name = name,
                                  .topic = record.topic,
                                  .socket_type = record.socket_type,
@@ -319,7 +319,10 @@ s_on_service (colugo__nodelink_t *self, const char *uuid, const char *from, cons
                                  .endpoint = endpoint,
                                  .type = record.type,
                                  .identity = identity,
-                                 .verified_endpoint = verified};
+                                 .verified_endpoint = verified,
+                                 .trunk_endpoint = trunk,
+                                 .trunk_identity = trunk_identity,
+                                 .trunk_key = record.trunk_key};
     self->stats.notices++;
     self->fn (self->arg, COLUGO__SERVICE_UP, &service);
     colugo__txt_record_free (&record);
@@ -392,7 +395,7 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 static int
 s_on_inbox (void *arg)
 {
-    colugo__nodelink_t *self = ((s_box_t *) arg)->link;
+    colugo__nodelink_t *self = (colugo__nodelink_t *) colugo__socket_context (arg);
     colugo__batch_t batch = colugo__batch_start ();
     while (colugo__batch_more (&batch)) {
         zmq_msg_t frames [S_FRAMES_MAX];
@@ -412,7 +415,7 @@ s_on_inbox (void *arg)
 static int
 s_on_outbox (void *arg)
 {
-    colugo__nodelink_t *self = ((s_box_t *) arg)->link;
+    colugo__nodelink_t *self = (colugo__nodelink_t *) colugo__socket_context (arg);
     bool subscribed = false;
     colugo__batch_t batch = colugo__batch_start ();
     while (colugo__batch_more (&batch)) {
@@ -465,37 +468,6 @@ s_offer_destructor (void **item)
     *item = NULL;
 }
 
-static colugo_socket_t *
-s_box_new (colugo__nodelink_t *self, colugo_kind_t kind, int (*on_readable) (void *))
-{
-    s_box_t *box = calloc (1, sizeof *box);
-    if (!box)
-        return NULL;
-    box->link = self;
-    box->base.owner = box;
-    box->base.on_readable = on_readable;
-    if (colugo__socket_init (&box->base, self->env, kind, "(node link)", NULL)
-        || colugo__socket_start (&box->base)) {
-        colugo__socket_free (&box->base);
-        return NULL;
-    }
-    return &box->base;
-}
-
-static void
-s_box_destroy (colugo__nodelink_t *self, colugo_socket_t **box_p)
-{
-    colugo_socket_t *box = *box_p;
-    if (!box)
-        return;
-    colugo__socket_stop (box);
-    box->dead = true;
-    //  Freed from the loop: zloop may still dispatch to it in this pass.
-    if (colugo__reaper_defer (self->env->reaper, colugo__socket_free, box))
-        colugo__socket_free (box);
-    *box_p = NULL;
-}
-
 colugo__nodelink_t *
 colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_fn *linked,
                       void *arg)
@@ -516,8 +488,10 @@ colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_
     if (self->learned)
         zhashx_set_destructor (self->learned, s_learned_destructor);
     if (self->offers && self->learned && self->pending) {
-        self->inbox = s_box_new (self, COLUGO__INBOX, s_on_inbox);
-        self->outbox = s_box_new (self, COLUGO__OUTBOX, s_on_outbox);
+        self->inbox =
+            colugo__socket_internal_new (env, COLUGO__INBOX, "(node link)", s_on_inbox, self);
+        self->outbox =
+            colugo__socket_internal_new (env, COLUGO__OUTBOX, "(node link)", s_on_outbox, self);
     }
     if (!self->inbox || !self->outbox || !self->inbox->verified_port) {
         colugo__error ("node link: cannot make the inbox and outbox; other nodes hear of this "
@@ -555,8 +529,8 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
     }
     if (self->mark >= 0)
         close (self->mark);
-    s_box_destroy (self, &self->inbox);
-    s_box_destroy (self, &self->outbox);
+    colugo__socket_internal_destroy (&self->inbox);
+    colugo__socket_internal_destroy (&self->outbox);
     zlistx_destroy (&self->offers);
     zhashx_destroy (&self->learned);
     zhashx_destroy (&self->pending);

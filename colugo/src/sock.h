@@ -38,6 +38,10 @@ typedef struct {
 //  nodes' outboxes, XPUBs that connect, send their notices.
 #define COLUGO__INBOX ((colugo_kind_t) 16)
 #define COLUGO__OUTBOX ((colugo_kind_t) 17)
+//  The node trunk's two (trunk.h): an XPUB bound on a verified port only,
+//  and a SUB that dials other nodes' trunks.
+#define COLUGO__TRUNK_OUT ((colugo_kind_t) 18)
+#define COLUGO__TRUNK_IN ((colugo_kind_t) 19)
 
 //  The table's entry for a kind.
 const colugo__kind_t *colugo__kind (colugo_kind_t kind);
@@ -118,6 +122,9 @@ struct colugo_socket_t {
     //  of the kind's own instead of this one: returns 1 if it did, 0 to
     //  leave it to this socket, or a negative error (then not dialled).
     int (*dial) (colugo_socket_t *self, colugo__peer_t *peer, bool connect);
+    //  Peers counted besides the accepted connections (a publisher's nodes
+    //  on the trunk), NULL if none.
+    size_t (*more_peers) (colugo_socket_t *self);
     void (*destroy_kind) (colugo_socket_t *self);  //  frees the kind's own state
     void *owner;                                   //  the publisher, subscriber, client or server
 };
@@ -249,6 +256,21 @@ colugo_socket_t *colugo__client_new (colugo__env_t *env, const char *topic, cons
                                      int *error);
 colugo_socket_t *colugo__server_new (colugo__env_t *env, const char *topic, const char *type,
                                      colugo_request_fn *handler, void *arg, int *error);
+//  A publisher's key on its node's trunk (trunk.h), 0 if it has none.
+uint64_t colugo__publisher_trunk_key (colugo_socket_t *publisher);
+//  A socket of one of the node's internal kinds (the node link's, the
+//  trunk's): context is what owns it, which its reader gets back through
+//  colugo__socket_context (arg). Started on the loop; NULL if it cannot be
+//  made (logged by socket.c).
+colugo_socket_t *colugo__socket_internal_new (colugo__env_t *env, colugo_kind_t kind,
+                                              const char *topic, int (*on_readable) (void *),
+                                              void *context);
+//  What colugo__socket_internal_new was given, from a reader's arg or a
+//  socket's owner.
+void *colugo__socket_context (void *owner);
+//  Stops it and frees it from the loop (zloop may still dispatch to it in
+//  this pass). Safe on NULL.
+void colugo__socket_internal_destroy (colugo_socket_t **socket_p);
 //  Frees a socket of any kind (its kind's state, then the common part).
 void colugo__socket_free (void *socket);
 //  Closes a socket through its node (withdrawn, closed, freed later).

@@ -60,6 +60,7 @@
     peers are connected.
 */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,7 @@ typedef colugo__peer_t s_peer_t;
 #define S_KEEPALIVE_IDLE_S 2   //  TCP keepalive: first probe after 2 s idle,
 #define S_KEEPALIVE_INTVL_S 1  //  then every second,
 #define S_KEEPALIVE_CNT 3      //  3 unanswered: the host is gone
+#define S_TRUNK_QUEUES 16      //  a trunk's queue to a node: this many topics' worth
 
 typedef enum { S_QUEUED, S_DIALLING, S_UP, S_WAITING } s_state_t;
 
@@ -143,6 +145,8 @@ static const colugo__kind_t s_kinds [] = {
     {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, false, false, ZMQ_REP, COLUGO_CLIENT},
     {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, true, false, 0, COLUGO__OUTBOX},
     {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, true, false, 0, COLUGO__INBOX},
+    {COLUGO__TRUNK_OUT, "trunk out", ZMQ_XPUB, true, false, true, false, 0, COLUGO__TRUNK_IN},
+    {COLUGO__TRUNK_IN, "trunk in", ZMQ_SUB, false, false, true, false, 0, COLUGO__TRUNK_OUT},
 };
 
 const colugo__kind_t *
@@ -256,7 +260,8 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
 
     //  PINGs only between a publisher and its subscribers, whose receive
     //  pipes are unbounded (see the top).
-    bool pubsub = kind == COLUGO_PUBLISHER || kind == COLUGO_SUBSCRIBER;
+    bool pubsub = kind == COLUGO_PUBLISHER || kind == COLUGO_SUBSCRIBER || kind == COLUGO__TRUNK_OUT
+                  || kind == COLUGO__TRUNK_IN;
     s_set (self->handle, ZMQ_HEARTBEAT_IVL, pubsub ? env->heartbeat_ivl : 0);
     s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, env->heartbeat_timeout);
     s_set (self->handle, ZMQ_HEARTBEAT_TTL, pubsub ? env->heartbeat_timeout : 0);
@@ -286,6 +291,16 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
     //  Every inbox that subscribes is told of the node's services.
     if (kind == COLUGO__OUTBOX)
         s_set (self->handle, ZMQ_XPUB_VERBOSE, 1);
+    //  The trunk knows which node subscribed to what (trunk.h). One
+    //  connection carries all of a node's topics to another: its queue is
+    //  deeper than one topic's.
+    if (kind == COLUGO__TRUNK_OUT) {
+        s_set (self->handle, ZMQ_XPUB_VERBOSER, 1);
+        s_set (self->handle, ZMQ_SNDHWM,
+               env->queue_limit > 0 && env->queue_limit < INT_MAX / S_TRUNK_QUEUES
+                   ? env->queue_limit * S_TRUNK_QUEUES
+                   : 0);
+    }
     //  The client picks each request's server by routing id (client.c):
     //  told at once when it is gone, and with ZMQ_IMMEDIATE left at 0, as
     //  only a pipe made at connect time takes ZMQ_CONNECT_ROUTING_ID.
@@ -361,6 +376,48 @@ colugo__socket_free (void *socket)
         self->cleanup_fn (self->cleanup_data);
     colugo__socket_fini (self);
     free (self->owner);  //  the base is the owner's first member
+}
+
+typedef struct {
+    colugo_socket_t base;  //  first: the socket is its own owner
+    void *context;
+} s_internal_t;
+
+colugo_socket_t *
+colugo__socket_internal_new (colugo__env_t *env, colugo_kind_t kind, const char *topic,
+                             int (*on_readable) (void *), void *context)
+{
+    s_internal_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->context = context;
+    self->base.owner = self;
+    self->base.on_readable = on_readable;
+    if (colugo__socket_init (&self->base, env, kind, topic, NULL)
+        || colugo__socket_start (&self->base)) {
+        colugo__socket_free (&self->base);
+        return NULL;
+    }
+    return &self->base;
+}
+
+void *
+colugo__socket_context (void *owner)
+{
+    return ((s_internal_t *) owner)->context;
+}
+
+void
+colugo__socket_internal_destroy (colugo_socket_t **socket_p)
+{
+    colugo_socket_t *self = *socket_p;
+    if (!self)
+        return;
+    colugo__socket_stop (self);
+    self->dead = true;
+    if (colugo__reaper_defer (self->env->reaper, colugo__socket_free, self))
+        colugo__socket_free (self);
+    *socket_p = NULL;
 }
 
 static void
@@ -1047,7 +1104,8 @@ colugo_socket_peer_count (colugo_socket_t *self)
                          ? self->accepted_closed - self->handshakes_failed
                          : 0;
     uint64_t live = self->handshakes > ended ? self->handshakes - ended : 0;
-    return live < self->accepted ? (size_t) live : self->accepted;
+    size_t more = self->more_peers ? self->more_peers (self) : 0;
+    return (live < self->accepted ? (size_t) live : self->accepted) + more;
 }
 
 size_t

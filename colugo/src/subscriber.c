@@ -14,6 +14,7 @@
 #include "colugo/error.h"
 #include "colugo/subscriber.h"
 #include "sock.h"
+#include "trunk.h"
 
 //  Messages read from libzmq per drain: enough to amortise the poll, and a
 //  bound on the drain itself against a flood.
@@ -32,6 +33,8 @@ struct colugo_subscriber_t {
     size_t count;          //  in the ring
     uint64_t resume;       //  timer that delivers what a batch left
     uint64_t queue_drops;  //  since the last log line
+    uint64_t taken;        //  messages put in the ring, ever
+    uint64_t done;         //  ... and out of it since: delivered or dropped
 };
 
 //  Doubles the ring (the messages move, in order): a quiet subscriber keeps
@@ -55,6 +58,29 @@ s_grow (colugo_subscriber_t *self)
     self->head = 0;
     return true;
 }
+
+//  Moves a message into the ring; when the ring is full at the queue
+//  limit, the oldest message goes (counted as dropped).
+static void
+s_push (colugo_subscriber_t *self, zmq_msg_t *message)
+{
+    if (self->count == self->capacity && self->capacity < self->limit)
+        s_grow (self);
+    if (self->count == self->capacity) {
+        //  Full at the limit: the oldest goes for the newest.
+        zmq_msg_close (&self->queue [self->head]);
+        zmq_msg_init (&self->queue [self->head]);
+        self->head = (self->head + 1) % self->capacity;
+        self->count--;
+        self->queue_drops++;
+        self->done++;
+    }
+    zmq_msg_move (&self->queue [(self->head + self->count) % self->capacity], message);
+    self->count++;
+    self->taken++;
+}
+
+static void s_count_drops (colugo_subscriber_t *self);
 
 //  Reads what libzmq holds into the ring; when the ring is full at the
 //  queue limit, the oldest message goes (counted as dropped). Returns how
@@ -81,27 +107,22 @@ s_drain (colugo_subscriber_t *self)
         }
         if (!colugo__socket_size_ok (&self->base, zmq_msg_size (&message)))
             continue;
-        if (self->count == self->capacity && self->capacity < self->limit)
-            s_grow (self);
-        if (self->count == self->capacity) {
-            //  Full at the limit: the oldest goes for the newest.
-            zmq_msg_close (&self->queue [self->head]);
-            zmq_msg_init (&self->queue [self->head]);
-            self->head = (self->head + 1) % self->capacity;
-            self->count--;
-            self->queue_drops++;
-        }
-        zmq_msg_move (&self->queue [(self->head + self->count) % self->capacity], &message);
-        self->count++;
+        s_push (self, &message);
     }
     zmq_msg_close (&message);
+    s_count_drops (self);
+    return taken;
+}
+
+static void
+s_count_drops (colugo_subscriber_t *self)
+{
     if (self->queue_drops) {
         self->base.stats.dropped += self->queue_drops - 1;
         colugo__socket_drop (&self->base, "the queue was full: the application is slower than "
                                           "its publishers (oldest messages dropped)");
         self->queue_drops = 0;
     }
-    return taken;
 }
 
 static void s_on_resume (void *arg);
@@ -124,6 +145,7 @@ s_deliver (colugo_subscriber_t *self)
         zmq_msg_move (&message, &self->queue [self->head]);
         self->head = (self->head + 1) % self->capacity;
         self->count--;
+        self->done++;
         self->base.stats.received++;
         self->handler (self, self->base.topic, zmq_msg_data (&message), zmq_msg_size (&message),
                        self->arg);
@@ -178,10 +200,43 @@ s_before_hang_up (colugo_socket_t *socket)
         self->resume = colugo__timers_add (socket->env->timers, 0, 0, s_on_resume, self);
 }
 
+void
+colugo__subscriber_take (colugo_socket_t *socket, zmq_msg_t *message)
+{
+    colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
+    if (!self->queue)
+        return;
+    s_push (self, message);
+    s_count_drops (self);
+    if (!self->resume)
+        self->resume = colugo__timers_add (socket->env->timers, 0, 0, s_on_resume, self);
+}
+
+uint64_t
+colugo__subscriber_mark (colugo_socket_t *socket)
+{
+    return ((colugo_subscriber_t *) socket->owner)->taken;
+}
+
+bool
+colugo__subscriber_done (colugo_socket_t *socket, uint64_t mark)
+{
+    return ((colugo_subscriber_t *) socket->owner)->done >= mark;
+}
+
+//  Publishers with a trunk are ridden to (trunk.h), others dialled here.
+static int
+s_dial (colugo_socket_t *socket, colugo__peer_t *peer, bool connect)
+{
+    return socket->env->trunk ? colugo__trunk_ride (socket->env->trunk, socket, peer, connect) : 0;
+}
+
 static void
 s_destroy_kind (colugo_socket_t *socket)
 {
     colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
+    if (socket->env->trunk)
+        colugo__trunk_leave (socket->env->trunk, socket);
     if (self->resume)
         colugo__timers_cancel (socket->env->timers, self->resume);
     self->resume = 0;
@@ -204,6 +259,7 @@ colugo__subscriber_new (colugo__env_t *env, const char *topic, const char *type,
     self->base.on_readable = s_on_readable;
     self->base.before_hang_up = s_before_hang_up;
     self->base.destroy_kind = s_destroy_kind;
+    self->base.dial = s_dial;
     self->handler = handler;
     self->arg = arg;
     self->limit = env->queue_limit > 0 ? (size_t) env->queue_limit : 1;

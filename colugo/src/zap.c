@@ -14,6 +14,7 @@
 #include "zap.h"
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define S_USER_MAX 64  //  a node uuid, as DNS-SD records may carry
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static zactor_t *s_actor;
@@ -24,14 +25,17 @@ colugo__zap_accepts (const char *domain, const char *mechanism, const char *user
                      const char *password)
 {
     //  NULL-mechanism connections never carry a domain of ours; listeners
-    //  with one are PLAIN servers.
+    //  with one are PLAIN servers. A password, if any, is the dialling
+    //  node's uuid (trunk.h), made the connection's User-Id.
     return domain && *domain && mechanism && strcmp (mechanism, "PLAIN") == 0 && username
-           && strcmp (username, domain) == 0 && password && *password == 0;
+           && strcmp (username, domain) == 0 && password
+           && (*password == 0 || colugo__printable_ascii (password, S_USER_MAX));
 }
 
 //  Answers one request: [version][request id][domain][address][identity]
 //  [mechanism][credentials...], replying [version][request id][status code]
-//  [status text][user id][metadata].
+//  [status text][user id][metadata]: the user id is the password when
+//  there is one (a node's uuid), else the domain.
 static void
 s_answer (zsock_t *handler)
 {
@@ -53,7 +57,7 @@ s_answer (zsock_t *handler)
     zmsg_addstr (reply, id ? id : "");
     zmsg_addstr (reply, ok ? "200" : "400");
     zmsg_addstr (reply, ok ? "OK" : "not the service this peer asked for");
-    zmsg_addstr (reply, ok ? domain : "");
+    zmsg_addstr (reply, !ok ? "" : *password ? password : domain);
     zmsg_addmem (reply, NULL, 0);
     zmsg_send (&reply, handler);
     zstr_free (&version);

@@ -8,9 +8,13 @@
     endpoint: a peer counts as connected once the ZeroMQ handshake with it has
     succeeded, and stops counting as soon as the connection is lost, whether
     it closed, the peer was killed (within the heartbeat timeout, about 3 s by
-    default), or its service was withdrawn. Binding sockets (publishers,
-    servers) only count the connections they accepted; a publisher lets go
-    of a subscriber that froze within twice the heartbeat timeout.
+    default), or its service was withdrawn. Binding sockets count: a server
+    the connections it accepted; a publisher the Colugo nodes subscribed to
+    it (over the one connection between the two nodes, however many of the
+    node's subscribers take its topic) and the connections it accepted
+    (original Colugo nodes, plain ZeroMQ peers, subscribers in its own
+    node). A publisher lets go of a subscriber that froze within twice the
+    heartbeat timeout.
 */
 #ifndef COLUGO_SOCKET_H_INCLUDED
 #define COLUGO_SOCKET_H_INCLUDED

@@ -1,0 +1,734 @@
+/*  trunk.c: the node's trunk (trunk.h says what and why).
+
+    Bounds: a subscription or message head is at most a topic, a NUL and a
+    key (padded: s_head); a User-Id is a node uuid (COLUGO__UUID_MAX); at most
+    S_NODES_MAX nodes are counted as subscribed (a flood of names is
+    dropped, counted and logged); and a key that ended is remembered among
+    the last S_ENDED_MAX. What the in cannot use (a head that names no ride
+    of ours, extra frames, a payload over the node's maximum) is dropped,
+    counted on the in (or on the subscriber it was for) and logged.
+*/
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include "colugo/error.h"
+#include "colugo/topic.h"
+#include "dnssd_records.h"
+#include "trunk.h"
+#include "u64map.h"
+
+#define S_MARK_PRESENT 2  //  first byte of a node's presence subscription
+#define S_NODES_MAX 4096  //  nodes counted as subscribed
+#define S_ENDED_MAX 4096  //  ended keys remembered
+#define S_KEY_SIZE 8
+#define S_HEAD_MANGLED 246  //  (s_head)
+#define S_HEAD_PADDED 256
+//  The longest head is a padded one (the longest topic makes 249 bytes).
+#define S_HEAD_MAX S_HEAD_PADDED
+
+struct colugo__trunk_pub {
+    colugo__trunk_t *trunk;
+    uint64_t key;
+    zhashx_t *subscribers;  //  node uuid -> itself
+    size_t head_size;
+    uint8_t head [S_HEAD_MAX];  //  topic, NUL, key (big-endian)
+};
+
+//  A publisher elsewhere that has a trunk.
+typedef struct {
+    char *topic;
+    char *trunk_endpoint;
+    char *trunk_identity;
+    char *node_uuid;
+    char *node_name;
+    uint64_t key;
+} s_route_t;
+
+//  A subscriber's peer on the trunk.
+typedef struct {
+    colugo__trunk_t *trunk;
+    colugo_socket_t *subscriber;  //  freed through the reaper, as riders are
+    char *endpoint;               //  the peer's, in the subscriber's table
+    char *topic;
+    char *trunk_endpoint;
+    char *trunk_identity;
+    char *node_uuid;
+    uint64_t key;
+    uint64_t tell;    //  timer: tells a ride on a connection already up
+    uint64_t ending;  //  timer: tells the end once what came before it is delivered
+    uint64_t end_at;  //  the subscriber's mark at the end
+    bool dead;
+} s_rider_t;
+
+struct colugo__trunk {
+    colugo__env_t *env;
+    colugo_socket_t *out;
+    colugo_socket_t *in;
+    colugo__u64map_t pubs;    //  key -> colugo__trunk_pub_t, ours
+    zhashx_t *present;        //  node uuid -> count of its presence subscriptions
+    zhashx_t *routes;         //  publisher identity -> s_route_t
+    zlistx_t *riders;         //  s_rider_t, live
+    colugo__u64map_t by_key;  //  key -> zlistx_t of s_rider_t
+    colugo__u64map_t ended;   //  key -> (void *) 1
+    uint64_t ended_order [S_ENDED_MAX];
+    size_t ended_next;
+    colugo__ratelimit_t log;
+};
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+//  A head: the topic, a NUL, the key (big-endian). libzmq 4.3.4 mangles a
+//  subscription of 246 to 255 bytes (the XPUB reads two empty messages and
+//  a byte instead: measured), so a head that would be that long is padded
+//  with NULs before the key to S_HEAD_PADDED bytes.
+static size_t
+s_head (uint8_t *out, const char *topic, uint64_t key)
+{
+    size_t length = strlen (topic);
+    size_t size = length + 1 + S_KEY_SIZE;
+    if (size >= S_HEAD_MANGLED && size < S_HEAD_PADDED)
+        size = S_HEAD_PADDED;
+    memcpy (out, topic, length);
+    memset (out + length, 0, size - length - S_KEY_SIZE);
+    for (int i = 0; i < S_KEY_SIZE; i++)
+        out [size - S_KEY_SIZE + i] = (uint8_t) (key >> (8 * (S_KEY_SIZE - 1 - i)));
+    return size;
+}
+
+//  Splits a head: the topic's length and the key. False if it is not one.
+static bool
+s_parse_head (const uint8_t *data, size_t size, size_t *topic_length, uint64_t *key)
+{
+    const uint8_t *nul = size ? memchr (data, 0, size < S_HEAD_MAX ? size : S_HEAD_MAX) : NULL;
+    if (!nul)
+        return false;
+    size_t length = (size_t) (nul - data);
+    size_t natural = length + 1 + S_KEY_SIZE;
+    bool padded = natural >= S_HEAD_MANGLED && natural < S_HEAD_PADDED;
+    if (size != (padded ? S_HEAD_PADDED : natural))
+        return false;
+    for (size_t i = length + 1; i < size - S_KEY_SIZE; i++)
+        if (data [i])
+            return false;
+    uint64_t value = 0;
+    for (size_t i = size - S_KEY_SIZE; i < size; i++)
+        value = value << 8 | data [i];
+    *topic_length = length;
+    *key = value;
+    return true;
+}
+
+static void
+s_log (colugo__trunk_t *self, const char *why)
+{
+    unsigned suppressed;
+    if (colugo__ratelimit (&self->log, &suppressed))
+        colugo__warn ("node trunk: %s (%u more not logged)", why, suppressed);
+}
+
+static void
+s_route_destructor (void **item)
+{
+    s_route_t *route = (s_route_t *) *item;
+    if (route) {
+        free (route->topic);
+        free (route->trunk_endpoint);
+        free (route->trunk_identity);
+        free (route->node_uuid);
+        free (route->node_name);
+        free (route);
+    }
+    *item = NULL;
+}
+
+static void
+s_rider_free (void *item)
+{
+    s_rider_t *rider = (s_rider_t *) item;
+    free (rider->endpoint);
+    free (rider->topic);
+    free (rider->trunk_endpoint);
+    free (rider->trunk_identity);
+    free (rider->node_uuid);
+    free (rider);
+}
+
+static bool
+s_ended (colugo__trunk_t *self, uint64_t key)
+{
+    return colugo__u64map_get (&self->ended, key) != NULL;
+}
+
+static void
+s_end_key (colugo__trunk_t *self, uint64_t key)
+{
+    if (s_ended (self, key))
+        return;
+    uint64_t *slot = &self->ended_order [self->ended_next];
+    if (*slot)
+        colugo__u64map_take (&self->ended, *slot);
+    *slot = key;
+    self->ended_next = (self->ended_next + 1) % S_ENDED_MAX;
+    colugo__u64map_put (&self->ended, key, (void *) 1);
+}
+
+static bool
+s_trunk_up (colugo__trunk_t *self, const char *trunk_endpoint)
+{
+    colugo__peer_t *peer = (colugo__peer_t *) zhashx_lookup (self->in->peers, trunk_endpoint);
+    return peer && peer->connected;
+}
+
+//  Tells a subscriber's peer table what its ride's connection did.
+static void
+s_tell (s_rider_t *rider, bool up)
+{
+    if (rider->dead || rider->subscriber->dead)
+        return;
+    colugo__socket_event (rider->subscriber,
+                          up ? ZMQ_EVENT_HANDSHAKE_SUCCEEDED : ZMQ_EVENT_DISCONNECTED, 0,
+                          rider->endpoint);
+}
+
+static void
+s_on_ending (void *arg)
+{
+    s_rider_t *rider = (s_rider_t *) arg;
+    if (rider->dead || rider->subscriber->dead
+        || !colugo__subscriber_done (rider->subscriber, rider->end_at))
+        return;  //  (a dead one's timer is cancelled with it)
+    colugo__timers_cancel (rider->trunk->env->timers, rider->ending);
+    rider->ending = 0;
+    s_tell (rider, false);
+}
+
+//  Its publisher ended: the peer ends once what it sent before has reached
+//  the application (or was dropped from a full queue, counted), so that
+//  its disconnect comes after its last message.
+static void
+s_end_ride (s_rider_t *rider)
+{
+    if (rider->dead || rider->subscriber->dead || rider->ending)
+        return;
+    rider->end_at = colugo__subscriber_mark (rider->subscriber);
+    if (colugo__subscriber_done (rider->subscriber, rider->end_at))
+        s_tell (rider, false);
+    else if (!(rider->ending = colugo__timers_add (rider->trunk->env->timers, zclock_mono () + 1, 1,
+                                                   s_on_ending, rider)))
+        s_tell (rider, false);
+}
+
+//  --------------------------------------------------------------------------
+//  The out: subscriptions from other nodes' ins
+
+static void
+s_drop_node (colugo__trunk_t *self, const char *uuid)
+{
+    size_t cursor = 0;
+    colugo__trunk_pub_t *pub;
+    while ((pub = (colugo__trunk_pub_t *) colugo__u64map_next (&self->pubs, &cursor)))
+        zhashx_delete (pub->subscribers, uuid);
+    zhashx_delete (self->present, uuid);
+}
+
+static void
+s_on_presence (colugo__trunk_t *self, const uint8_t *data, size_t size, bool subscribe,
+               const char *user)
+{
+    char uuid [COLUGO__UUID_MAX + 1];
+    if (size == 0 || size > COLUGO__UUID_MAX) {
+        s_log (self, "a presence subscription of a malformed node uuid: dropped");
+        return;
+    }
+    memcpy (uuid, data, size);
+    uuid [size] = 0;
+    //  A node speaks for itself only; a connection's end (no User-Id) for
+    //  the node it was.
+    if ((user && strcmp (user, uuid)) || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)) {
+        s_log (self, "a presence subscription of another node, or not printable: dropped");
+        return;
+    }
+    uintptr_t count = (uintptr_t) zhashx_lookup (self->present, uuid);
+    if (subscribe) {
+        if (!count && zhashx_size (self->present) >= S_NODES_MAX) {
+            s_log (self, "too many nodes subscribed: one more dropped");
+            return;
+        }
+        zhashx_update (self->present, uuid, (void *) (count + 1));
+    }
+    else if (count > 1)
+        zhashx_update (self->present, uuid, (void *) (count - 1));
+    else if (count == 1)
+        s_drop_node (self, uuid);  //  its last connection ended
+}
+
+static void
+s_on_subscription (colugo__trunk_t *self, zmq_msg_t *message)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (message);
+    size_t size = zmq_msg_size (message);
+    if (size < 2 || data [0] > 1) {
+        s_log (self, "a message that is no subscription: dropped");
+        self->out->stats.dropped++;
+        return;
+    }
+    bool subscribe = data [0] == 1;
+    const char *user = zmq_msg_gets (message, "User-Id");
+    if (data [1] == S_MARK_PRESENT) {
+        s_on_presence (self, data + 2, size - 2, subscribe, user);
+        return;
+    }
+    size_t topic_length;
+    uint64_t key;
+    if (!user || !s_parse_head (data + 1, size - 1, &topic_length, &key))
+        return;  //  a connection's end (its presence says it), or not one of ours
+    colugo__trunk_pub_t *pub = (colugo__trunk_pub_t *) colugo__u64map_get (&self->pubs, key);
+    if (!pub || pub->head_size != size - 1 || memcmp (pub->head, data + 1, size - 1))
+        return;  //  another node's publisher: every node's in subscribes on every trunk it dials
+    if (!subscribe)
+        zhashx_delete (pub->subscribers, user);
+    else if (zhashx_lookup (self->present, user))
+        zhashx_update (pub->subscribers, user, (void *) 1);
+}
+
+static int
+s_on_out (void *arg)
+{
+    colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (arg);
+    colugo__batch_t batch = colugo__batch_start ();
+    while (colugo__batch_more (&batch)) {
+        zmq_msg_t frames [2];
+        int count = colugo__recv_frames (self->out->handle, frames, 2);
+        if (count == 0)
+            break;
+        if (count == 1)
+            s_on_subscription (self, &frames [0]);
+        else {
+            s_log (self, "a message of several frames from a subscriber: dropped");
+            self->out->stats.dropped++;
+        }
+        for (int i = 0; i < count && i < 2; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    return colugo__env_handler_rc (self->env);
+}
+
+//  --------------------------------------------------------------------------
+//  The in: messages from other nodes' outs
+
+static void
+s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
+{
+    size_t topic_length;
+    uint64_t key;
+    const uint8_t *head = (const uint8_t *) zmq_msg_data (&frames [0]);
+    if (!s_parse_head (head, zmq_msg_size (&frames [0]), &topic_length, &key) || count > 2) {
+        s_log (self, "a message that is not a publisher's: dropped");
+        self->in->stats.dropped++;
+        return;
+    }
+    zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, key);
+    if (count == 1) {  //  the head alone: the publisher ended
+        s_end_key (self, key);
+        //  Its peers end, all it sent being in (over a copy: callbacks may
+        //  end rides).
+        size_t size = riders ? zlistx_size (riders) : 0, taken = 0;
+        s_rider_t **each = size ? malloc (size * sizeof *each) : NULL;
+        for (s_rider_t *rider = each ? (s_rider_t *) zlistx_first (riders) : NULL;
+             rider && taken < size; rider = (s_rider_t *) zlistx_next (riders))
+            each [taken++] = rider;
+        for (size_t i = 0; i < taken; i++)
+            s_end_ride (each [i]);
+        free (each);
+        return;
+    }
+    //  Taking a message runs no callback: no ride ends meanwhile.
+    for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
+         rider = (s_rider_t *) zlistx_next (riders)) {
+        if (rider->dead || rider->subscriber->dead || strlen (rider->topic) != topic_length
+            || memcmp (rider->topic, head, topic_length))
+            continue;
+        if (!colugo__socket_size_ok (rider->subscriber, zmq_msg_size (&frames [1])))
+            continue;
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        if (zmq_msg_copy (&copy, &frames [1]) == 0)
+            colugo__subscriber_take (rider->subscriber, &copy);
+        zmq_msg_close (&copy);
+    }
+}
+
+//  Reads what the in holds, at most a batch (or everything: before a
+//  hang-up, whose pipe would go unread).
+static void
+s_read_in (colugo__trunk_t *self, bool all)
+{
+    colugo__batch_t batch = colugo__batch_start ();
+    for (size_t i = 0; all ? i < 1000000 : colugo__batch_more (&batch); i++) {
+        zmq_msg_t frames [3];
+        int count = colugo__recv_frames (self->in->handle, frames, 3);
+        if (count == 0)
+            break;
+        s_on_message (self, frames, count);
+        for (int k = 0; k < count && k < 3; k++)
+            zmq_msg_close (&frames [k]);
+    }
+}
+
+static int
+s_on_in (void *arg)
+{
+    colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (arg);
+    s_read_in (self, false);
+    return colugo__env_handler_rc (self->env);
+}
+
+static void
+s_in_before_hang_up (colugo_socket_t *socket)
+{
+    s_read_in ((colugo__trunk_t *) colugo__socket_context (socket->owner), true);
+}
+
+//  The in's password is the node's uuid: the out's User-Id for it.
+static void
+s_in_before_dial (colugo_socket_t *socket, colugo__peer_t *peer)
+{
+    (void) peer;
+    zmq_setsockopt (socket->handle, ZMQ_PLAIN_PASSWORD, socket->env->node_uuid,
+                    strlen (socket->env->node_uuid));
+}
+
+//  A connection to another node's trunk came up or went: so did every ride
+//  on it (over a copy: callbacks may end rides).
+static void
+s_in_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
+{
+    colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (socket->owner);
+    size_t count = zlistx_size (self->riders), taken = 0;
+    if (count == 0)
+        return;
+    s_rider_t **each = malloc (count * sizeof *each);
+    if (!each) {
+        colugo__error ("out of memory: the subscribers on a trunk are not told it %s",
+                       peer->connected ? "connected" : "disconnected");
+        return;
+    }
+    for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider && taken < count;
+         rider = (s_rider_t *) zlistx_next (self->riders))
+        if (strcmp (rider->trunk_endpoint, peer->endpoint) == 0)
+            each [taken++] = rider;
+    for (size_t i = 0; i < taken; i++)
+        if (!peer->connected)
+            s_end_ride (each [i]);  //  after what came before the end (read before the hang-up)
+        else if (!s_ended (self, each [i]->key))
+            s_tell (each [i], true);
+    free (each);
+}
+
+//  --------------------------------------------------------------------------
+//  Rides
+
+static void
+s_on_tell (void *arg)
+{
+    s_rider_t *rider = (s_rider_t *) arg;
+    rider->tell = 0;
+    if (!rider->dead && s_trunk_up (rider->trunk, rider->trunk_endpoint)
+        && !s_ended (rider->trunk, rider->key))
+        s_tell (rider, true);
+}
+
+static void
+s_subscribe (colugo__trunk_t *self, const char *topic, uint64_t key, bool subscribe)
+{
+    uint8_t head [S_HEAD_MAX];
+    size_t size = s_head (head, topic, key);
+    zmq_setsockopt (self->in->handle, subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, head, size);
+    colugo__socket_touch (self->in);
+}
+
+static void
+s_unride (colugo__trunk_t *self, s_rider_t *rider)
+{
+    rider->dead = true;
+    if (rider->tell)
+        colugo__timers_cancel (self->env->timers, rider->tell);
+    if (rider->ending)
+        colugo__timers_cancel (self->env->timers, rider->ending);
+    rider->tell = rider->ending = 0;
+    zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, rider->key);
+    void *handle = riders ? zlistx_find (riders, rider) : NULL;
+    if (handle) {
+        zlistx_delete (riders, handle);
+        if (zlistx_size (riders) == 0) {
+            zlistx_destroy (&riders);
+            colugo__u64map_take (&self->by_key, rider->key);
+            s_subscribe (self, rider->topic, rider->key, false);
+        }
+    }
+    handle = zlistx_find (self->riders, rider);
+    if (handle)
+        zlistx_detach (self->riders, handle);
+    colugo__socket_remove_peer (self->in, rider->trunk_endpoint, rider->trunk_identity,
+                                rider->node_uuid, false);
+    if (colugo__reaper_defer (self->env->reaper, s_rider_free, rider))
+        colugo__error ("out of memory: a ride on the trunk is leaked");
+}
+
+static s_rider_t *
+s_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer,
+        const s_route_t *route)
+{
+    s_rider_t *rider = calloc (1, sizeof *rider);
+    if (!rider)
+        return NULL;
+    rider->trunk = self;
+    rider->subscriber = subscriber;
+    rider->key = route->key;
+    rider->endpoint = strdup (peer->endpoint);
+    rider->topic = strdup (route->topic);
+    rider->trunk_endpoint = strdup (route->trunk_endpoint);
+    rider->trunk_identity = strdup (route->trunk_identity);
+    rider->node_uuid = strdup (route->node_uuid);
+    zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, route->key);
+    bool first = !riders;
+    if (first && (riders = zlistx_new ()) && colugo__u64map_put (&self->by_key, route->key, riders))
+        zlistx_destroy (&riders);
+    if (!rider->endpoint || !rider->topic || !rider->trunk_endpoint || !rider->trunk_identity
+        || !rider->node_uuid || !riders || !zlistx_add_end (riders, rider)) {
+        if (first && riders) {
+            colugo__u64map_take (&self->by_key, route->key);
+            zlistx_destroy (&riders);
+        }
+        s_rider_free (rider);
+        return NULL;
+    }
+    if (!zlistx_add_end (self->riders, rider)) {
+        rider->dead = true;  //  (not added: s_unride finds nothing there)
+        s_unride (self, rider);
+        return NULL;
+    }
+    if (first)
+        s_subscribe (self, route->topic, route->key, true);
+    if (colugo__socket_add_peer (self->in, route->trunk_endpoint, route->trunk_identity,
+                                 route->node_uuid, route->node_name)) {
+        s_unride (self, rider);
+        return NULL;
+    }
+    //  Up already: said from the loop, once the subscriber's dial is done.
+    if (s_trunk_up (self, route->trunk_endpoint))
+        rider->tell = colugo__timers_add (self->env->timers, 0, 0, s_on_tell, rider);
+    return rider;
+}
+
+int
+colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer,
+                    bool connect)
+{
+    if (!connect) {
+        s_rider_t *rider = (s_rider_t *) peer->kind_data;
+        if (!rider)
+            return 0;
+        peer->kind_data = NULL;
+        s_unride (self, rider);
+        return 1;
+    }
+    const s_route_t *route =
+        *peer->identity ? (const s_route_t *) zhashx_lookup (self->routes, peer->identity) : NULL;
+    if (!route || strcmp (route->topic, subscriber->topic))
+        return 0;
+    if (peer->kind_data)  //  (a dial without a hang-up before it)
+        colugo__trunk_ride (self, subscriber, peer, false);
+    peer->kind_data = s_ride (self, subscriber, peer, route);
+    return peer->kind_data ? 1 : -1;
+}
+
+void
+colugo__trunk_leave (colugo__trunk_t *self, colugo_socket_t *subscriber)
+{
+    for (colugo__peer_t *peer = (colugo__peer_t *) zhashx_first (subscriber->peers); peer;
+         peer = (colugo__peer_t *) zhashx_next (subscriber->peers))
+        colugo__trunk_ride (self, subscriber, peer, false);
+}
+
+int
+colugo__trunk_learn (colugo__trunk_t *self, const char *identity, const char *topic,
+                     const char *trunk_endpoint, const char *trunk_identity, const char *node_uuid,
+                     const char *node_name, uint64_t key)
+{
+    s_route_t *route = calloc (1, sizeof *route);
+    if (!route)
+        return COLUGO_ENOMEM;
+    route->topic = strdup (topic);
+    route->trunk_endpoint = strdup (trunk_endpoint);
+    route->trunk_identity = strdup (trunk_identity);
+    route->node_uuid = strdup (node_uuid);
+    route->node_name = strdup (node_name);
+    route->key = key;
+    if (!route->topic || !route->trunk_endpoint || !route->trunk_identity || !route->node_uuid
+        || !route->node_name) {
+        s_route_destructor ((void **) &route);
+        return COLUGO_ENOMEM;
+    }
+    zhashx_update (self->routes, identity, route);
+    return 0;
+}
+
+void
+colugo__trunk_forget (colugo__trunk_t *self, const char *identity)
+{
+    zhashx_delete (self->routes, identity);
+}
+
+//  --------------------------------------------------------------------------
+//  Publishers
+
+colugo__trunk_pub_t *
+colugo__trunk_pub_new (colugo__trunk_t *self, const char *topic)
+{
+    colugo__trunk_pub_t *pub = calloc (1, sizeof *pub);
+    if (!pub)
+        return NULL;
+    pub->trunk = self;
+    pub->subscribers = zhashx_new ();
+    //  Random, so that no two publishers anywhere share one (an in
+    //  subscribes a key on every trunk it dials), and never 0.
+    while (pub->subscribers && (pub->key == 0 || colugo__u64map_get (&self->pubs, pub->key)))
+        if (getrandom (&pub->key, sizeof pub->key, 0) != (ssize_t) sizeof pub->key)
+            break;
+    if (!pub->subscribers || pub->key == 0 || colugo__u64map_put (&self->pubs, pub->key, pub)) {
+        zhashx_destroy (&pub->subscribers);
+        free (pub);
+        return NULL;
+    }
+    pub->head_size = s_head (pub->head, topic, pub->key);
+    return pub;
+}
+
+uint64_t
+colugo__trunk_pub_key (const colugo__trunk_pub_t *pub)
+{
+    return pub->key;
+}
+
+size_t
+colugo__trunk_pub_subscribers (const colugo__trunk_pub_t *pub)
+{
+    return zhashx_size (pub->subscribers);
+}
+
+int
+colugo__trunk_pub_send (colugo__trunk_pub_t *pub, const void *data, size_t size)
+{
+    if (zhashx_size (pub->subscribers) == 0)
+        return 0;
+    void *handle = pub->trunk->out->handle;
+    int rc = zmq_send (handle, pub->head, pub->head_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+                     || zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0
+                 ? -1
+                 : 0;
+    colugo__socket_touch (pub->trunk->out);
+    if (rc)
+        colugo__warn ("node trunk: cannot publish: %s", zmq_strerror (zmq_errno ()));
+    return rc;
+}
+
+void
+colugo__trunk_pub_end (colugo__trunk_pub_t **pub_p)
+{
+    colugo__trunk_pub_t *pub = *pub_p;
+    if (!pub)
+        return;
+    colugo__trunk_t *self = pub->trunk;
+    colugo__u64map_take (&self->pubs, pub->key);
+    if (zhashx_size (pub->subscribers)) {
+        zmq_send (self->out->handle, pub->head, pub->head_size, ZMQ_DONTWAIT);
+        colugo__socket_touch (self->out);
+    }
+    zhashx_destroy (&pub->subscribers);
+    free (pub);
+    *pub_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The trunk
+
+colugo__trunk_t *
+colugo__trunk_new (colugo__env_t *env)
+{
+    colugo__trunk_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->env = env;
+    self->present = zhashx_new ();
+    self->routes = zhashx_new ();
+    self->riders = zlistx_new ();
+    if (self->routes)
+        zhashx_set_destructor (self->routes, s_route_destructor);
+    if (self->present && self->routes && self->riders) {
+        self->out =
+            colugo__socket_internal_new (env, COLUGO__TRUNK_OUT, "(node trunk)", s_on_out, self);
+        self->in =
+            colugo__socket_internal_new (env, COLUGO__TRUNK_IN, "(node trunk)", s_on_in, self);
+    }
+    if (!self->out || !self->in || !self->out->verified_port) {
+        colugo__warn ("node trunk: cannot make it; subscribers dial each publisher's own port");
+        colugo__trunk_destroy (&self);
+        return NULL;
+    }
+    self->in->before_dial = s_in_before_dial;
+    self->in->before_hang_up = s_in_before_hang_up;
+    self->in->on_peer_change = s_in_peer_change;
+    uint8_t presence [1 + 64];
+    size_t length = strlen (env->node_uuid);
+    presence [0] = S_MARK_PRESENT;
+    memcpy (presence + 1, env->node_uuid, length);
+    zmq_setsockopt (self->in->handle, ZMQ_SUBSCRIBE, presence, length + 1);
+    return self;
+}
+
+void
+colugo__trunk_destroy (colugo__trunk_t **self_p)
+{
+    colugo__trunk_t *self = *self_p;
+    if (!self)
+        return;
+    s_rider_t *rider;
+    while (self->riders && (rider = (s_rider_t *) zlistx_first (self->riders)))
+        s_unride (self, rider);  //  (the subscribers are gone before the trunk)
+    size_t cursor = 0;
+    zlistx_t *riders;
+    while ((riders = (zlistx_t *) colugo__u64map_next (&self->by_key, &cursor)))
+        zlistx_destroy (&riders);
+    colugo__u64map_free (&self->by_key);
+    cursor = 0;
+    colugo__trunk_pub_t *pub;
+    while ((pub = (colugo__trunk_pub_t *) colugo__u64map_next (&self->pubs, &cursor))) {
+        zhashx_destroy (&pub->subscribers);
+        free (pub);
+    }
+    colugo__u64map_free (&self->pubs);
+    colugo__u64map_free (&self->ended);
+    colugo__socket_internal_destroy (&self->in);
+    colugo__socket_internal_destroy (&self->out);
+    zhashx_destroy (&self->present);
+    zhashx_destroy (&self->routes);
+    zlistx_destroy (&self->riders);
+    free (self);
+    *self_p = NULL;
+}
+
+uint16_t
+colugo__trunk_port (colugo__trunk_t *self)
+{
+    return self->out->verified_port;
+}
+
+uint64_t
+colugo__trunk_id (colugo__trunk_t *self)
+{
+    return self->out->id;
+}
