@@ -35,7 +35,11 @@ struct colugo_subscriber_t {
     uint64_t queue_drops;  //  since the last log line
     uint64_t taken;        //  messages put in the ring, ever
     uint64_t done;         //  ... and out of it since: delivered or dropped
+    size_t own;            //  peers dialled on its own socket, not ridden to (trunk.h)
 };
+
+//  Marks a peer dialled on the subscriber's own socket.
+static char s_own;
 
 //  Doubles the ring (the messages move, in order): a quiet subscriber keeps
 //  a small one, and only a backlog takes the whole queue limit.
@@ -88,6 +92,8 @@ static void s_count_drops (colugo_subscriber_t *self);
 static int
 s_drain (colugo_subscriber_t *self)
 {
+    if (self->own == 0)
+        return 0;  //  nothing to read there (a look costs libzmq a poll ())
     zmq_msg_t message;
     zmq_msg_init (&message);
     int taken = 0;
@@ -171,8 +177,8 @@ s_on_resume (void *arg)
     self->resume = 0;
     s_deliver (self);
     //  Read outside the reader: libzmq may hold more (the poller looks
-    //  again after the reader itself).
-    if (!self->base.dead)
+    //  again after the reader itself), if it has peers of its own.
+    if (!self->base.dead && self->own)
         colugo__socket_touch (&self->base);
 }
 
@@ -228,7 +234,20 @@ colugo__subscriber_done (colugo_socket_t *socket, uint64_t mark)
 static int
 s_dial (colugo_socket_t *socket, colugo__peer_t *peer, bool connect)
 {
-    return socket->env->trunk ? colugo__trunk_ride (socket->env->trunk, socket, peer, connect) : 0;
+    colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
+    if (!connect && peer->kind_data == &s_own) {
+        peer->kind_data = NULL;
+        self->own--;
+        return 0;
+    }
+    int rc = socket->env->trunk && peer->kind_data != &s_own
+                 ? colugo__trunk_ride (socket->env->trunk, socket, peer, connect)
+                 : 0;
+    if (rc == 0 && connect && peer->kind_data != &s_own) {
+        peer->kind_data = &s_own;
+        self->own++;
+    }
+    return rc;
 }
 
 static void

@@ -72,6 +72,7 @@ struct colugo__trunk {
     zlistx_t *riders;         //  s_rider_t, live
     colugo__u64map_t by_key;  //  key -> zlistx_t of s_rider_t
     colugo__u64map_t ended;   //  key -> (void *) 1
+    uint64_t touch;           //  timer: the out is looked at once after a batch of sends
     uint64_t ended_order [S_ENDED_MAX];
     size_t ended_next;
     colugo__ratelimit_t log;
@@ -550,8 +551,12 @@ void
 colugo__trunk_leave (colugo__trunk_t *self, colugo_socket_t *subscriber)
 {
     for (colugo__peer_t *peer = (colugo__peer_t *) zhashx_first (subscriber->peers); peer;
-         peer = (colugo__peer_t *) zhashx_next (subscriber->peers))
-        colugo__trunk_ride (self, subscriber, peer, false);
+         peer = (colugo__peer_t *) zhashx_next (subscriber->peers)) {
+        s_rider_t *rider = (s_rider_t *) peer->kind_data;
+        if (rider
+            && zlistx_find (self->riders, rider))  //  (a peer of its own socket is marked too)
+            colugo__trunk_ride (self, subscriber, peer, false);
+    }
 }
 
 int
@@ -585,6 +590,25 @@ colugo__trunk_forget (colugo__trunk_t *self, const char *identity)
 
 //  --------------------------------------------------------------------------
 //  Publishers
+
+static void
+s_on_touch (void *arg)
+{
+    colugo__trunk_t *self = (colugo__trunk_t *) arg;
+    self->touch = 0;
+    colugo__socket_touch (self->out);
+}
+
+//  A send may take the out's ZMQ_FD signal (poller.h): it is looked at
+//  again from the loop, once for every send of this pass (a look is a
+//  poll () in libzmq).
+static void
+s_touch_soon (colugo__trunk_t *self)
+{
+    if (!self->touch
+        && !(self->touch = colugo__timers_add (self->env->timers, 0, 0, s_on_touch, self)))
+        colugo__socket_touch (self->out);
+}
 
 colugo__trunk_pub_t *
 colugo__trunk_pub_new (colugo__trunk_t *self, const char *topic)
@@ -630,7 +654,7 @@ colugo__trunk_pub_send (colugo__trunk_pub_t *pub, const void *data, size_t size)
                      || zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0
                  ? -1
                  : 0;
-    colugo__socket_touch (pub->trunk->out);
+    s_touch_soon (pub->trunk);
     if (rc)
         colugo__warn ("node trunk: cannot publish: %s", zmq_strerror (zmq_errno ()));
     return rc;
@@ -712,6 +736,8 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
     }
     colugo__u64map_free (&self->pubs);
     colugo__u64map_free (&self->ended);
+    if (self->touch)
+        colugo__timers_cancel (self->env->timers, self->touch);
     colugo__socket_internal_destroy (&self->in);
     colugo__socket_internal_destroy (&self->out);
     zhashx_destroy (&self->present);
