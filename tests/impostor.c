@@ -1,7 +1,7 @@
 /*  impostor: a process that speaks the node link (colugo/src/nodelink.h)
     but never advertises anything through DNS-SD.
 
-        impostor NODE_NAME TOPIC [-t exit_after_ms]
+        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k]
 
     Finds the node record (_colugo-node._tcp) of the node named NODE_NAME
     through the local avahi-daemon, dials that node's inbox as a real node's
@@ -15,6 +15,13 @@
     once the notice went out, "NOTICE" each time it goes out again (a new
     subscription of the inbox); publishes "impostor:<n>" every 20 ms; stops
     when killed or after exit_after_ms (default 30 s).
+
+    With -k, the publisher is on a trunk of the impostor's own too (TXT
+    trunk, colugo/src/trunk.h), and the impostor is hostile: the victim's
+    trunk subscribes there to every publisher it rides (a SUB subscribes on
+    all its connections), so for each subscription to another node's key
+    it sends messages "forged:<n>" under that key, and that key's end (the
+    head alone), and prints "FORGED <n>" after each round.
 */
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -35,6 +42,9 @@
 #define UUID "00000000-1mp0-5t0r-0000-000000000001"
 #define INBOX_ID "1"
 #define PUB_ID "2"
+#define TRUNK_ID "3"
+#define KEY "00000000000000aa"
+#define HEADS_MAX 16
 
 typedef struct {
     const char *node_name;
@@ -161,11 +171,16 @@ main (int argc, char *argv [])
 {
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 3) {
-        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms]\n");
+        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k]\n");
         return 2;
     }
-    long long deadline =
-        s_now_ms () + (argc > 4 && strcmp (argv [3], "-t") == 0 ? atol (argv [4]) : 30000);
+    long long deadline = s_now_ms () + 30000;
+    bool hostile = false;
+    for (int i = 3; i < argc; i++)
+        if (strcmp (argv [i], "-t") == 0 && i + 1 < argc)
+            deadline = s_now_ms () + atol (argv [++i]);
+        else if (strcmp (argv [i], "-k") == 0)
+            hostile = true;
     s_search_t search = {.node_name = argv [1], .poll = avahi_simple_poll_new ()};
     int error = 0;
     search.client = avahi_client_new (avahi_simple_poll_get (search.poll), 0, NULL, NULL, &error);
@@ -199,6 +214,14 @@ main (int argc, char *argv [])
     zmq_bind (publisher, "tcp://127.0.0.1:*");
     uint16_t verified_port = s_bound_port (publisher);
     zmq_setsockopt (publisher, ZMQ_PLAIN_SERVER, &off, sizeof off);
+    //  The trunk (-k), verified as a Colugo trunk is.
+    void *trunk = zmq_socket (context, ZMQ_XPUB);
+    const char *trunk_identity = UUID ":" TRUNK_ID;
+    zmq_setsockopt (trunk, ZMQ_XPUB_VERBOSE, &on, sizeof on);
+    zmq_setsockopt (trunk, ZMQ_PLAIN_SERVER, &on, sizeof on);
+    zmq_setsockopt (trunk, ZMQ_ZAP_DOMAIN, trunk_identity, strlen (trunk_identity));
+    zmq_bind (trunk, "tcp://127.0.0.1:*");
+    uint16_t trunk_port = s_bound_port (trunk);
     //  The outbox, dialling the victim's inbox as the record says.
     void *outbox = zmq_socket (context, ZMQ_XPUB);
     char inbox_identity [96], inbox [64];
@@ -215,20 +238,39 @@ main (int argc, char *argv [])
     snprintf (port_text, sizeof port_text, "%u", open_port);
     snprintf (verified_text, sizeof verified_text, "verified_port=%u", verified_port);
     snprintf (name, sizeof name, "_%.30s._%s", argv [2], UUID);
-    AvahiStringList *txt =
-        avahi_string_list_new (topic, "socket_type=1", "node_uuid=" UUID, "node_name=Impostor",
-                               "colugo=1", "socket_id=" PUB_ID, verified_text, NULL);
+    char trunk_text [64];
+    snprintf (trunk_text, sizeof trunk_text, "trunk=%u." TRUNK_ID "." KEY, trunk_port);
+    AvahiStringList *txt = avahi_string_list_new (
+        topic, "socket_type=1", "node_uuid=" UUID, "node_name=Impostor", "colugo=1",
+        "socket_id=" PUB_ID, verified_text, hostile ? trunk_text : NULL, NULL);
     uint8_t wire [1300];
     size_t wire_size = avahi_string_list_serialize (txt, wire, sizeof wire);
     avahi_string_list_free (txt);
 
     bool ready = false;
     long long next_send = s_now_ms ();
-    unsigned long sent = 0;
+    unsigned long sent = 0, forged = 0;
+    uint8_t heads [HEADS_MAX][300];
+    size_t head_sizes [HEADS_MAX], head_count = 0;
     while (s_now_ms () < deadline) {
-        zmq_pollitem_t items [] = {{zap, 0, ZMQ_POLLIN, 0}, {outbox, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 2, 20) < 0)
+        zmq_pollitem_t items [] = {
+            {zap, 0, ZMQ_POLLIN, 0}, {outbox, 0, ZMQ_POLLIN, 0}, {trunk, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, 3, 20) < 0)
             break;
+        if (items [2].revents & ZMQ_POLLIN) {
+            //  Another node's key (a head that is not ours, nor a presence):
+            //  remembered, to be forged.
+            uint8_t data [300];
+            int size = zmq_recv (trunk, data, sizeof data, 0);
+            if (size > 10 && size <= (int) sizeof data && data [0] == 1 && data [1] >= 0x20
+                && head_count < HEADS_MAX) {
+                const char *ours = "\0\0\0\0\0\0\0\xaa";
+                if (memcmp (data + size - 8, ours, 8)) {
+                    memcpy (heads [head_count], data + 1, (size_t) size - 1);
+                    head_sizes [head_count++] = (size_t) size - 1;
+                }
+            }
+        }
         if (items [0].revents & ZMQ_POLLIN)
             s_zap_answer (zap);
         if (items [1].revents & ZMQ_POLLIN) {
@@ -260,8 +302,19 @@ main (int argc, char *argv [])
             int size = snprintf (payload, sizeof payload, "impostor:%lu", ++sent);
             s_send (publisher, payload, (size_t) size, false);
             next_send += 20;
+            if (hostile && head_count) {
+                for (size_t i = 0; i < head_count; i++) {
+                    size = snprintf (payload, sizeof payload, "forged:%lu", ++forged);
+                    s_send (trunk, heads [i], head_sizes [i], true);
+                    s_send (trunk, payload, (size_t) size, false);
+                    s_send (trunk, heads [i], head_sizes [i], false);  //  "it ended"
+                }
+                printf ("FORGED %lu\n", forged);
+                fflush (stdout);
+            }
         }
     }
+    zmq_close (trunk);
     zmq_close (outbox);
     zmq_close (publisher);
     zmq_close (zap);

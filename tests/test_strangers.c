@@ -159,12 +159,47 @@ Test (strangers, standard_tools_see_our_records_whole)
 //  The impostor (tests/impostor.c): tells the node named victim of a
 //  publisher of topic over the node link, and never advertises it.
 static proc_t *
-s_impostor (const char *victim, const char *topic)
+s_impostor (const char *victim, const char *topic, bool hostile)
 {
     const char *path = getenv ("IMPOSTOR");
     cr_assert_not_null (path);
-    char *argv [] = {(char *) path, (char *) victim, (char *) topic, NULL};
+    char *argv [] = {(char *) path, (char *) victim, (char *) topic, hostile ? "-k" : NULL, NULL};
     return proc_start (argv);
+}
+
+//  A node that a subscriber rides to on the trunk (its notice says it has
+//  a publisher of the topic, on a trunk of its own) hears every
+//  subscription of the subscriber's trunk, another node's publisher's key
+//  among them: it sends messages under that key, and that key's end. They
+//  came over its own connection, not the real publisher's: dropped, and
+//  the real publisher stays up and heard.
+Test (strangers, a_hostile_trunk_cannot_speak_for_another_publisher)
+{
+    proc_t *pub = proc_testnode ("pub", "strangers.forged", "-i", "20", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char real [64];
+    snprintf (real, sizeof real, "%s", ready + 6);
+    proc_t *victim = proc_testnode ("sub", "strangers.forged", "-N", "Forged", "-t", "20000", NULL);
+    cr_assert_not_null (proc_expect (victim, "MSG ", FIND_MS));
+    proc_t *impostor = s_impostor ("Forged", "strangers.forged", true);
+    cr_assert_not_null (proc_expect (impostor, "FORGED ", FIND_MS),
+                        "the impostor never heard the real publisher's key");
+    long long end = proc_now_ms () + 1500;
+    int real_messages = 0;
+    for (long long left = 1500; left > 0; left = end - proc_now_ms ()) {
+        const char *line = proc_expect (victim, "", (int) left);
+        if (!line)
+            break;
+        cr_assert_null (strstr (line, "forged:"), "a forged message was delivered: %s", line);
+        cr_assert (strncmp (line, "DOWN ", 5) || !strstr (line, real),
+                   "a forged end took the real publisher down: %s", line);
+        real_messages += strncmp (line, "MSG ", 4) == 0 && !strstr (line, "impostor:");
+    }
+    cr_assert_gt (real_messages, 10, "the real publisher was not heard meanwhile");
+    proc_destroy (&impostor);
+    proc_destroy (&victim);
+    proc_destroy (&pub);
 }
 
 Test (strangers, a_notice_whose_record_never_appears_is_let_go)
@@ -174,7 +209,7 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
     //  name told of again gets no such grace.
     proc_t *victim = proc_testnode ("sub", "strangers.told", "-N", "Victim", "-t", "20000", NULL);
     cr_assert_not_null (proc_expect (victim, "READY ", 5000));
-    proc_t *impostor = s_impostor ("Victim", "strangers.told");
+    proc_t *impostor = s_impostor ("Victim", "strangers.told", false);
     const char *ready = proc_expect (impostor, "READY ", FIND_MS);
     cr_assert_not_null (ready, "the impostor did not reach the victim's inbox");
     char uuid [64];
@@ -191,7 +226,7 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
 
     //  Told of again (a new connection, so a new notice): no grace now.
     proc_destroy (&impostor);
-    impostor = s_impostor ("Victim", "strangers.told");
+    impostor = s_impostor ("Victim", "strangers.told", false);
     cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS));
     cr_assert_eq (proc_count (victim, "UP ", 2000), 0, "a repeated notice was trusted again");
 

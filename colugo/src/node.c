@@ -63,14 +63,11 @@ s_is_binder (const colugo_socket_t *socket)
     return socket->kind->binds;
 }
 
-static void
-s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+//  Learns a service that is up, if it is a publisher on its node's trunk;
+//  returns whether it is one.
+static bool
+s_learn_route (colugo_node_t *self, colugo__service_event_t event, const colugo__service_t *service)
 {
-    colugo_node_t *self = (colugo_node_t *) arg;
-    if (strcmp (service->node_uuid, self->uuid) == 0)
-        return;  //  ours: linked directly
-    //  A publisher on its node's trunk: known before its subscribers dial
-    //  it, forgotten once they let go (what rides keeps what it needs).
     bool trunk = self->env.trunk && service->trunk_key && *service->identity
                  && *service->trunk_endpoint && *service->trunk_identity;
     if (trunk && event == COLUGO__SERVICE_UP
@@ -79,6 +76,26 @@ s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t 
                                 service->node_uuid, service->node_name, service->trunk_key))
         colugo__error ("out of memory: topic '%s' is not received over the node trunk",
                        service->topic);
+    return trunk;
+}
+
+static void
+s_learn_known_route (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    colugo_node_t *self = (colugo_node_t *) arg;
+    if (strcmp (service->node_uuid, self->uuid))
+        s_learn_route (self, event, service);
+}
+
+static void
+s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t *service)
+{
+    colugo_node_t *self = (colugo_node_t *) arg;
+    if (strcmp (service->node_uuid, self->uuid) == 0)
+        return;  //  ours: linked directly
+    //  A publisher on its node's trunk: known before its subscribers dial
+    //  it, forgotten once they let go (what rides keeps what it needs).
+    bool trunk = s_learn_route (self, event, service);
     colugo__match_service (&self->sockets, event, service);
     if (trunk && event != COLUGO__SERVICE_UP)
         colugo__trunk_forget (self->env.trunk, service->identity);
@@ -525,6 +542,10 @@ s_need_trunk (colugo_node_t *self)
         return;
     self->env.trunk = colugo__trunk_new (&self->env);
     self->trunk_failed = !self->env.trunk;
+    //  A node that had no trunk yet (only clients and servers) knows
+    //  publishers already: their routes, for the subscribers to come.
+    if (self->env.trunk && self->discovery)
+        colugo__discovery_foreach (self->discovery, s_learn_known_route, self);
 }
 
 colugo_publisher_t *

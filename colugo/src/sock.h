@@ -66,6 +66,7 @@ typedef struct {
     uint64_t redial;    //  timer that dials again, or ends a dial libzmq is silent about
     uint64_t drain;     //  withdrawn, connected: timer that hangs up at the latest
     unsigned failures;  //  dials in a row that ended before a handshake
+    int fd;             //  its connection's descriptor, -1 if none (kinds that watch it)
 } colugo__peer_t;
 
 struct colugo_socket_t {
@@ -174,6 +175,10 @@ int colugo__socket_remove_peer (colugo_socket_t *self, const char *endpoint, con
 bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const char *key,
                              const char *endpoint, const char *node_uuid, const char *node_name);
 bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
+
+//  Reads the socket's monitor now (its events change peers, and run their
+//  callbacks): for a reader that met a connection it does not know yet.
+void colugo__socket_read_events (colugo_socket_t *self);
 
 //  Feeds an event from the monitor of a socket the kind dialled a peer on
 //  (see dial) to the peer table, as if the socket's own monitor said it.

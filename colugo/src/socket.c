@@ -320,6 +320,8 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                  | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_ACCEPTED
                  | ZMQ_EVENT_ACCEPT_FAILED;
+    if (kind == COLUGO__TRUNK_IN)
+        events |= ZMQ_EVENT_CONNECTED;  //  its descriptor (trunk.c)
     if (zmq_socket_monitor (self->handle, monitor_endpoint, events)) {
         colugo__error ("cannot monitor a socket: %s", zmq_strerror (zmq_errno ()));
         return COLUGO_EZMQ;
@@ -489,6 +491,7 @@ s_hang_up (colugo_socket_t *self, s_peer_t *peer)
         zmq_disconnect (self->handle, peer->endpoint);
         colugo__socket_touch (self);  //  libzmq read the socket's commands
     }
+    peer->fd = -1;  //  (after what it sent was read)
 }
 
 //  Dials the peers that wait for a slot, newest first.
@@ -723,6 +726,16 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
                    endpoint);
     if (!peer || peer->state == S_QUEUED || peer->state == S_WAITING)
         return;  //  an endpoint we have let go meanwhile, or a dial that ended
+    if (event == ZMQ_EVENT_CONNECTED) {
+        //  (Watched by the trunk's in: its messages carry it, ZMQ_SRCFD.)
+        //  A descriptor reused is no longer the connection it was.
+        for (s_peer_t *other = (s_peer_t *) zhashx_first (self->peers); other;
+             other = (s_peer_t *) zhashx_next (self->peers))
+            if (other->fd == (int) value)
+                other->fd = -1;
+        peer->fd = (int) value;
+        return;
+    }
     if (peer->drain) {
         if (event & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED))
             s_end_drain (self, peer);  //  flushed and closed by the publisher
@@ -788,6 +801,16 @@ s_drain_monitor (colugo_socket_t *self)
         s_on_event (self, event, value, endpoint);
     }
     return false;
+}
+
+static void s_on_monitor_retry (void *arg);
+
+void
+colugo__socket_read_events (colugo_socket_t *self)
+{
+    if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
+        self->monitor_retry =
+            colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
 }
 
 static void
@@ -921,6 +944,7 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
         peer->claims = zlistx_new ();
         peer->socket = self;
         peer->state = S_WAITING;
+        peer->fd = -1;
     }
     if (!peer || !peer->endpoint || !peer->claims || !zlistx_add_end (peer->claims, claim)) {
         void *item = claim;

@@ -4,9 +4,11 @@
     key (padded: s_head); a User-Id is a node uuid (COLUGO__UUID_MAX); at most
     S_NODES_MAX nodes are counted as subscribed (a flood of names is
     dropped, counted and logged); and a key that ended is remembered among
-    the last S_ENDED_MAX. What the in cannot use (a head that names no ride
-    of ours, extra frames, a payload over the node's maximum) is dropped,
-    counted on the in (or on the subscriber it was for) and logged.
+    the last S_ENDED_MAX. What the in cannot use (a malformed head, extra
+    frames, a message for a ride over another connection than the ride's,
+    a payload over the node's maximum) is dropped, counted on the in (or on
+    the subscriber it was for) and logged; one for a ride let go of just
+    now (in flight as the subscription went) is dropped silently.
 */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #define S_NODES_MAX 4096  //  nodes counted as subscribed
 #define S_ENDED_MAX 4096  //  ended keys remembered
 #define S_KEY_SIZE 8
+#define S_SOURCES 8         //  connections remembered per read of the in
 #define S_HEAD_MANGLED 246  //  (s_head)
 #define S_HEAD_PADDED 256
 //  The longest head is a padded one (the longest topic makes 249 bytes).
@@ -59,6 +62,7 @@ typedef struct {
     uint64_t tell;    //  timer: tells a ride on a connection already up
     uint64_t ending;  //  timer: tells the end once what came before it is delivered
     uint64_t end_at;  //  the subscriber's mark at the end
+    bool claimed;     //  holds a claim on the in's peer
     bool dead;
 } s_rider_t;
 
@@ -73,6 +77,9 @@ struct colugo__trunk {
     colugo__u64map_t by_key;  //  key -> zlistx_t of s_rider_t
     colugo__u64map_t ended;   //  key -> (void *) 1
     uint64_t touch;           //  timer: the out is looked at once after a batch of sends
+    zmq_msg_t held [3];       //  a message over a connection the monitor has not told of yet
+    int held_count;
+    uint64_t held_timer;
     uint64_t ended_order [S_ENDED_MAX];
     size_t ended_next;
     colugo__ratelimit_t log;
@@ -107,6 +114,8 @@ s_parse_head (const uint8_t *data, size_t size, size_t *topic_length, uint64_t *
     if (!nul)
         return false;
     size_t length = (size_t) (nul - data);
+    if (length == 0 || data [0] < 0x20)
+        return false;  //  no topic, or the presence mark's
     size_t natural = length + 1 + S_KEY_SIZE;
     bool padded = natural >= S_HEAD_MANGLED && natural < S_HEAD_PADDED;
     if (size != (padded ? S_HEAD_PADDED : natural))
@@ -119,7 +128,7 @@ s_parse_head (const uint8_t *data, size_t size, size_t *topic_length, uint64_t *
         value = value << 8 | data [i];
     *topic_length = length;
     *key = value;
-    return true;
+    return value != 0;
 }
 
 static void
@@ -176,10 +185,22 @@ s_end_key (colugo__trunk_t *self, uint64_t key)
     colugo__u64map_put (&self->ended, key, (void *) 1);
 }
 
-static bool
-s_trunk_up (colugo__trunk_t *self, const char *trunk_endpoint)
+//  The in's peer that carries a ride: at its endpoint, dialled now for its
+//  trunk's identity (a port reused by another node's trunk is another
+//  node's, however it connects).
+static colugo__peer_t *
+s_trunk_peer (colugo__trunk_t *self, const s_rider_t *rider)
 {
-    colugo__peer_t *peer = (colugo__peer_t *) zhashx_lookup (self->in->peers, trunk_endpoint);
+    colugo__peer_t *peer =
+        (colugo__peer_t *) zhashx_lookup (self->in->peers, rider->trunk_endpoint);
+    return peer && peer->identity && strcmp (peer->identity, rider->trunk_identity) == 0 ? peer
+                                                                                         : NULL;
+}
+
+static bool
+s_trunk_up (colugo__trunk_t *self, const s_rider_t *rider)
+{
+    colugo__peer_t *peer = s_trunk_peer (self, rider);
     return peer && peer->connected;
 }
 
@@ -206,20 +227,20 @@ s_on_ending (void *arg)
     s_tell (rider, false);
 }
 
-//  Its publisher ended: the peer ends once what it sent before has reached
-//  the application (or was dropped from a full queue, counted), so that
-//  its disconnect comes after its last message.
+//  Its publisher ended, or the connection: the peer ends once what came
+//  before has reached the application (or was dropped from a full queue,
+//  counted), so that its disconnect comes after its last message.
 static void
 s_end_ride (s_rider_t *rider)
 {
     if (rider->dead || rider->subscriber->dead || rider->ending)
         return;
     rider->end_at = colugo__subscriber_mark (rider->subscriber);
-    if (colugo__subscriber_done (rider->subscriber, rider->end_at))
-        s_tell (rider, false);
-    else if (!(rider->ending = colugo__timers_add (rider->trunk->env->timers, zclock_mono () + 1, 1,
-                                                   s_on_ending, rider)))
-        s_tell (rider, false);
+    //  From the loop, never here: reads of the in run no callback.
+    rider->ending =
+        colugo__timers_add (rider->trunk->env->timers, zclock_mono (), 1, s_on_ending, rider);
+    if (!rider->ending)
+        colugo__error ("out of memory: a subscriber on the trunk is not told its publisher ended");
 }
 
 //  --------------------------------------------------------------------------
@@ -320,38 +341,84 @@ s_on_out (void *arg)
 //  --------------------------------------------------------------------------
 //  The in: messages from other nodes' outs
 
-static void
-s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
+//  The in's peer whose connection a message came over (its ZMQ_SRCFD, as
+//  the monitor's CONNECTED event told it: socket.c), remembered for a read
+//  of the in (no callback runs during one: no peer goes). NULL if none is
+//  known (yet).
+typedef struct {
+    int fd [S_SOURCES];
+    colugo__peer_t *peer [S_SOURCES];
+    size_t count;
+} s_sources_t;
+
+static colugo__peer_t *
+s_source (colugo__trunk_t *self, s_sources_t *sources, zmq_msg_t *frame)
+{
+    int fd = zmq_msg_get (frame, ZMQ_SRCFD);
+    for (size_t i = 0; i < sources->count; i++)
+        if (sources->fd [i] == fd)
+            return sources->peer [i];
+    colugo__peer_t *peer = NULL;
+    for (colugo__peer_t *each = fd < 0 ? NULL : (colugo__peer_t *) zhashx_first (self->in->peers);
+         each && !peer; each = (colugo__peer_t *) zhashx_next (self->in->peers))
+        if (each->fd == fd)
+            peer = each;
+    if (peer) {
+        size_t slot = sources->count < S_SOURCES ? sources->count++ : (size_t) fd % S_SOURCES;
+        sources->fd [slot] = fd;
+        sources->peer [slot] = peer;
+    }
+    return peer;
+}
+
+//  Whether a message for a ride came over its own connection: every trunk
+//  the in dials hears all its subscriptions, and one that sends another's
+//  key is not that publisher.
+static bool
+s_over_its_own (const s_rider_t *rider, const colugo__peer_t *from)
+{
+    return strcmp (from->endpoint, rider->trunk_endpoint) == 0 && from->identity
+           && strcmp (from->identity, rider->trunk_identity) == 0;
+}
+
+//  Takes one message of the in; false if its connection is not known yet
+//  (the monitor has not been read: the caller reads it, and the message
+//  again), when may_wait.
+static bool
+s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count, s_sources_t *sources,
+              bool may_wait)
 {
     size_t topic_length;
     uint64_t key;
     const uint8_t *head = (const uint8_t *) zmq_msg_data (&frames [0]);
+    colugo__peer_t *from = NULL;
     if (!s_parse_head (head, zmq_msg_size (&frames [0]), &topic_length, &key) || count > 2) {
         s_log (self, "a message that is not a publisher's: dropped");
         self->in->stats.dropped++;
-        return;
+        return true;
+    }
+    if (!(from = s_source (self, sources, &frames [0]))) {
+        if (may_wait)
+            return false;
+        s_log (self, "a message over a connection that is not known: dropped");
+        self->in->stats.dropped++;
+        return true;
     }
     zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, key);
-    if (count == 1) {  //  the head alone: the publisher ended
-        s_end_key (self, key);
-        //  Its peers end, all it sent being in (over a copy: callbacks may
-        //  end rides).
-        size_t size = riders ? zlistx_size (riders) : 0, taken = 0;
-        s_rider_t **each = size ? malloc (size * sizeof *each) : NULL;
-        for (s_rider_t *rider = each ? (s_rider_t *) zlistx_first (riders) : NULL;
-             rider && taken < size; rider = (s_rider_t *) zlistx_next (riders))
-            each [taken++] = rider;
-        for (size_t i = 0; i < taken; i++)
-            s_end_ride (each [i]);
-        free (each);
-        return;
-    }
-    //  Taking a message runs no callback: no ride ends meanwhile.
+    bool taken = false;
+    //  Taking a message, or an end, runs no callback (but the log's, for a
+    //  drop): no ride ends meanwhile.
     for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
          rider = (s_rider_t *) zlistx_next (riders)) {
         if (rider->dead || rider->subscriber->dead || strlen (rider->topic) != topic_length
-            || memcmp (rider->topic, head, topic_length))
+            || memcmp (rider->topic, head, topic_length) || !s_over_its_own (rider, from))
             continue;
+        taken = true;
+        if (count == 1) {  //  the head alone: the publisher ended
+            s_end_key (self, key);
+            s_end_ride (rider);
+            continue;
+        }
         if (!colugo__socket_size_ok (rider->subscriber, zmq_msg_size (&frames [1])))
             continue;
         zmq_msg_t copy;
@@ -360,23 +427,68 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
             colugo__subscriber_take (rider->subscriber, &copy);
         zmq_msg_close (&copy);
     }
+    if (!taken && riders) {
+        s_log (self, "a message of a publisher over another node's connection: dropped");
+        self->in->stats.dropped++;
+    }
+    return true;
 }
 
 //  Reads what the in holds, at most a batch (or everything: before a
-//  hang-up, whose pipe would go unread).
+//  hang-up, whose pipe would go unread). A message over a connection not
+//  known yet is held, and taken once the monitor is read, from the loop.
+static void s_on_held (void *arg);
+
+//  The message held, taken now (or dropped, counted, if its connection is
+//  still not known).
+static void
+s_take_held (colugo__trunk_t *self)
+{
+    if (self->held_timer)
+        colugo__timers_cancel (self->env->timers, self->held_timer);
+    self->held_timer = 0;
+    s_sources_t sources = {.count = 0};
+    if (self->held_count)
+        s_on_message (self, self->held, self->held_count, &sources, false);
+    for (int k = 0; k < self->held_count && k < 3; k++)
+        zmq_msg_close (&self->held [k]);
+    self->held_count = 0;
+}
+
 static void
 s_read_in (colugo__trunk_t *self, bool all)
 {
+    if (self->held_count && !all)
+        return;  //  in order: after the one held
+    s_take_held (self);
     colugo__batch_t batch = colugo__batch_start ();
+    s_sources_t sources = {.count = 0};
     for (size_t i = 0; all ? i < 1000000 : colugo__batch_more (&batch); i++) {
-        zmq_msg_t frames [3];
+        zmq_msg_t *frames = self->held;
         int count = colugo__recv_frames (self->in->handle, frames, 3);
         if (count == 0)
             break;
-        s_on_message (self, frames, count);
+        if (!s_on_message (self, frames, count, &sources, !all)) {
+            self->held_count = count;
+            self->held_timer = colugo__timers_add (self->env->timers, 0, 0, s_on_held, self);
+            if (!self->held_timer)
+                s_on_held (self);  //  (out of memory: taken, or dropped, now)
+            return;
+        }
         for (int k = 0; k < count && k < 3; k++)
             zmq_msg_close (&frames [k]);
     }
+}
+
+static void
+s_on_held (void *arg)
+{
+    colugo__trunk_t *self = (colugo__trunk_t *) arg;
+    self->held_timer = 0;
+    colugo__socket_read_events (self->in);
+    s_take_held (self);
+    s_read_in (self, false);
+    colugo__socket_touch (self->in);  //  read outside its reader
 }
 
 static int
@@ -403,26 +515,33 @@ s_in_before_dial (colugo_socket_t *socket, colugo__peer_t *peer)
 }
 
 //  A connection to another node's trunk came up or went: so did every ride
-//  on it (over a copy: callbacks may end rides).
+//  on it, dialled for that trunk (over a copy of them and of the peer:
+//  callbacks may end rides, and let go of the peer).
 static void
 s_in_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
 {
     colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (socket->owner);
+    //  The peer may go in the callbacks: what is needed of it, first.
+    bool connected = peer->connected;
+    char endpoint [COLUGO__IDENTITY_MAX], identity [COLUGO__IDENTITY_MAX];
+    snprintf (endpoint, sizeof endpoint, "%s", peer->endpoint);
+    snprintf (identity, sizeof identity, "%s", peer->identity ? peer->identity : "");
     size_t count = zlistx_size (self->riders), taken = 0;
     if (count == 0)
         return;
     s_rider_t **each = malloc (count * sizeof *each);
     if (!each) {
         colugo__error ("out of memory: the subscribers on a trunk are not told it %s",
-                       peer->connected ? "connected" : "disconnected");
+                       connected ? "connected" : "disconnected");
         return;
     }
     for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider && taken < count;
          rider = (s_rider_t *) zlistx_next (self->riders))
-        if (strcmp (rider->trunk_endpoint, peer->endpoint) == 0)
+        if (strcmp (rider->trunk_endpoint, endpoint) == 0
+            && strcmp (rider->trunk_identity, identity) == 0)
             each [taken++] = rider;
     for (size_t i = 0; i < taken; i++)
-        if (!peer->connected)
+        if (!connected)
             s_end_ride (each [i]);  //  after what came before the end (read before the hang-up)
         else if (!s_ended (self, each [i]->key))
             s_tell (each [i], true);
@@ -437,8 +556,7 @@ s_on_tell (void *arg)
 {
     s_rider_t *rider = (s_rider_t *) arg;
     rider->tell = 0;
-    if (!rider->dead && s_trunk_up (rider->trunk, rider->trunk_endpoint)
-        && !s_ended (rider->trunk, rider->key))
+    if (!rider->dead && s_trunk_up (rider->trunk, rider) && !s_ended (rider->trunk, rider->key))
         s_tell (rider, true);
 }
 
@@ -473,8 +591,10 @@ s_unride (colugo__trunk_t *self, s_rider_t *rider)
     handle = zlistx_find (self->riders, rider);
     if (handle)
         zlistx_detach (self->riders, handle);
-    colugo__socket_remove_peer (self->in, rider->trunk_endpoint, rider->trunk_identity,
-                                rider->node_uuid, false);
+    if (rider->claimed)
+        colugo__socket_remove_peer (self->in, rider->trunk_endpoint, rider->trunk_identity,
+                                    rider->node_uuid, false);
+    rider->claimed = false;
     if (colugo__reaper_defer (self->env->reaper, s_rider_free, rider))
         colugo__error ("out of memory: a ride on the trunk is leaked");
 }
@@ -514,13 +634,16 @@ s_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer
     }
     if (first)
         s_subscribe (self, route->topic, route->key, true);
-    if (colugo__socket_add_peer (self->in, route->trunk_endpoint, route->trunk_identity,
-                                 route->node_uuid, route->node_name)) {
+    rider->claimed =
+        colugo__socket_add_peer (self->in, route->trunk_endpoint, route->trunk_identity,
+                                 route->node_uuid, route->node_name)
+        == 0;
+    if (!rider->claimed) {
         s_unride (self, rider);
         return NULL;
     }
     //  Up already: said from the loop, once the subscriber's dial is done.
-    if (s_trunk_up (self, route->trunk_endpoint))
+    if (s_trunk_up (self, rider))
         rider->tell = colugo__timers_add (self->env->timers, 0, 0, s_on_tell, rider);
     return rider;
 }
@@ -534,6 +657,10 @@ colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__
         if (!rider)
             return 0;
         peer->kind_data = NULL;
+        //  What the in holds of it would go unread (the subscription goes):
+        //  into the queue first, as the subscriber's own hang-up does.
+        if (s_trunk_up (self, rider))
+            s_read_in (self, true);
         s_unride (self, rider);
         return 1;
     }
@@ -647,8 +774,8 @@ colugo__trunk_pub_subscribers (const colugo__trunk_pub_t *pub)
 int
 colugo__trunk_pub_send (colugo__trunk_pub_t *pub, const void *data, size_t size)
 {
-    if (zhashx_size (pub->subscribers) == 0)
-        return 0;
+    //  Not held back when no node is counted: the count is what subscribers
+    //  say of themselves, and libzmq sends only where a subscription is.
     void *handle = pub->trunk->out->handle;
     int rc = zmq_send (handle, pub->head, pub->head_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
                      || zmq_send (handle, data, size, ZMQ_DONTWAIT) < 0
@@ -668,10 +795,8 @@ colugo__trunk_pub_end (colugo__trunk_pub_t **pub_p)
         return;
     colugo__trunk_t *self = pub->trunk;
     colugo__u64map_take (&self->pubs, pub->key);
-    if (zhashx_size (pub->subscribers)) {
-        zmq_send (self->out->handle, pub->head, pub->head_size, ZMQ_DONTWAIT);
-        colugo__socket_touch (self->out);
-    }
+    zmq_send (self->out->handle, pub->head, pub->head_size, ZMQ_DONTWAIT);
+    colugo__socket_touch (self->out);
     zhashx_destroy (&pub->subscribers);
     free (pub);
     *pub_p = NULL;
@@ -738,6 +863,10 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
     colugo__u64map_free (&self->ended);
     if (self->touch)
         colugo__timers_cancel (self->env->timers, self->touch);
+    if (self->held_timer)
+        colugo__timers_cancel (self->env->timers, self->held_timer);
+    for (int k = 0; k < self->held_count && k < 3; k++)
+        zmq_msg_close (&self->held [k]);
     colugo__socket_internal_destroy (&self->in);
     colugo__socket_internal_destroy (&self->out);
     zhashx_destroy (&self->present);

@@ -10,7 +10,8 @@
     its subscribers wants. Every message of that publisher then comes over
     the one connection between the two nodes, as [<topic>\0<key>][payload],
     and after its last one, when it closes, [<topic>\0<key>] alone: the
-    subscriber's peer ends there, with everything it sent.
+    subscriber's peer ends there, once everything it sent before (that
+    libzmq did not drop at a full queue) has reached the application.
 
     Why: a mesh of 20 nodes with 10 topics each, every node subscribing to
     every other's, was 3800 connections, each with its own TCP and ZMTP
@@ -21,12 +22,22 @@
     A publisher knows who subscribed. The in dials with its node uuid as
     PLAIN password; the ZAP handler makes it the connection's User-Id
     (zap.c), and libzmq attaches that to every subscription the XPUB reads
-    (ZMQ_XPUB_VERBOSER: all of them, cancellations too). The in also
-    subscribes "\2<node uuid>", which no message ever starts with: when a
+    (ZMQ_XPUB_VERBOSER: every one, and every cancellation of a subscription
+    the connection made). The in also subscribes "\2<node uuid>", which no
+    message of a publisher starts with (the in drops those): when a
     connection ends, libzmq cancels each of its subscriptions, without a
     User-Id, and the cancellation of that one says whose they were. So
     colugo_socket_peer_count () of a publisher counts the nodes subscribed
-    to it, not connections that may be of another topic.
+    to it, not connections that may be of another topic, once its loop has
+    read their subscriptions. A count is what peers say of themselves, as
+    PLAIN lets them (below): a stranger can make itself counted, or count
+    as a node it is not; sending never depends on it (libzmq sends only
+    where a subscription is).
+
+    Every trunk that the in dials hears every subscription the in makes (a
+    SUB subscribes on all its connections): so a message is taken for a
+    ride only if it came over that ride's own connection (ZMQ_SRCFD and
+    getpeername ()), to that ride's trunk identity.
 
     Original Colugo nodes, plain ZeroMQ peers and publishers of this node
     itself still use the publisher's own ports; a publisher sends on both.

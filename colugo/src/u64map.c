@@ -44,6 +44,8 @@ s_grow (colugo__u64map_t *self)
 int
 colugo__u64map_put (colugo__u64map_t *self, uint64_t key, void *value)
 {
+    if (key == 0)
+        return -1;  //  0 marks an empty slot
     if ((self->size + 1) * 4 > self->capacity * 3 && s_grow (self))
         return -1;
     size_t slot = s_slot (key, self->capacity);

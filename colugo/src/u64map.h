@@ -14,7 +14,7 @@ typedef struct {
     size_t size;
 } colugo__u64map_t;
 
-//  Inserts or replaces; returns 0, or -1 when out of memory.
+//  Inserts or replaces; returns 0, or -1 when out of memory or key is 0.
 int colugo__u64map_put (colugo__u64map_t *self, uint64_t key, void *value);
 void *colugo__u64map_get (const colugo__u64map_t *self, uint64_t key);
 //  Removes and returns the value, or NULL if the key is absent.
