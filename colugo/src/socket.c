@@ -829,9 +829,7 @@ static int
 s_on_monitor (void *arg)
 {
     colugo_socket_t *self = (colugo_socket_t *) arg;
-    if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
-        self->monitor_retry =
-            colugo__timers_add (self->env->timers, 0, 0, s_on_monitor_retry, self);
+    colugo__socket_read_events (self);
     return colugo__env_handler_rc (self->env);
 }
 

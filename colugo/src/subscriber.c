@@ -254,8 +254,11 @@ static void
 s_destroy_kind (colugo_socket_t *socket)
 {
     colugo_subscriber_t *self = (colugo_subscriber_t *) socket->owner;
-    if (socket->env->trunk)
-        colugo__trunk_leave (socket->env->trunk, socket);
+    //  Its rides go (its peers are freed with it, never hung up).
+    for (colugo__peer_t *peer = socket->peers ? (colugo__peer_t *) zhashx_first (socket->peers)
+                                              : NULL;
+         peer; peer = (colugo__peer_t *) zhashx_next (socket->peers))
+        s_dial (socket, peer, false);
     if (self->resume)
         colugo__timers_cancel (socket->env->timers, self->resume);
     self->resume = 0;

@@ -10,13 +10,10 @@
     the subscriber it was for) and logged; one for a ride let go of just
     now (in flight as the subscription went) is dropped silently.
 */
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include "colugo/error.h"
-#include "colugo/topic.h"
 #include "dnssd_records.h"
 #include "trunk.h"
 #include "u64map.h"
@@ -371,16 +368,6 @@ s_source (colugo__trunk_t *self, s_sources_t *sources, zmq_msg_t *frame)
     return peer;
 }
 
-//  Whether a message for a ride came over its own connection: every trunk
-//  the in dials hears all its subscriptions, and one that sends another's
-//  key is not that publisher.
-static bool
-s_over_its_own (const s_rider_t *rider, const colugo__peer_t *from)
-{
-    return strcmp (from->endpoint, rider->trunk_endpoint) == 0 && from->identity
-           && strcmp (from->identity, rider->trunk_identity) == 0;
-}
-
 //  Takes one message of the in; false if its connection is not known yet
 //  (the monitor has not been read: the caller reads it, and the message
 //  again), when may_wait.
@@ -411,11 +398,11 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count, s_sources_t *
     for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
          rider = (s_rider_t *) zlistx_next (riders)) {
         if (rider->dead || rider->subscriber->dead || strlen (rider->topic) != topic_length
-            || memcmp (rider->topic, head, topic_length) || !s_over_its_own (rider, from))
-            continue;
+            || memcmp (rider->topic, head, topic_length) || s_trunk_peer (self, rider) != from)
+            continue;  //  (every trunk the in dials hears its subscriptions: one that
+                       //  sends another's key is not that publisher)
         taken = true;
         if (count == 1) {  //  the head alone: the publisher ended
-            s_end_key (self, key);
             s_end_ride (rider);
             continue;
         }
@@ -431,12 +418,11 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count, s_sources_t *
         s_log (self, "a message of a publisher over another node's connection: dropped");
         self->in->stats.dropped++;
     }
+    else if (taken && count == 1)
+        s_end_key (self, key);
     return true;
 }
 
-//  Reads what the in holds, at most a batch (or everything: before a
-//  hang-up, whose pipe would go unread). A message over a connection not
-//  known yet is held, and taken once the monitor is read, from the loop.
 static void s_on_held (void *arg);
 
 //  The message held, taken now (or dropped, counted, if its connection is
@@ -455,6 +441,9 @@ s_take_held (colugo__trunk_t *self)
     self->held_count = 0;
 }
 
+//  Reads what the in holds, at most a batch (or everything: before a
+//  hang-up, whose pipe would go unread). A message over a connection not
+//  known yet is held, and taken once the monitor is read, from the loop.
 static void
 s_read_in (colugo__trunk_t *self, bool all)
 {
@@ -515,17 +504,13 @@ s_in_before_dial (colugo_socket_t *socket, colugo__peer_t *peer)
 }
 
 //  A connection to another node's trunk came up or went: so did every ride
-//  on it, dialled for that trunk (over a copy of them and of the peer:
-//  callbacks may end rides, and let go of the peer).
+//  on it, dialled for that trunk (over a copy of them: callbacks may end
+//  rides, and let go of the peer).
 static void
 s_in_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
 {
     colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (socket->owner);
-    //  The peer may go in the callbacks: what is needed of it, first.
-    bool connected = peer->connected;
-    char endpoint [COLUGO__IDENTITY_MAX], identity [COLUGO__IDENTITY_MAX];
-    snprintf (endpoint, sizeof endpoint, "%s", peer->endpoint);
-    snprintf (identity, sizeof identity, "%s", peer->identity ? peer->identity : "");
+    bool connected = peer->connected;  //  (the peer may go in the callbacks)
     size_t count = zlistx_size (self->riders), taken = 0;
     if (count == 0)
         return;
@@ -537,8 +522,7 @@ s_in_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
     }
     for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider && taken < count;
          rider = (s_rider_t *) zlistx_next (self->riders))
-        if (strcmp (rider->trunk_endpoint, endpoint) == 0
-            && strcmp (rider->trunk_identity, identity) == 0)
+        if (s_trunk_peer (self, rider) == peer)
             each [taken++] = rider;
     for (size_t i = 0; i < taken; i++)
         if (!connected)
@@ -672,18 +656,6 @@ colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__
         colugo__trunk_ride (self, subscriber, peer, false);
     peer->kind_data = s_ride (self, subscriber, peer, route);
     return peer->kind_data ? 1 : -1;
-}
-
-void
-colugo__trunk_leave (colugo__trunk_t *self, colugo_socket_t *subscriber)
-{
-    for (colugo__peer_t *peer = (colugo__peer_t *) zhashx_first (subscriber->peers); peer;
-         peer = (colugo__peer_t *) zhashx_next (subscriber->peers)) {
-        s_rider_t *rider = (s_rider_t *) peer->kind_data;
-        if (rider
-            && zlistx_find (self->riders, rider))  //  (a peer of its own socket is marked too)
-            colugo__trunk_ride (self, subscriber, peer, false);
-    }
 }
 
 int

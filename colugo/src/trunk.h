@@ -88,8 +88,6 @@ void colugo__trunk_forget (colugo__trunk_t *self, const char *identity);
 //  come from the trunk's connection to the publisher's node, and its end.
 int colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer,
                         bool connect);
-//  A subscriber closes: every ride of its goes.
-void colugo__trunk_leave (colugo__trunk_t *self, colugo_socket_t *subscriber);
 
 //  Given by the subscriber (subscriber.c): a message of one of its peers,
 //  moved out of message, to be delivered from the loop.
