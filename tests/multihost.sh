@@ -67,6 +67,18 @@ echo "     endpoint: $up"
 check "endpoint is h1's bridge address" [ "${up%:*}" = "tcp://10.77.0.1" ]
 check "messages arrive across hosts" wait_for "$out/sub" '^MSG ' 5
 
+# A node that starts on h2 once h1's records are in h2's cache: its first
+# look finds the publisher's node record, then its service, at once. The
+# node tells of its services over the link, so the service waits for that
+# notice instead of being resolved through the daemon (dnssd_thread.c).
+colugo-on h2 "$TESTNODE" sub mh.topic -n 3 -t 10000 > "$out/latesub" 2>&1 &
+latesub=$!
+check "a node started later on h2 receives" wait_for "$out/latesub" '^DONE' 10
+wait "$latesub"
+resolved=$(sed -n 's/^STATS .* resolved \([0-9]*\)$/\1/p' "$out/latesub")
+echo "     services resolved through the daemon: ${resolved:-?}"
+check "taking the service from its notice, resolving none" [ "${resolved:-}" = 0 ]
+
 # A subscriber on h1 itself finds the publisher by its mark (the nodes on a
 # host: hostnodes.h) and links to its node over loopback; the publisher's
 # node record, resolved a moment later at h1's bridge address, names the

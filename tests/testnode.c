@@ -19,7 +19,7 @@
     it again), -W ms (stop the node after ms, print STOPPING <ms> and
     then STOPPED <ms>, keep its sockets open 3 s more), -G ms (a repeater
     every ms: prints "STATS seen N invalid N failures N restarts N stalls
-    N notices N notices_invalid N notices_unconfirmed N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
+    N notices N notices_invalid N notices_unconfirmed N resolved N" (colugo_node_stats) and "MAXGAP <largest gap between its calls, ms>"
     whenever the node stops), -A ms (add a publisher of TOPIC.late after ms, print
     "ADDED <ms>"), -X ms (destroy that publisher ms after adding it: "WITHDRAWN
     <ms>"), -S ms (make the node at that wall-clock time: two nodes started
@@ -482,12 +482,13 @@ s_run (test_node_t *self)
     s_line ("RETURNED %d %lld", rc, s_now_ms () - started);
     colugo_node_stats_t stats = colugo_node_stats (self->node);
     s_line ("STATS seen %llu invalid %llu failures %llu restarts %llu stalls %llu notices %llu "
-            "notices_invalid %llu notices_unconfirmed %llu",
+            "notices_invalid %llu notices_unconfirmed %llu resolved %llu",
             (unsigned long long) stats.services_seen, (unsigned long long) stats.services_invalid,
             (unsigned long long) stats.resolve_failures, (unsigned long long) stats.daemon_restarts,
             (unsigned long long) stats.daemon_stalls, (unsigned long long) stats.notices,
             (unsigned long long) stats.notices_invalid,
-            (unsigned long long) stats.notices_unconfirmed);
+            (unsigned long long) stats.notices_unconfirmed,
+            (unsigned long long) stats.services_resolved);
     return rc;
 }
 

@@ -583,10 +583,12 @@ s_dispatch (colugo__discovery_t *self, const uint8_t *data, size_t size)
         uint64_t invalid = colugo__frame_get_number (&reader);
         uint64_t failures = colugo__frame_get_number (&reader);
         uint64_t restarts = colugo__frame_get_number (&reader);
+        uint64_t resolved = colugo__frame_get_number (&reader);
         if (!reader.bad) {
             self->stats.services_invalid = invalid;
             self->stats.resolve_failures = failures;
             self->stats.daemon_restarts = restarts;
+            self->stats.services_resolved = resolved;
         }
     }
 }

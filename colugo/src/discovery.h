@@ -70,6 +70,7 @@ typedef struct {
 
 typedef struct {
     uint64_t services_seen;
+    uint64_t services_resolved;  //  through the daemon (the others were told of directly)
     uint64_t services_invalid;
     uint64_t resolve_failures;
     uint64_t daemon_restarts;

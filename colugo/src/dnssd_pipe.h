@@ -27,13 +27,13 @@ typedef enum {
     COLUGO__DNSSD_NOTICED,       //  name, on: told of directly, do not resolve (while on)
     COLUGO__DNSSD_BEGIN,         //  (nothing): the first look may start (hold_ms)
     //  Thread to loop
-    COLUGO__DNSSD_UP,         //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
-                              //  type, identity, verified_endpoint
-    COLUGO__DNSSD_DOWN,       //  name
-    COLUGO__DNSSD_LOG,        //  level, text
-    COLUGO__DNSSD_STATE,      //  state (colugo__dnssd_state_t)
-    COLUGO__DNSSD_STATS,      //  services_invalid, resolve_failures, daemon_restarts
-    COLUGO__DNSSD_SEEN,       //  name: a service's name is browsed (resolved or not)
+    COLUGO__DNSSD_UP,     //  name, topic, socket_type, node_uuid, node_name, host, endpoint,
+                          //  type, identity, verified_endpoint
+    COLUGO__DNSSD_DOWN,   //  name
+    COLUGO__DNSSD_LOG,    //  level, text
+    COLUGO__DNSSD_STATE,  //  state (colugo__dnssd_state_t)
+    COLUGO__DNSSD_STATS,  //  services_invalid, resolve_failures, daemon_restarts, services_resolved
+    COLUGO__DNSSD_SEEN,   //  name: a service's name is browsed (resolved or not)
     COLUGO__DNSSD_UNSEEN,     //  name: no longer
     COLUGO__DNSSD_NODE_UP,    //  name, node_uuid, node_name, endpoint, identity
     COLUGO__DNSSD_NODE_DOWN,  //  name

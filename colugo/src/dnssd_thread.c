@@ -44,6 +44,16 @@
       one; a service judged invalid is judged again when its records
       change. Past that many, services are looked at again every
       S_RELOOK_MS instead.
+    - a service of a node whose node record is browsed is not resolved at
+      once: that node tells of its services over its link (nodelink.h), and
+      a resolve costs the daemon, which every client on the host shares,
+      what the notice gives (20 nodes of 10 topics each made 3800 resolves
+      that kept avahi-daemon and dbus-daemon busy while the mesh formed). It
+      is resolved when no notice came within S_NOTICE_WAIT_MS: a node that
+      cannot link, or a name a stranger gave with the node's uuid;
+    - commands from the loop are read before anything else, each turn of
+      the poll (s_thread_main): a notice told of while the daemon's signals
+      queue up must still keep its name from being resolved.
     Other facts this file relies on (see the field notes): a browser reports
     a service once per interface and protocol, so reports are de-duplicated
     by name; entry groups commit only while the client is RUNNING;
@@ -93,6 +103,7 @@
 #define S_RESOLVE_ATTEMPTS 6
 #define S_PARKED_RETRY_MS 60000
 #define S_RELOOK_MS 30000
+#define S_NOTICE_WAIT_MS 1000  //  a service of a node whose record is browsed waits for its notice
 #define S_WATCHED_MAX 512
 #define S_REMOTES_MAX 4096
 #define S_ESCAPED 160  //  a network-supplied string in a log line
@@ -162,6 +173,7 @@ struct colugo__dnssd {
     zlistx_t *publications;  //  s_publication_t
     zhashx_t *remotes;       //  key ("S" or "N", then the name) -> s_remote_t
     zhashx_t *noticed;       //  names the loop was told of directly: not resolved
+    zhashx_t *by_uuid;       //  node uuid -> zlistx_t of the s_remote_t whose names end in it
     zlistx_t *by_age;        //  s_remote_t, oldest first
     //  First resolves, for services [0] and node records [1] apart: a
     //  stranger's flood of service names does not delay the records that
@@ -170,6 +182,7 @@ struct colugo__dnssd {
     size_t watching;                     //  resolvers kept after an answer
     colugo__host_addresses_t addresses;  //  what records' addresses are checked against
     uint64_t services_invalid, resolve_failures, daemon_restarts;
+    uint64_t services_resolved;  //  first answers for services (not node records)
     bool stats_dirty;
     colugo__ratelimit_t invalid_log;
     colugo__ratelimit_t resolve_log;
@@ -214,6 +227,7 @@ struct s_remote {
     AvahiTimeout *deadline;  //  gives up the first resolve
     void *queued;            //  handle in the resolve queue
     void *aged;              //  handle in by_age
+    void *named;             //  handle in its node uuid's list (by_uuid), if the name has one
     unsigned attempts;       //  failed first resolves
     unsigned relooks;        //  failures of a resolver that had answered, in a row
     s_remote_state_t state;
@@ -228,6 +242,7 @@ static void s_browse (colugo__dnssd_t *self);
 static int s_client_connect (colugo__dnssd_t *self);
 static void s_resolve (colugo__dnssd_t *self, s_remote_t *remote);
 static void s_resolve_next (colugo__dnssd_t *self);
+static void s_on_resolve_retry (AvahiTimeout *timeout, void *arg);
 
 //  --------------------------------------------------------------------------
 //  Talking to the loop
@@ -301,6 +316,7 @@ s_send_stats (colugo__dnssd_t *self)
     colugo__frame_put_number (&frame, self->services_invalid);
     colugo__frame_put_number (&frame, self->resolve_failures);
     colugo__frame_put_number (&frame, self->daemon_restarts);
+    colugo__frame_put_number (&frame, self->services_resolved);
     s_send (self, &frame);
 }
 
@@ -695,6 +711,68 @@ s_remote_forget (colugo__dnssd_t *self, s_remote_t *remote)
     s_resolve_next (self);
 }
 
+//  The node uuid an instance name ends in ("..._<uuid>", as every Colugo
+//  name: dnssd_records.h), or NULL.
+static const char *
+s_name_uuid (const char *name)
+{
+    const char *mark = NULL;
+    for (const char *at = strstr (name, "._"); at; at = strstr (at + 1, "._"))
+        mark = at;
+    if (!mark || !mark [2] || strchr (mark + 2, '.') || strlen (mark + 2) > COLUGO__UUID_MAX)
+        return NULL;
+    return mark + 2;
+}
+
+static void
+s_list_destructor (void **item)
+{
+    zlistx_destroy ((zlistx_t **) item);
+}
+
+//  Lists a new remote under the node uuid its name ends in.
+static void
+s_name_remote (colugo__dnssd_t *self, s_remote_t *remote)
+{
+    const char *uuid = s_name_uuid (remote->name);
+    if (!uuid)
+        return;
+    zlistx_t *named = (zlistx_t *) zhashx_lookup (self->by_uuid, uuid);
+    if (!named && (named = zlistx_new ()) && zhashx_insert (self->by_uuid, uuid, named))
+        zlistx_destroy (&named);
+    remote->named = named ? zlistx_add_end (named, remote) : NULL;
+}
+
+//  Whether a node record of the node a service names is browsed now: that
+//  node tells its services over its link (nodelink.h).
+static bool
+s_node_browsed (colugo__dnssd_t *self, const char *name)
+{
+    const char *uuid = s_name_uuid (name);
+    zlistx_t *named = uuid ? (zlistx_t *) zhashx_lookup (self->by_uuid, uuid) : NULL;
+    for (s_remote_t *remote = named ? (s_remote_t *) zlistx_first (named) : NULL; remote;
+         remote = (s_remote_t *) zlistx_next (named))
+        if (remote->node && remote->seen_count > 0)
+            return true;
+    return false;
+}
+
+//  A service of a node whose record is browsed: the node tells of it over
+//  its link, sooner or later, and a resolve would only cost the daemon
+//  (and its every other client) what the notice gives. It is resolved if
+//  no notice came in S_NOTICE_WAIT_MS (a node that cannot link, a name a
+//  stranger gave with the node's uuid). Only a first look waits.
+static bool
+s_wait_for_notice (colugo__dnssd_t *self, s_remote_t *remote)
+{
+    if (remote->node || remote->state != S_NEW || remote->watching || remote->attempts
+        || zhashx_lookup (self->noticed, remote->name) || !s_node_browsed (self, remote->name))
+        return false;
+    s_remote_stop_resolving (remote);
+    remote->retry = s_after (self, S_NOTICE_WAIT_MS, s_on_resolve_retry, remote);
+    return true;
+}
+
 static void
 s_remote_destructor (void **item)
 {
@@ -704,6 +782,13 @@ s_remote_destructor (void **item)
     s_remote_stop_resolving (remote);
     if (remote->aged)
         zlistx_delete (remote->owner->by_age, remote->aged);
+    if (remote->named) {
+        const char *uuid = s_name_uuid (remote->name);
+        zlistx_t *named = (zlistx_t *) zhashx_lookup (remote->owner->by_uuid, uuid);
+        zlistx_delete (named, remote->named);
+        if (zlistx_size (named) == 0)
+            zhashx_delete (remote->owner->by_uuid, uuid);
+    }
     free (remote->reported);
     free (remote->name);
     free (remote->key);
@@ -965,6 +1050,10 @@ s_on_resolve (s_remote_t *remote, AvahiIfIndex interface, AvahiResolverEvent eve
         }
         return;
     }
+    if (!remote->node && !remote->watching) {
+        self->services_resolved++;
+        self->stats_dirty = true;
+    }
     remote->attempts = 0;
     remote->relooks = 0;
     s_judge (self, remote, interface, host, address, port, txt, flags);
@@ -1221,6 +1310,7 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
             free (remote);
             return;
         }
+        s_name_remote (self, remote);
     }
     for (size_t i = 0; i < remote->seen_count; i++)
         if (remote->seen [i].interface == interface && remote->seen [i].protocol == protocol)
@@ -1232,6 +1322,17 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
     remote->seen [remote->seen_count++] = (s_seen_t){interface, protocol};
     if (remote->seen_count == 1)
         s_send_seen (self, remote, true);
+    //  A node record first seen after its node's services (the daemon
+    //  reports them in any order): their first resolves wait too.
+    zlistx_t *named = node && remote->seen_count == 1 && remote->named
+                          ? (zlistx_t *) zhashx_lookup (self->by_uuid, s_name_uuid (name))
+                          : NULL;
+    for (s_remote_t *other = named ? (s_remote_t *) zlistx_first (named) : NULL; other;
+         other = (s_remote_t *) zlistx_next (named))
+        if (other->seen_count > 0 && (s_has_resolver (other) || other->queued))
+            s_wait_for_notice (self, other);
+    if (named)
+        s_resolve_next (self);  //  the slots they held
     remote->stale = false;
     //  Announced again: a parked, invalid or unfollowed name is looked at
     //  again at once.
@@ -1241,10 +1342,14 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
         s_cancel (self, &remote->retry);
     }
     bool noticed = !node && zhashx_lookup (self->noticed, name);
+    bool wait = !noticed && remote->seen_count == 1 && s_wait_for_notice (self, remote);
     s_log (self, COLUGO_LOG_DEBUG, "new %s '%s': %s", node ? "node record" : "service",
            colugo__escape (name, escaped, sizeof escaped),
-           noticed ? "told of directly, not resolved" : "resolving");
-    s_resolve (self, remote);
+           noticed ? "told of directly, not resolved"
+           : wait  ? "its node's record is browsed: waiting for the node's notice"
+                   : "resolving");
+    if (!wait)
+        s_resolve (self, remote);
 }
 
 //  Whether an instance name is one of ours: every name we publish ends in
@@ -1726,6 +1831,7 @@ static void *
 s_thread_main (void *arg)
 {
     colugo__dnssd_t *self = (colugo__dnssd_t *) arg;
+    pthread_setname_np (pthread_self (), "colugo/dnssd");  //  as libzmq names its own
     //  Only the node's thread hears signals (they must stop its loop).
     sigset_t all;
     sigfillset (&all);
@@ -1742,7 +1848,13 @@ s_thread_main (void *arg)
         s_first_look (self);
     while (!self->quit) {
         s_send_stats (self);
-        if (avahi_simple_poll_iterate (self->simple_poll, -1) != 0)
+        //  Commands first, each turn: AvahiSimplePoll runs one expired
+        //  timeout per turn and then no watch, and libdbus's dispatch is
+        //  such a timeout, so a busy daemon's backlog would hold the loop's
+        //  commands back (names told of directly were resolved anyway,
+        //  a second late, in a 20-node mesh).
+        s_on_commands (self->command_watch, self->commands, AVAHI_WATCH_IN, self);
+        if (self->quit || avahi_simple_poll_iterate (self->simple_poll, -1) != 0)
             break;
     }
     //  Withdraw everything (each call may wait on a stalled daemon: the loop
@@ -1759,6 +1871,7 @@ s_thread_main (void *arg)
     zlistx_destroy (&self->publications);
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->noticed);
+    zhashx_destroy (&self->by_uuid);
     zlistx_destroy (&self->slots [0].queue);
     zlistx_destroy (&self->slots [1].queue);
     zlistx_destroy (&self->by_age);
@@ -1801,16 +1914,18 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     self->publications = zlistx_new ();
     self->remotes = zhashx_new ();
     self->noticed = zhashx_new ();
+    self->by_uuid = zhashx_new ();
     self->by_age = zlistx_new ();
     self->slots [0] = (s_slots_t){zlistx_new (), false, 0, S_RESOLVERS_MAX};
     self->slots [1] = (s_slots_t){zlistx_new (), false, 0, S_NODE_RESOLVERS_MAX};
     self->simple_poll = avahi_simple_poll_new ();
     bool ok = self->node_uuid && self->node_name && self->publications && self->remotes
-              && self->noticed && self->by_age && self->slots [0].queue && self->slots [1].queue
-              && self->simple_poll && s_socketpair (&self->commands, commands)
-              && s_socketpair (&self->events, events);
+              && self->noticed && self->by_uuid && self->by_age && self->slots [0].queue
+              && self->slots [1].queue && self->simple_poll
+              && s_socketpair (&self->commands, commands) && s_socketpair (&self->events, events);
     if (ok) {
         zhashx_set_destructor (self->remotes, s_remote_destructor);
+        zhashx_set_destructor (self->by_uuid, s_list_destructor);
         avahi_simple_poll_set_func (self->simple_poll, s_poll, self);
         self->api = avahi_simple_poll_get (self->simple_poll);
         self->command_watch =
@@ -1835,6 +1950,7 @@ colugo__dnssd_start (const colugo__dnssd_config_t *config, int *commands, int *e
     zlistx_destroy (&self->publications);
     zhashx_destroy (&self->remotes);
     zhashx_destroy (&self->noticed);
+    zhashx_destroy (&self->by_uuid);
     zlistx_destroy (&self->by_age);
     colugo__host_addresses_free (&self->addresses);
     zlistx_destroy (&self->slots [0].queue);

@@ -331,21 +331,29 @@ s_unadvertise (colugo_socket_t *socket, void *arg)
 
 //  Withdraws every service and lets go of every peer discovery gave us: the
 //  next start finds them afresh, each counted once.
+//  What a discovery counted, added to the node's counters (they outlive it:
+//  a node stopped and started again has had several).
+static void
+s_add_stats (colugo_node_stats_t *stats, colugo__discovery_stats_t add)
+{
+    stats->services_seen += add.services_seen;
+    stats->services_resolved += add.services_resolved;
+    stats->services_invalid += add.services_invalid;
+    stats->resolve_failures += add.resolve_failures;
+    stats->daemon_restarts += add.daemon_restarts;
+    stats->daemon_stalls += add.daemon_stalls;
+    stats->notices += add.notices;
+    stats->notices_invalid += add.notices_invalid;
+    stats->notices_unconfirmed += add.notices_unconfirmed;
+}
+
 static void
 s_stop_discovery (colugo_node_t *self)
 {
     if (!self->discovery)
         return;
     colugo__discovery_foreach (self->discovery, s_forget_service, self);
-    colugo__discovery_stats_t stats = colugo__discovery_stats (self->discovery);
-    self->stats.services_seen += stats.services_seen;
-    self->stats.services_invalid += stats.services_invalid;
-    self->stats.resolve_failures += stats.resolve_failures;
-    self->stats.daemon_restarts += stats.daemon_restarts;
-    self->stats.daemon_stalls += stats.daemon_stalls;
-    self->stats.notices += stats.notices;
-    self->stats.notices_invalid += stats.notices_invalid;
-    self->stats.notices_unconfirmed += stats.notices_unconfirmed;
+    s_add_stats (&self->stats, colugo__discovery_stats (self->discovery));
     colugo__match_each (&self->sockets, s_unadvertise, NULL);
     colugo__discovery_destroy (&self->discovery);
 }
@@ -475,17 +483,8 @@ colugo_node_stats_t
 colugo_node_stats (colugo_node_t *self)
 {
     colugo_node_stats_t stats = self->stats;
-    if (self->discovery) {
-        colugo__discovery_stats_t now = colugo__discovery_stats (self->discovery);
-        stats.services_seen += now.services_seen;
-        stats.services_invalid += now.services_invalid;
-        stats.resolve_failures += now.resolve_failures;
-        stats.daemon_restarts += now.daemon_restarts;
-        stats.daemon_stalls += now.daemon_stalls;
-        stats.notices += now.notices;
-        stats.notices_invalid += now.notices_invalid;
-        stats.notices_unconfirmed += now.notices_unconfirmed;
-    }
+    if (self->discovery)
+        s_add_stats (&stats, colugo__discovery_stats (self->discovery));
     return stats;
 }
 

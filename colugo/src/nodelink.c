@@ -381,8 +381,8 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
-    colugo__debug ("node link: %s from node '%s' at %s, %d services", magic, name, address,
-                   (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
+    colugo__debug ("node link: %s from node '%s' (%s) at %s, %d services", magic, name, uuid,
+                   address, (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
     s_learn (self, uuid, *name ? name : uuid, address, socket_id, port, false);
     s_services (self, magic, uuid, name, address, frames, count);
     if (zhashx_size (self->pending) && zhashx_lookup (self->pending, uuid)) {

@@ -185,10 +185,11 @@ COLUGO_EXPORT int colugo_node_cancel_timer (colugo_node_t *self, int64_t timer_i
 
 //  Counters of the node's discovery.
 typedef struct {
-    uint64_t services_seen;     //  valid services of our type resolved
-    uint64_t services_invalid;  //  services of our type ignored: bad TXT (logged)
-    uint64_t resolve_failures;  //  services that could not be resolved, or were too many (logged)
-    uint64_t daemon_restarts;   //  times the avahi-daemon came back
+    uint64_t services_seen;      //  valid services of our type found (resolved, or told of)
+    uint64_t services_resolved;  //  answers from the daemon's resolvers (the rest: notices)
+    uint64_t services_invalid;   //  services of our type ignored: bad TXT (logged)
+    uint64_t resolve_failures;   //  services that could not be resolved, or were too many (logged)
+    uint64_t daemon_restarts;    //  times the avahi-daemon came back
     uint64_t daemon_stalls;    //  times a call to the avahi-daemon went unanswered for 2 s (logged)
     uint64_t notices;          //  services other nodes told this one of directly, up or down
     uint64_t notices_invalid;  //  such notices dropped: malformed, not the sender's (logged)
