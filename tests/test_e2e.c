@@ -239,6 +239,45 @@ Test (pubsub, a_publisher_counts_the_nodes_subscribed_to_it)
     proc_destroy (&pub);
 }
 
+//  A node's services reach each node linked to it once: when a third node
+//  links, the nodes linked before are not told again (nodelink.h: every
+//  service goes to the inbox that subscribed, addressed to it alone).
+//  Counted in the first subscriber's log, by the publisher's uuid (other
+//  tests' nodes share the namespace).
+Test (pubsub, a_nodes_services_are_told_to_each_node_once)
+{
+    proc_t *pub = proc_testnode ("pub", "e2e.once", "-i", "20", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char from [64];
+    snprintf (from, sizeof from, "(%.40s) at ", ready + 6);
+    setenv ("COLUGO_LOG", "debug", 1);
+    proc_t *first = proc_testnode ("sub", "e2e.once", NULL);
+    unsetenv ("COLUGO_LOG");
+    int told = 0;
+    bool heard = false;
+    const char *line;
+    long long deadline = proc_now_ms () + FIND_MS;
+    while (!heard && (line = proc_expect (first, "", (int) (deadline - proc_now_ms ())))) {
+        told += strstr (line, "node link: colugo-node 1 ") && strstr (line, from);
+        heard = strncmp (line, "MSG ", 4) == 0;
+    }
+    cr_assert (heard, "the first subscriber heard nothing");
+    proc_t *second = proc_testnode ("sub", "e2e.once", NULL);
+    cr_assert_not_null (proc_expect (second, "MSG ", FIND_MS));
+    proc_t *third = proc_testnode ("sub", "e2e.once", NULL);
+    cr_assert_not_null (proc_expect (third, "MSG ", FIND_MS));
+    proc_kill (first, SIGTERM);
+    while ((line = proc_expect (first, "", 5000)) && strncmp (line, "STATS ", 6))
+        told += strstr (line, "node link: colugo-node 1 ") && strstr (line, from);
+    cr_log_info ("the first subscriber was told of the publisher's services %d times", told);
+    cr_assert_eq (told, 1, "told of the publisher's services %d times", told);
+    proc_destroy (&third);
+    proc_destroy (&second);
+    proc_destroy (&first);
+    proc_destroy (&pub);
+}
+
 //  libzmq 4.3.4 mangles a subscription of 246-255 bytes: a trunk head of a
 //  topic of 237-240 bytes (the longest) would be one, and is padded
 //  (trunk.c).

@@ -30,6 +30,8 @@
 
 #define S_MAGIC_UP "colugo-node 1 U"
 #define S_MAGIC_DOWN "colugo-node 1 D"
+#define S_MAGIC_TO "colugo-node 1 @"  //  then "<uuid> U": every service, to that node
+#define S_MAGIC_MAX (sizeof S_MAGIC_TO + COLUGO__UUID_MAX + 2)
 #define S_HEADER 5          //  magic, uuid, name, inbox socket id, inbox port
 #define S_CHUNK 64          //  services per message
 #define S_LEARNED_MAX 1024  //  nodes dialled because they wrote to us
@@ -87,6 +89,13 @@ s_send_string (colugo__nodelink_t *self, const char *text, bool more)
     s_send_frame (self, text, strlen (text), more);
 }
 
+//  The magic of every service told to one node (NULL: to every node).
+static void
+s_magic_to (char *magic, const char *uuid)
+{
+    snprintf (magic, S_MAGIC_MAX, "%s%s U", S_MAGIC_TO, uuid);
+}
+
 static void
 s_send_header (colugo__nodelink_t *self, const char *magic, bool more)
 {
@@ -105,14 +114,18 @@ s_send_offer (colugo__nodelink_t *self, const s_offer_t *offer, bool more)
     s_send_frame (self, offer->txt, offer->txt_size, more);
 }
 
-//  Every service we have, in chunks; a greeting alone when there is none.
+//  Every service we have, to one node (to every node if to is NULL), in
+//  chunks; a greeting alone when there is none.
 static void
-s_send_all (colugo__nodelink_t *self)
+s_send_all (colugo__nodelink_t *self, const char *to)
 {
+    char magic [S_MAGIC_MAX] = S_MAGIC_UP;
+    if (to)
+        s_magic_to (magic, to);
     size_t left = zlistx_size (self->offers);
     s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers);
     do {
-        s_send_header (self, S_MAGIC_UP, left > 0);
+        s_send_header (self, magic, left > 0);
         for (size_t i = 0; offer && i < S_CHUNK; i++) {
             left--;
             s_send_offer (self, offer, i + 1 < S_CHUNK && left > 0);
@@ -333,7 +346,7 @@ static void
 s_services (colugo__nodelink_t *self, const char *magic, const char *uuid, const char *name,
             const char *address, zmq_msg_t *frames, int count)
 {
-    bool up = strcmp (magic, S_MAGIC_UP) == 0;
+    bool up = strcmp (magic, S_MAGIC_DOWN) != 0;
     if (up) {
         if ((count - S_HEADER) % 3) {
             s_invalid (self, name, "a service is cut short");
@@ -361,14 +374,17 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 {
     const char *address = zmq_msg_gets (&frames [0], "Peer-Address");
     struct in_addr ipv4;
-    char magic [32], uuid [COLUGO__UUID_MAX + 1], name [COLUGO__NODE_NAME_MAX + 1] = "";
+    char magic [S_MAGIC_MAX], to_us [S_MAGIC_MAX], uuid [COLUGO__UUID_MAX + 1],
+        name [COLUGO__NODE_NAME_MAX + 1] = "";
     uint64_t socket_id = 0, port = 0;
     if (!address || inet_pton (AF_INET, address, &ipv4) != 1) {
         s_invalid (self, "?", "not over IPv4 TCP");
         return;
     }
-    if (count > S_FRAMES_MAX || count < S_HEADER || !s_frame_string (&frames [0], magic, 31)
-        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN))
+    s_magic_to (to_us, self->env->node_uuid);
+    if (count > S_FRAMES_MAX || count < S_HEADER
+        || !s_frame_string (&frames [0], magic, S_MAGIC_MAX - 1)
+        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN) && strcmp (magic, to_us))
         || !s_frame_string (&frames [1], uuid, COLUGO__UUID_MAX)
         || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)
         || (zmq_msg_size (&frames [2])
@@ -382,7 +398,7 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
     colugo__debug ("node link: %s from node '%s' (%s) at %s, %d services", magic, name, uuid,
-                   address, (count - S_HEADER) / (magic [strlen (magic) - 1] == 'U' ? 3 : 1));
+                   address, (count - S_HEADER) / (magic [strlen (magic) - 1] == 'D' ? 1 : 3));
     s_learn (self, uuid, *name ? name : uuid, address, socket_id, port, false);
     s_services (self, magic, uuid, name, address, frames, count);
     if (zhashx_size (self->pending) && zhashx_lookup (self->pending, uuid)) {
@@ -409,27 +425,37 @@ s_on_inbox (void *arg)
     return 0;
 }
 
-//  Subscriptions: an inbox is listening now. Everything goes out again, to
-//  every inbox (an XPUB cannot address one); receivers take repeats as no
-//  change.
+//  Subscriptions: an inbox is listening now. Each subscribes to what is
+//  told to every node, and to what is told to it alone (S_MAGIC_TO and its
+//  uuid), where every service goes: an XPUB cannot address a connection,
+//  but a subscription can be addressed, and the other inboxes are not told
+//  again what they know. An inbox that subscribes to everything (as nodes
+//  before this one did) is told everything, as every inbox then.
 static int
 s_on_outbox (void *arg)
 {
     colugo__nodelink_t *self = (colugo__nodelink_t *) colugo__socket_context (arg);
-    bool subscribed = false;
     colugo__batch_t batch = colugo__batch_start ();
     while (colugo__batch_more (&batch)) {
         zmq_msg_t frame;
         if (colugo__recv_frames (self->outbox->handle, &frame, 1) == 0)
             break;
-        if (zmq_msg_size (&frame) > 0 && ((const uint8_t *) zmq_msg_data (&frame)) [0] == 1)
-            subscribed = true;
+        const char *data = (const char *) zmq_msg_data (&frame);
+        size_t size = zmq_msg_size (&frame), prefix = sizeof S_MAGIC_TO - 1;
+        char uuid [COLUGO__UUID_MAX + 1];
+        if (size == 1 && data [0] == 1)
+            s_send_all (self, NULL);
+        else if (size > 1 + prefix + 1 && size <= 1 + prefix + COLUGO__UUID_MAX + 1 && data [0] == 1
+                 && memcmp (data + 1, S_MAGIC_TO, prefix) == 0 && data [size - 1] == ' ') {
+            memcpy (uuid, data + 1 + prefix, size - prefix - 2);
+            uuid [size - prefix - 2] = 0;
+            if (colugo__printable_ascii (uuid, COLUGO__UUID_MAX) && !strchr (uuid, ' ')) {
+                colugo__debug ("node link: node '%s' subscribed: telling it of %zu services", uuid,
+                               zlistx_size (self->offers));
+                s_send_all (self, uuid);
+            }
+        }
         zmq_msg_close (&frame);
-    }
-    if (subscribed) {
-        colugo__debug ("node link: an inbox subscribed: telling of %zu services",
-                       zlistx_size (self->offers));
-        s_send_all (self);
     }
     return 0;
 }
@@ -499,6 +525,12 @@ colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_
         colugo__nodelink_destroy (&self);
         return NULL;
     }
+    //  What is told to every node, and to this one alone (s_on_outbox).
+    char to_us [S_MAGIC_MAX];
+    snprintf (to_us, sizeof to_us, "%s%s ", S_MAGIC_TO, env->node_uuid);
+    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_UP, strlen (S_MAGIC_UP));
+    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_DOWN, strlen (S_MAGIC_DOWN));
+    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, to_us, strlen (to_us));
     snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
     snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
     s_mark_and_look (self);

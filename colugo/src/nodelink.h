@@ -7,9 +7,13 @@
     Colugo service), advertised as the node's record (_colugo-node._tcp),
     and an outbox, an XPUB that dials the inboxes of the nodes it knows:
     those whose node record it resolved, and those that wrote to its own
-    inbox. Whenever an inbox subscribes, the outbox sends every service of
-    the node (and at least a greeting, so that a node with no services is
-    known too); services added or withdrawn later go out as they change.
+    inbox. Whenever an inbox subscribes, the outbox sends it every service
+    of the node (and at least a greeting, so that a node with no services is
+    known too), addressed to it alone: each inbox subscribes to what is told
+    to every node and to what is told to its own uuid, so the XPUB learns
+    who subscribed and the other inboxes are not told again what they know
+    (a mesh of 20 nodes heard each list 6 times over). Services added or
+    withdrawn later go out to every node as they change.
 
     A notice is only a claim, held to the rules of the record it
     anticipates (discovery.c holds it provisional until the record is seen):
@@ -21,7 +25,11 @@
     Messages (multipart):
         "colugo-node 1 U" | sender uuid | sender name | inbox socket id | inbox port
             then, for each service: instance name | port | TXT (wire format)
+        "colugo-node 1 @<receiver uuid> U" | the same: every service, to one node
         "colugo-node 1 D" | (the same four) | then instance names withdrawn
+    An inbox subscribes to "colugo-node 1 U", "colugo-node 1 D" and
+    "colugo-node 1 @<its uuid> "; an outbox answers that last subscription,
+    and one to everything (""), with every service.
 */
 #ifndef COLUGO__NODELINK_H_INCLUDED
 #define COLUGO__NODELINK_H_INCLUDED

@@ -286,8 +286,8 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
         max_frame = S_MIN_FRAME;
     if (zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
         colugo__warn ("cannot set the maximum message size: %s", zmq_strerror (zmq_errno ()));
-    if (kind == COLUGO_SUBSCRIBER || kind == COLUGO__INBOX)
-        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);
+    if (kind == COLUGO_SUBSCRIBER)
+        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);  //  (an inbox: nodelink.c)
     //  Every inbox that subscribes is told of the node's services.
     if (kind == COLUGO__OUTBOX)
         s_set (self->handle, ZMQ_XPUB_VERBOSE, 1);
