@@ -223,6 +223,7 @@ struct s_remote {
     size_t seen_count;
     s_resolver_t resolver;
     bool watching;           //  the resolver answered and is kept
+    bool waiting;            //  for its node's notice (retry resolves it, if none came)
     AvahiTimeout *retry;     //  resolves again
     AvahiTimeout *deadline;  //  gives up the first resolve
     void *queued;            //  handle in the resolve queue
@@ -665,6 +666,7 @@ s_remote_stop_resolving (s_remote_t *remote)
             s_slots (self, remote)->resolving--;
     }
     remote->watching = false;
+    remote->waiting = false;
     s_cancel (self, &remote->deadline);
     s_cancel (self, &remote->retry);
     if (remote->queued)
@@ -770,7 +772,8 @@ s_wait_for_notice (colugo__dnssd_t *self, s_remote_t *remote)
         return false;
     s_remote_stop_resolving (remote);
     remote->retry = s_after (self, S_NOTICE_WAIT_MS, s_on_resolve_retry, remote);
-    return true;
+    remote->waiting = remote->retry != NULL;
+    return remote->waiting;
 }
 
 static void
@@ -803,6 +806,7 @@ s_on_resolve_retry (AvahiTimeout *timeout, void *arg)
     (void) timeout;
     s_remote_t *remote = (s_remote_t *) arg;
     s_cancel (remote->owner, &remote->retry);
+    remote->waiting = false;
     s_resolve (remote->owner, remote);
 }
 
@@ -1335,14 +1339,16 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
         s_resolve_next (self);  //  the slots they held
     remote->stale = false;
     //  Announced again: a parked, invalid or unfollowed name is looked at
-    //  again at once.
-    if (!s_has_resolver (remote)) {
+    //  again at once (one that waits for its notice still waits: seen on
+    //  another interface or protocol, IPv6 say, it is the same service).
+    if (!s_has_resolver (remote) && !remote->waiting) {
         if (remote->attempts >= S_RESOLVE_ATTEMPTS)
             remote->attempts = 0;
         s_cancel (self, &remote->retry);
     }
     bool noticed = !node && zhashx_lookup (self->noticed, name);
-    bool wait = !noticed && remote->seen_count == 1 && s_wait_for_notice (self, remote);
+    bool wait = remote->waiting
+                || (!noticed && remote->seen_count == 1 && s_wait_for_notice (self, remote));
     s_log (self, COLUGO_LOG_DEBUG, "new %s '%s': %s", node ? "node record" : "service",
            colugo__escape (name, escaped, sizeof escaped),
            noticed ? "told of directly, not resolved"
