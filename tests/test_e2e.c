@@ -4,6 +4,7 @@
     and a withdrawn service stays visible for about a second.
 */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,50 @@ Test (pubsub, a_nodes_services_are_told_to_each_node_once)
     proc_destroy (&third);
     proc_destroy (&second);
     proc_destroy (&first);
+    proc_destroy (&pub);
+}
+
+//  The eventfds of a process: one per libzmq socket (its mailbox) and
+//  thread.
+static int
+s_eventfds (pid_t pid)
+{
+    char path [64], target [64];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
+    DIR *fds = opendir (path);
+    cr_assert_not_null (fds);
+    int count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (fds))) {
+        char link [320];
+        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
+        ssize_t size = readlink (link, target, sizeof target - 1);
+        if (size > 0) {
+            target [size] = 0;
+            count += strcmp (target, "anon_inode:[eventfd]") == 0;
+        }
+    }
+    closedir (fds);
+    return count;
+}
+
+//  A subscriber that rides the trunk makes no libzmq socket of its own
+//  (socket.c): sixteen of them in a node cost its process the libzmq
+//  sockets of one (three each, with the monitor's two, when each had its
+//  own).
+Test (pubsub, subscribers_on_the_trunk_make_no_socket_of_their_own)
+{
+    proc_t *pub = proc_testnode ("pub", "e2e.lazy", "-i", "20", NULL);
+    proc_t *one = proc_testnode ("sub", "e2e.lazy", NULL);
+    proc_t *many = proc_testnode ("sub", "e2e.lazy", "-m", "16", NULL);
+    cr_assert_not_null (proc_expect (one, "MSG ", FIND_MS));
+    cr_assert_not_null (proc_expect (many, "MSG ", FIND_MS));
+    int alone = s_eventfds (proc_pid (one)), sixteen = s_eventfds (proc_pid (many));
+    cr_log_info ("eventfds: %d with one subscriber, %d with sixteen", alone, sixteen);
+    cr_assert_lt (sixteen - alone, 8, "%d eventfds with one subscriber, %d with sixteen", alone,
+                  sixteen);
+    proc_destroy (&many);
+    proc_destroy (&one);
     proc_destroy (&pub);
 }
 

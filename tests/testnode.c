@@ -3,7 +3,7 @@
 
         testnode pub TOPIC [-i interval_ms] [-n count] [-N name] [-m publishers]
         testnode pubrep TOPIC [-i interval_ms]   (a publisher and a server)
-        testnode sub TOPIC [-n count] [-N name] [-t exit_after_ms]
+        testnode sub TOPIC [-n count] [-N name] [-t exit_after_ms] [-m subscribers]
         testnode rep TOPIC [-d reply_delay_ms] [-g tag] [-N name]
         testnode req TOPIC [-n count] [-i interval_ms] [-T timeout_ms] [-t exit_after_ms]
         testnode samenode TOPIC    (a publisher and two subscribers in one node)
@@ -177,6 +177,18 @@ on_mismatch (colugo_socket_t *socket, const colugo_peer_t *peer, const char *pee
     (void) socket;
     (void) arg;
     s_line ("MISMATCH %s %s", peer->endpoint, peer_type);
+}
+
+//  sub -m: the subscribers after the first hear in silence.
+static void
+on_silent (colugo_subscriber_t *subscriber, const char *topic, const void *data, size_t size,
+           void *arg)
+{
+    (void) subscriber;
+    (void) topic;
+    (void) data;
+    (void) size;
+    (void) arg;
 }
 
 static void
@@ -608,6 +620,9 @@ main (int argc, char *argv [])
             colugo_node_add_typed_subscriber (self.node, self.topic, type, on_message, &self);
         if (subscriber)
             socket = colugo_subscriber_socket (subscriber);
+        for (long i = 1; subscriber && i < publishers; i++)  //  -m: more, silent
+            if (!colugo_node_add_typed_subscriber (self.node, self.topic, type, on_silent, &self))
+                socket = NULL;
     }
     else if (strcmp (self.mode, "latesub") == 0) {
         colugo_subscriber_t *subscriber =

@@ -1,11 +1,12 @@
 /*  sock.h: the part every Colugo socket shares, and what the node and the
     four kinds of socket need of each other.
 
-    A socket owns its ZeroMQ socket and a monitor on it; connecting sockets
-    also keep their peers (endpoint -> node), refcounted because discovery
-    and colugo_socket_connect () may both name one endpoint. The monitor's
-    handshake and disconnect events are the truth about which peers are
-    connected.
+    A socket owns its ZeroMQ socket and a monitor on it (a subscriber from
+    its first dial of its own: one that only rides the trunk never makes
+    them); connecting sockets also keep their peers (endpoint -> node),
+    refcounted because discovery and colugo_socket_connect () may both name
+    one endpoint. The monitor's handshake and disconnect events are the
+    truth about which peers are connected.
 */
 #ifndef COLUGO__SOCK_H_INCLUDED
 #define COLUGO__SOCK_H_INCLUDED
@@ -74,10 +75,9 @@ struct colugo_socket_t {
     uint64_t id;         //  in its node, never reused
     const colugo__kind_t *kind;
     char *topic;
-    char *message_type;  //  NULL for an untyped socket
-    zsock_t *zsock;
-    void *handle;                //  the libzmq socket inside zsock
-    zsock_t *monitor;            //  PAIR receiving the monitor's events
+    char *message_type;          //  NULL for an untyped socket
+    void *handle;                //  the libzmq socket (zsys_socket), NULL until made
+    void *monitor;               //  PAIR receiving its monitor's events
     uint64_t monitor_retry;      //  timer that drains it again after a bound
     uint16_t port;               //  bound port (publishers, servers)
     uint64_t publication;        //  discovery handle, 0 if not advertised
@@ -105,6 +105,7 @@ struct colugo_socket_t {
     colugo__ratelimit_t drop_log;  //  for malformed input
     colugo__ratelimit_t peer_log;  //  for peers that are not who they claim
     bool dead;                     //  closed; memory waits for the reaper
+    bool started;                  //  between colugo__socket_start and _stop
     //  Set by the kind of socket:
     int (*on_readable) (void *owner);  //  reads messages; non-zero ends the loop
     //  Before a connected peer is hung up: reads what libzmq holds into the

@@ -238,6 +238,11 @@ s_bind (colugo_socket_t *self)
     return 0;
 }
 
+static int s_open (colugo_socket_t *self);
+static int s_make (colugo_socket_t *self);
+static void s_unmake (colugo_socket_t *self);
+static int s_register (colugo_socket_t *self);
+
 int
 colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t kind,
                      const char *topic, const char *type)
@@ -251,12 +256,58 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
     self->accepted_fds = zlistx_new ();
     self->dial_queue = zlistx_new ();
     self->id = ++env->last_socket_id;
-    self->zsock = zsock_new (self->kind->zmq_type);
     if (!self->topic || (type && !self->message_type) || !self->mismatched || !self->peers
-        || !self->accepted_fds || !self->dial_queue || !self->zsock)
+        || !self->accepted_fds || !self->dial_queue)
         return COLUGO_ENOMEM;
     zhashx_set_destructor (self->peers, s_peer_destructor);
-    self->handle = zsock_resolve (self->zsock);
+    //  A subscriber's own libzmq socket waits for its first dial of its
+    //  own: one whose publishers all ride the trunk (trunk.h) never needs
+    //  it (a mesh node of 190 subscribers made 570 libzmq sockets for none).
+    return kind == COLUGO_SUBSCRIBER ? 0 : s_open (self);
+}
+
+//  Makes the libzmq socket, its options and its monitor (and binds a
+//  binding socket); registers them with the poller if the socket started.
+static int
+s_open (colugo_socket_t *self)
+{
+    int rc = s_make (self);
+    if (rc == 0 && s_is_binder (self))
+        rc = s_bind (self);
+    if (rc == 0 && self->started)
+        rc = s_register (self);
+    if (rc && !s_is_binder (self))
+        s_unmake (self);  //  tried again at the next dial
+    return rc;
+}
+
+//  The libzmq socket and its monitor's, or what was made of them, go.
+static void
+s_unmake (colugo_socket_t *self)
+{
+    if (self->monitor && self->handle)
+        zmq_socket_monitor (self->handle, NULL, 0);
+    if (self->monitor)
+        zsys_close (self->monitor, __FILE__, __LINE__);
+    if (self->handle)
+        zsys_close (self->handle, __FILE__, __LINE__);
+    self->monitor = self->handle = NULL;
+}
+
+//  Made with zsys_socket, not zsock_new, which asserts when libzmq cannot
+//  make a socket (no descriptor left): a subscriber's is made from the
+//  loop, at its first dial of its own, and must fail there as a dial does.
+static int
+s_make (colugo_socket_t *self)
+{
+    colugo__env_t *env = self->env;
+    colugo_kind_t kind = self->kind->kind;
+    self->handle = zsys_socket (self->kind->zmq_type, __FILE__, __LINE__);
+    if (!self->handle) {
+        colugo__error ("cannot make a socket for topic '%s': %s", self->topic,
+                       zmq_strerror (zmq_errno ()));
+        return COLUGO_EZMQ;
+    }
 
     //  PINGs only between a publisher and its subscribers, whose receive
     //  pipes are unbounded (see the top).
@@ -330,25 +381,20 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
     //  socket of the process shares: the monitor's pipe must never be full,
     //  or a busy callback here stalls every connection there. Events are
     //  few and small; the loop drains them.
-    self->monitor = zsock_new (ZMQ_PAIR);
+    self->monitor = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
     if (self->monitor)
-        s_set (zsock_resolve (self->monitor), ZMQ_RCVHWM, 0);
-    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor_endpoint)) {
-        colugo__error ("cannot connect a socket monitor");
+        s_set (self->monitor, ZMQ_RCVHWM, 0);
+    if (!self->monitor || zmq_connect (self->monitor, monitor_endpoint)) {
+        colugo__error ("cannot connect a socket monitor: %s", zmq_strerror (zmq_errno ()));
         return COLUGO_EZMQ;
     }
-    if (s_is_binder (self))
-        return s_bind (self);
     return 0;
 }
 
 void
 colugo__socket_fini (colugo_socket_t *self)
 {
-    if (self->monitor && self->handle)
-        zmq_socket_monitor (self->handle, NULL, 0);
-    zsock_destroy (&self->monitor);
-    zsock_destroy (&self->zsock);
+    s_unmake (self);
     if (self->zap)
         colugo__zap_release ();
     self->zap = false;
@@ -487,7 +533,7 @@ s_hang_up (colugo_socket_t *self, s_peer_t *peer)
 {
     if (s_maybe_up (peer) && self->before_hang_up)
         self->before_hang_up (self);  //  what the peer sent last stays (see the top)
-    if (!self->dial || !self->dial (self, peer, false)) {
+    if ((!self->dial || !self->dial (self, peer, false)) && self->handle) {
         zmq_disconnect (self->handle, peer->endpoint);
         colugo__socket_touch (self);  //  libzmq read the socket's commands
     }
@@ -577,6 +623,21 @@ s_on_dial_deadline (void *arg)
         s_schedule_dial (self, peer, true);
 }
 
+//  The user name travels in the handshake: the listener checks it. (Set on
+//  the socket for its next connect: libzmq copies it into the connection.)
+static void
+s_set_user (colugo_socket_t *self, s_peer_t *peer)
+{
+    if (!self->handle)
+        return;
+    if (*peer->identity) {
+        zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, peer->identity, strlen (peer->identity));
+        zmq_setsockopt (self->handle, ZMQ_PLAIN_PASSWORD, "", 0);
+    }
+    else
+        zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);  //  the NULL mechanism
+}
+
 static void
 s_dial (colugo_socket_t *self, s_peer_t *peer)
 {
@@ -587,19 +648,16 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
         return;
     }
     s_take_claim (peer);
-    //  The user name travels in the handshake: the listener checks it.
-    if (*peer->identity) {
-        zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, peer->identity, strlen (peer->identity));
-        zmq_setsockopt (self->handle, ZMQ_PLAIN_PASSWORD, "", 0);
-    }
-    else
-        zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);  //  the NULL mechanism
+    s_set_user (self, peer);
     peer->dial = ++self->last_dial;
     if (self->before_dial)
         self->before_dial (self, peer);
     int dialled = self->dial ? self->dial (self, peer, true) : 0;
+    if (!dialled && !self->handle && (dialled = s_open (self)) == 0)
+        s_set_user (self, peer);  //  opened now, at its first dial of its own
     int rc = dialled < 0 || (!dialled && zmq_connect (self->handle, peer->endpoint)) ? -1 : 0;
-    zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);
+    if (self->handle)
+        zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);
     //  libzmq read the socket's commands, and a pipe it attached now only
     //  signals once a look at the socket's events found it empty.
     colugo__socket_touch (self);
@@ -771,7 +829,9 @@ colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value, con
 static bool
 s_drain_monitor (colugo_socket_t *self)
 {
-    void *monitor = zsock_resolve (self->monitor);
+    if (!self->monitor)
+        return true;  //  not opened (yet): no events
+    void *monitor = self->monitor;
     for (int i = 0; i < 1000; i++) {
         if (self->dead)
             return false;
@@ -843,11 +903,11 @@ s_on_readable (void *arg)
     return rc ? rc : colugo__env_handler_rc (self->env);
 }
 
-int
-colugo__socket_start (colugo_socket_t *self)
+static int
+s_register (colugo_socket_t *self)
 {
     colugo__poller_t *poller = self->env->poller;
-    void *monitor = zsock_resolve (self->monitor);
+    void *monitor = self->monitor;
     if (colugo__poller_add (poller, monitor, s_on_monitor, self))
         return COLUGO_EZMQ;
     if (self->on_readable && colugo__poller_add (poller, self->handle, s_on_readable, self)) {
@@ -860,10 +920,20 @@ colugo__socket_start (colugo_socket_t *self)
     return 0;
 }
 
+int
+colugo__socket_start (colugo_socket_t *self)
+{
+    int rc = self->handle ? s_register (self) : 0;
+    self->started = rc == 0;
+    return rc;
+}
+
 void
 colugo__socket_stop (colugo_socket_t *self)
 {
-    colugo__poller_remove (self->env->poller, zsock_resolve (self->monitor));
+    self->started = false;
+    if (self->handle)  //  (one never opened registered nothing)
+        colugo__poller_remove (self->env->poller, self->monitor);
     if (self->monitor_retry)
         colugo__timers_cancel (self->env->timers, self->monitor_retry);
     self->monitor_retry = 0;
@@ -871,14 +941,15 @@ colugo__socket_stop (colugo_socket_t *self)
     for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
          peer = (s_peer_t *) zhashx_next (self->peers))
         s_peer_idle (self, peer);
-    if (self->on_readable)
+    if (self->on_readable && self->handle)
         colugo__poller_remove (self->env->poller, self->handle);
 }
 
 void
 colugo__socket_touch (colugo_socket_t *self)
 {
-    colugo__poller_touch (self->env->poller, self->handle);
+    if (self->handle)
+        colugo__poller_touch (self->env->poller, self->handle);
 }
 
 //  A claim is a service's identity and the node it names: unchecked
