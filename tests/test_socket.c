@@ -367,20 +367,20 @@ on_silent_peer (colugo_socket_t *socket, const colugo_peer_t *peer, bool connect
         colugo_node_stop (self->base.node);
 }
 
-//  A publisher's endpoint, as a string of ours.
+//  Where a socket of the test is bound, as a string of ours.
 static void
-s_publisher_endpoint (zsock_t *publisher, char *endpoint, size_t size)
+s_bound_endpoint (zsock_t *socket, char *endpoint, size_t size)
 {
-    char *last = zsock_last_endpoint (publisher);  //  ours to free
+    char *last = zsock_last_endpoint (socket);  //  ours to free
     cr_assert_not_null (last);
     snprintf (endpoint, size, "%s", last);
     free (last);
 }
 
-//  Connects the subscriber to endpoint while no descriptor is left above
+//  Connects the socket to endpoint while no descriptor is left above
 //  the lowest free one, then runs the node until that peer is up (or 25 s).
 static void
-s_connect_without_descriptors (silent_t *self, colugo_subscriber_t *subscriber)
+s_connect_without_descriptors (silent_t *self, colugo_socket_t *socket)
 {
     struct rlimit saved, tight;
     cr_assert_eq (getrlimit (RLIMIT_NOFILE, &saved), 0);
@@ -390,7 +390,7 @@ s_connect_without_descriptors (silent_t *self, colugo_subscriber_t *subscriber)
     tight = saved;
     tight.rlim_cur = (rlim_t) lowest;
     cr_assert_eq (setrlimit (RLIMIT_NOFILE, &tight), 0);
-    int rc = colugo_socket_connect (colugo_subscriber_socket (subscriber), self->endpoint);
+    int rc = colugo_socket_connect (socket, self->endpoint);
     usleep (300 * 1000);
     cr_assert_eq (setrlimit (RLIMIT_NOFILE, &saved), 0);
     cr_assert_eq (rc, 0);
@@ -410,8 +410,8 @@ Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
     zsock_t *other = zsock_new_pub ("tcp://127.0.0.1:*");
     cr_assert (publisher && other);
     char endpoint [64], first [64];
-    s_publisher_endpoint (publisher, endpoint, sizeof endpoint);
-    s_publisher_endpoint (other, first, sizeof first);
+    s_bound_endpoint (publisher, endpoint, sizeof endpoint);
+    s_bound_endpoint (other, first, sizeof first);
     colugo_node_t *node = s_node ("silent", NULL);
     silent_t self = {.base.node = node, .endpoint = endpoint};
     colugo_subscriber_t *subscriber =
@@ -419,10 +419,29 @@ Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
     colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
     cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (subscriber), first), 0);
     usleep (100 * 1000);  //  its connection made
-    s_connect_without_descriptors (&self, subscriber);
+    s_connect_without_descriptors (&self, colugo_subscriber_socket (subscriber));
     colugo_node_destroy (&node);
     zsock_destroy (&other);
     zsock_destroy (&publisher);
+}
+
+//  A client dials a hand-given endpoint on a DEALER of its own, made at the
+//  dial: when no descriptor is left for it, the dial fails (no assert, as
+//  czmq's zsock_new would) and a later one makes it.
+Test (socket, a_client_whose_dealer_cannot_be_made_dials_again, .timeout = 60)
+{
+    zsock_t *server = zsock_new_rep ("tcp://127.0.0.1:*");
+    cr_assert_not_null (server);
+    char endpoint [64];
+    s_bound_endpoint (server, endpoint, sizeof endpoint);
+    colugo_node_t *node = s_node ("dealer", NULL);
+    silent_t self = {.base.node = node, .endpoint = endpoint};
+    colugo_client_t *client = colugo_node_add_client (node, "dealer");
+    cr_assert_not_null (client);
+    colugo_socket_set_peer_handler (colugo_client_socket (client), on_silent_peer, &self);
+    s_connect_without_descriptors (&self, colugo_client_socket (client));
+    colugo_node_destroy (&node);
+    zsock_destroy (&server);
 }
 
 //  A subscriber makes its libzmq socket at its first dial of its own
@@ -433,13 +452,13 @@ Test (socket, a_socket_that_cannot_be_made_is_made_at_a_later_dial, .timeout = 6
     zsock_t *publisher = zsock_new_pub ("tcp://127.0.0.1:*");
     cr_assert_not_null (publisher);
     char endpoint [64];
-    s_publisher_endpoint (publisher, endpoint, sizeof endpoint);
+    s_bound_endpoint (publisher, endpoint, sizeof endpoint);
     colugo_node_t *node = s_node ("unmade", NULL);
     silent_t self = {.base.node = node, .endpoint = endpoint};
     colugo_subscriber_t *subscriber =
         colugo_node_add_subscriber (node, "unmade", on_message, &self.base);
     colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
-    s_connect_without_descriptors (&self, subscriber);
+    s_connect_without_descriptors (&self, colugo_subscriber_socket (subscriber));
     colugo_node_destroy (&node);
     zsock_destroy (&publisher);
 }

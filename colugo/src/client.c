@@ -50,8 +50,8 @@ typedef struct {
     colugo_client_t *client;
     uint64_t dial;
     uint8_t routing_id [S_ROUTING_SIZE];  //  its name in our ROUTER
-    zsock_t *dealer;                      //  a hand-given endpoint's own socket, or NULL
-    zsock_t *monitor;                     //  ... and the PAIR that reads its monitor
+    void *dealer;                         //  a hand-given endpoint's own socket, or NULL
+    void *monitor;                        //  ... and the PAIR that reads its monitor
     bool up;                              //  handshake succeeded, not lost since
     bool dead;                            //  removed; freed by the reaper
     unsigned failures;                    //  timeouts in a row
@@ -152,8 +152,10 @@ static void
 s_server_free (void *arg)
 {
     s_server_t *server = (s_server_t *) arg;
-    zsock_destroy (&server->monitor);
-    zsock_destroy (&server->dealer);
+    if (server->monitor)
+        zsys_close (server->monitor, __FILE__, __LINE__);
+    if (server->dealer)
+        zsys_close (server->dealer, __FILE__, __LINE__);
     free (server);
 }
 
@@ -195,9 +197,9 @@ s_server_remove (colugo_client_t *self, s_server_t *server)
     colugo__u64map_take (&self->servers, server->dial);
     server->dead = true;
     if (server->dealer)
-        colugo__poller_remove (self->base.env->poller, zsock_resolve (server->dealer));
+        colugo__poller_remove (self->base.env->poller, server->dealer);
     if (server->monitor)
-        colugo__poller_remove (self->base.env->poller, zsock_resolve (server->monitor));
+        colugo__poller_remove (self->base.env->poller, server->monitor);
     if (colugo__reaper_defer (self->base.env->reaper, s_server_free, server))
         colugo__error ("out of memory: a server's state is leaked");
 }
@@ -251,7 +253,7 @@ s_server_answered (s_server_t *server, uint64_t id)
 static int
 s_send_to (colugo_client_t *self, s_server_t *server, uint64_t id, const void *data, size_t size)
 {
-    void *handle = server->dealer ? zsock_resolve (server->dealer) : self->base.handle;
+    void *handle = server->dealer ? server->dealer : self->base.handle;
     if (!server->dealer
         && zmq_send (handle, server->routing_id, S_ROUTING_SIZE, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
         return -1;
@@ -382,30 +384,29 @@ s_dial_by_hand (colugo_client_t *self, colugo__peer_t *peer)
     s_server_t *server = s_server_new (self, peer->dial);
     if (!server)
         return COLUGO_ENOMEM;
-    server->dealer = zsock_new (ZMQ_DEALER);
-    server->monitor = zsock_new (ZMQ_PAIR);
+    //  zsys_socket, not zsock_new, which asserts when no descriptor is left:
+    //  then the dial fails, and is tried again.
+    server->dealer = zsys_socket (ZMQ_DEALER, __FILE__, __LINE__);
+    server->monitor = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
     char monitor_endpoint [64];
     static atomic_uint monitor_count;  //  never reused, nodes may run on several threads
     snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-client-monitor-%u",
               atomic_fetch_add (&monitor_count, 1));
     int rc = COLUGO_EZMQ;
     if (server->dealer && server->monitor) {
-        s_copy_options (self->base.handle, zsock_resolve (server->dealer));
+        s_copy_options (self->base.handle, server->dealer);
         zsock_set_immediate (server->dealer, 1);  //  nothing queues for a server that is down
         zsock_set_linger (server->dealer, 0);     //  its requests die with it
-        if (zmq_socket_monitor (zsock_resolve (server->dealer), monitor_endpoint,
+        if (zmq_socket_monitor (server->dealer, monitor_endpoint,
                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                                     | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                                     | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED
                                     | ZMQ_EVENT_CLOSED)
                 == 0
-            && zsock_connect (server->monitor, "%s", monitor_endpoint) == 0
-            && colugo__poller_add (env->poller, zsock_resolve (server->monitor), s_on_dealer_event,
-                                   server)
-                   == 0
-            && colugo__poller_add (env->poller, zsock_resolve (server->dealer), s_on_dealer, server)
-                   == 0
-            && zmq_connect (zsock_resolve (server->dealer), peer->endpoint) == 0)
+            && zmq_connect (server->monitor, monitor_endpoint) == 0
+            && colugo__poller_add (env->poller, server->monitor, s_on_dealer_event, server) == 0
+            && colugo__poller_add (env->poller, server->dealer, s_on_dealer, server) == 0
+            && zmq_connect (server->dealer, peer->endpoint) == 0)
             rc = 1;
     }
     if (rc != 1) {
@@ -554,7 +555,7 @@ s_on_dealer (void *arg)
 {
     s_server_t *server = (s_server_t *) arg;
     if (!server->dead && !server->client->base.dead)
-        s_read (server->client, zsock_resolve (server->dealer), server);
+        s_read (server->client, server->dealer, server);
     return colugo__env_handler_rc (server->client->base.env);
 }
 

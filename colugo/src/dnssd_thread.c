@@ -763,17 +763,34 @@ s_node_browsed (colugo__dnssd_t *self, const char *name)
 //  its link, sooner or later, and a resolve would only cost the daemon
 //  (and its every other client) what the notice gives. It is resolved if
 //  no notice came in S_NOTICE_WAIT_MS (a node that cannot link, a name a
-//  stranger gave with the node's uuid). Only a first look waits.
+//  stranger gave with the node's uuid). Only a first look waits. Before
+//  the node browser has told what the daemon's cache holds, every service
+//  waits: its node's record may come next (s_release_waiting).
 static bool
 s_wait_for_notice (colugo__dnssd_t *self, s_remote_t *remote)
 {
     if (remote->node || remote->state != S_NEW || remote->watching || remote->attempts
-        || zhashx_lookup (self->noticed, remote->name) || !s_node_browsed (self, remote->name))
+        || zhashx_lookup (self->noticed, remote->name)
+        || (self->node_cache_told && !s_node_browsed (self, remote->name)))
         return false;
     s_remote_stop_resolving (remote);
     remote->retry = s_after (self, S_NOTICE_WAIT_MS, s_on_resolve_retry, remote);
     remote->waiting = remote->retry != NULL;
     return remote->waiting;
+}
+
+//  The node browser told what the cache holds: services that waited for a
+//  node record that did not come are resolved now.
+static void
+s_release_waiting (colugo__dnssd_t *self)
+{
+    for (s_remote_t *remote = (s_remote_t *) zhashx_first (self->remotes); remote;
+         remote = (s_remote_t *) zhashx_next (self->remotes))
+        if (!remote->node && remote->waiting && !s_node_browsed (self, remote->name)) {
+            s_cancel (self, &remote->retry);
+            remote->waiting = false;
+            s_resolve (self, remote);
+        }
 }
 
 static void
@@ -1352,7 +1369,7 @@ s_on_browse_new (colugo__dnssd_t *self, AvahiIfIndex interface, AvahiProtocol pr
     s_log (self, COLUGO_LOG_DEBUG, "new %s '%s': %s", node ? "node record" : "service",
            colugo__escape (name, escaped, sizeof escaped),
            noticed ? "told of directly, not resolved"
-           : wait  ? "its node's record is browsed: waiting for the node's notice"
+           : wait  ? "waiting for its node's notice"
                    : "resolving");
     if (!wait)
         s_resolve (self, remote);
@@ -1391,7 +1408,10 @@ s_on_browse (colugo__dnssd_t *self, bool node, AvahiIfIndex interface, AvahiProt
         return;
     }
     if (event == AVAHI_BROWSER_CACHE_EXHAUSTED || event == AVAHI_BROWSER_ALL_FOR_NOW) {
+        bool first = node && !self->node_cache_told;
         *(node ? &self->node_cache_told : &self->cache_told) = true;
+        if (first)
+            s_release_waiting (self);
         s_connect_when_settled (self);
     }
     if (event == AVAHI_BROWSER_ALL_FOR_NOW) {

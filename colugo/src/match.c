@@ -1,8 +1,66 @@
 /*  match.c: which sockets connect to which (see match.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "match.h"
+
+static void
+s_list_destructor (void **item)
+{
+    zlistx_destroy ((zlistx_t **) item);
+}
+
+zhashx_t *
+colugo__topics_new (void)
+{
+    zhashx_t *topics = zhashx_new ();
+    if (topics)
+        zhashx_set_destructor (topics, s_list_destructor);
+    return topics;
+}
+
+bool
+colugo__topics_update (zhashx_t *topics, colugo_socket_t *socket, bool add)
+{
+    void *id = (void *) (uintptr_t) socket->id;
+    zlistx_t *ids = (zlistx_t *) zhashx_lookup (topics, socket->topic);
+    if (!add) {
+        void *handle = ids ? zlistx_find (ids, id) : NULL;
+        if (handle)
+            zlistx_delete (ids, handle);
+        if (ids && zlistx_size (ids) == 0)
+            zhashx_delete (topics, socket->topic);
+        return true;
+    }
+    if (!ids && (ids = zlistx_new ()) && zhashx_insert (topics, socket->topic, ids))
+        zlistx_destroy (&ids);
+    return ids && zlistx_add_end (ids, id);
+}
+
+//  Calls fn for every socket of one topic, over a copy of their ids (as
+//  colugo__match_each).
+static void
+s_each_of_topic (colugo__u64map_t *sockets, zhashx_t *topics, const char *topic,
+                 colugo__socket_each_fn *fn, void *arg)
+{
+    zlistx_t *ids = (zlistx_t *) zhashx_lookup (topics, topic);
+    size_t count = ids ? zlistx_size (ids) : 0, taken = 0;
+    if (count == 0)
+        return;
+    uint64_t *copy = malloc (count * sizeof *copy);
+    if (!copy) {
+        colugo__error ("out of memory: cannot update %zu sockets", count);
+        return;
+    }
+    for (void *id = zlistx_first (ids); id && taken < count; id = zlistx_next (ids))
+        copy [taken++] = (uint64_t) (uintptr_t) id;
+    colugo_socket_t *socket;
+    for (size_t i = 0; i < taken; i++)
+        if ((socket = colugo__u64map_get (sockets, copy [i])))
+            fn (socket, arg);
+    free (copy);
+}
 
 void
 colugo__match_each (colugo__u64map_t *sockets, colugo__socket_each_fn *fn, void *arg)
@@ -55,11 +113,11 @@ s_apply_service (colugo_socket_t *socket, void *arg)
 }
 
 void
-colugo__match_service (colugo__u64map_t *sockets, colugo__service_event_t event,
+colugo__match_service (colugo__u64map_t *sockets, zhashx_t *topics, colugo__service_event_t event,
                        const colugo__service_t *service)
 {
     s_service_change_t change = {event, service};
-    colugo__match_each (sockets, s_apply_service, &change);
+    s_each_of_topic (sockets, topics, service->topic, s_apply_service, &change);
 }
 
 void
@@ -109,8 +167,9 @@ s_apply_local (colugo_socket_t *other, void *arg)
 }
 
 void
-colugo__match_local (colugo__u64map_t *sockets, colugo_socket_t *socket, bool link)
+colugo__match_local (colugo__u64map_t *sockets, zhashx_t *topics, colugo_socket_t *socket,
+                     bool link)
 {
     s_local_change_t change = {socket, link};
-    colugo__match_each (sockets, s_apply_local, &change);
+    s_each_of_topic (sockets, topics, socket->topic, s_apply_local, &change);
 }

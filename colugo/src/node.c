@@ -44,6 +44,7 @@ struct colugo_node_t {
     colugo__poller_t *poller;        //  watches the sockets (poller.h)
     colugo__discovery_t *discovery;  //  while started, with discovery on
     colugo__u64map_t sockets;        //  id -> colugo_socket_t, live ones
+    zhashx_t *topics;                //  their ids by topic (match.h)
     colugo__u64map_t user_timers;    //  heap id -> s_user_timer_t
     bool running;                    //  inside zloop_start ()
     bool discovery_enabled;
@@ -96,7 +97,7 @@ s_on_service (void *arg, colugo__service_event_t event, const colugo__service_t 
     //  A publisher on its node's trunk: known before its subscribers dial
     //  it, forgotten once they let go (what rides keeps what it needs).
     bool trunk = s_learn_route (self, event, service);
-    colugo__match_service (&self->sockets, event, service);
+    colugo__match_service (&self->sockets, self->topics, event, service);
     if (trunk && event != COLUGO__SERVICE_UP)
         colugo__trunk_forget (self->env.trunk, service->identity);
 }
@@ -143,7 +144,12 @@ s_add_socket (colugo_node_t *self, colugo_socket_t *socket)
         colugo__socket_stop (socket);
         return COLUGO_ENOMEM;
     }
-    colugo__match_local (&self->sockets, socket, true);
+    if (!colugo__topics_update (self->topics, socket, true)) {
+        colugo__u64map_take (&self->sockets, socket->id);
+        colugo__socket_stop (socket);
+        return COLUGO_ENOMEM;
+    }
+    colugo__match_local (&self->sockets, self->topics, socket, true);
     if (s_is_binder (socket))
         s_advertise (self, socket);
     else if (self->discovery)
@@ -157,6 +163,7 @@ s_remove_socket (void *node, colugo_socket_t *socket)
     colugo_node_t *self = (colugo_node_t *) node;
     if (!colugo__u64map_take (&self->sockets, socket->id))
         return;  //  removed already
+    colugo__topics_update (self->topics, socket, false);
     if (socket->publication && self->discovery)
         colugo__discovery_withdraw (self->discovery, socket->publication);
     socket->publication = 0;
@@ -165,7 +172,7 @@ s_remove_socket (void *node, colugo_socket_t *socket)
         socket->destroy_kind (socket);
     socket->destroy_kind = NULL;
     if (s_is_binder (socket))
-        colugo__match_local (&self->sockets, socket, false);
+        colugo__match_local (&self->sockets, self->topics, socket, false);
     colugo__socket_stop (socket);
     socket->dead = true;
     //  Freed from the loop: zloop may still dispatch to it in this pass, and
@@ -285,6 +292,7 @@ colugo_node_new (const char *name)
     self->timers = self->loop ? colugo__timers_new (self->loop, s_after_timers, self) : NULL;
     self->reaper = self->loop ? colugo__reaper_new (self->loop) : NULL;
     self->poller = self->loop ? colugo__poller_new (self->loop) : NULL;
+    self->topics = colugo__topics_new ();
     self->discovery_enabled = true;
     if (self->loop)
         zloop_set_nonstop (self->loop, true);  //  czmq's interrupt flag is not ours
@@ -294,7 +302,7 @@ colugo_node_new (const char *name)
     if (signals_ok)
         colugo__signals_handle (&self->signals, true);
     if (!signals_ok || !self->name || !self->loop || !self->timers || !self->reaper || !self->poller
-        || s_make_uuid (self->uuid)) {
+        || !self->topics || s_make_uuid (self->uuid)) {
         colugo_node_destroy (&self);
         colugo_set_last_error (COLUGO_ENOMEM);
         return NULL;
@@ -379,6 +387,7 @@ colugo_node_destroy (colugo_node_t **self_p)
     while ((cursor = 0, socket = colugo__u64map_next (&self->sockets, &cursor)))
         s_remove_socket (self, socket);
     colugo__u64map_free (&self->sockets);
+    zhashx_destroy (&self->topics);
     colugo__trunk_destroy (&self->env.trunk);  //  after its publishers' ends
     cursor = 0;
     s_user_timer_t *timer;

@@ -662,7 +662,9 @@ s_dial (colugo_socket_t *self, s_peer_t *peer)
     //  signals once a look at the socket's events found it empty.
     colugo__socket_touch (self);
     if (rc) {
-        colugo__warn ("cannot connect to '%s': %s", peer->endpoint, zmq_strerror (zmq_errno ()));
+        if (dialled >= 0)  //  (a kind's dial, or the socket's making, said why)
+            colugo__warn ("cannot connect to '%s': %s", peer->endpoint,
+                          zmq_strerror (zmq_errno ()));
         s_schedule_dial (self, peer, true);
         return;
     }
