@@ -382,6 +382,7 @@ s_bound_endpoint (zsock_t *socket, char *endpoint, size_t size)
 static void
 s_connect_without_descriptors (silent_t *self, colugo_socket_t *socket)
 {
+    colugo_socket_set_peer_handler (socket, on_silent_peer, self);
     struct rlimit saved, tight;
     cr_assert_eq (getrlimit (RLIMIT_NOFILE, &saved), 0);
     int lowest = dup (0);
@@ -416,7 +417,6 @@ Test (socket, a_dial_libzmq_is_silent_about_is_dialled_again, .timeout = 60)
     silent_t self = {.base.node = node, .endpoint = endpoint};
     colugo_subscriber_t *subscriber =
         colugo_node_add_subscriber (node, "silent", on_message, &self.base);
-    colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
     cr_assert_eq (colugo_socket_connect (colugo_subscriber_socket (subscriber), first), 0);
     usleep (100 * 1000);  //  its connection made
     s_connect_without_descriptors (&self, colugo_subscriber_socket (subscriber));
@@ -438,7 +438,6 @@ Test (socket, a_client_whose_dealer_cannot_be_made_dials_again, .timeout = 60)
     silent_t self = {.base.node = node, .endpoint = endpoint};
     colugo_client_t *client = colugo_node_add_client (node, "dealer");
     cr_assert_not_null (client);
-    colugo_socket_set_peer_handler (colugo_client_socket (client), on_silent_peer, &self);
     s_connect_without_descriptors (&self, colugo_client_socket (client));
     colugo_node_destroy (&node);
     zsock_destroy (&server);
@@ -457,7 +456,6 @@ Test (socket, a_socket_that_cannot_be_made_is_made_at_a_later_dial, .timeout = 6
     silent_t self = {.base.node = node, .endpoint = endpoint};
     colugo_subscriber_t *subscriber =
         colugo_node_add_subscriber (node, "unmade", on_message, &self.base);
-    colugo_socket_set_peer_handler (colugo_subscriber_socket (subscriber), on_silent_peer, &self);
     s_connect_without_descriptors (&self, colugo_subscriber_socket (subscriber));
     colugo_node_destroy (&node);
     zsock_destroy (&publisher);

@@ -27,7 +27,6 @@
     A request that finds no server takes its place in a queue, in order,
     until one connects or its timeout runs out.
 */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,23 +386,17 @@ s_dial_by_hand (colugo_client_t *self, colugo__peer_t *peer)
     //  zsys_socket, not zsock_new, which asserts when no descriptor is left:
     //  then the dial fails, and is tried again.
     server->dealer = zsys_socket (ZMQ_DEALER, __FILE__, __LINE__);
-    server->monitor = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
-    char monitor_endpoint [64];
-    static atomic_uint monitor_count;  //  never reused, nodes may run on several threads
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-client-monitor-%u",
-              atomic_fetch_add (&monitor_count, 1));
     int rc = COLUGO_EZMQ;
-    if (server->dealer && server->monitor) {
+    if (server->dealer) {
         s_copy_options (self->base.handle, server->dealer);
         zsock_set_immediate (server->dealer, 1);  //  nothing queues for a server that is down
         zsock_set_linger (server->dealer, 0);     //  its requests die with it
-        if (zmq_socket_monitor (server->dealer, monitor_endpoint,
-                                ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-                                    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED
-                                    | ZMQ_EVENT_CLOSED)
-                == 0
-            && zmq_connect (server->monitor, monitor_endpoint) == 0
+        server->monitor = colugo__monitor_new (
+            server->dealer, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED
+                                | ZMQ_EVENT_CLOSED);
+        if (server->monitor
             && colugo__poller_add (env->poller, server->monitor, s_on_dealer_event, server) == 0
             && colugo__poller_add (env->poller, server->dealer, s_on_dealer, server) == 0
             && zmq_connect (server->dealer, peer->endpoint) == 0)

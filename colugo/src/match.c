@@ -38,46 +38,55 @@ colugo__topics_update (zhashx_t *topics, colugo_socket_t *socket, bool add)
     return ids && zlistx_add_end (ids, id);
 }
 
-//  Calls fn for every socket of one topic, over a copy of their ids (as
-//  colugo__match_each).
+//  Room for a copy of count socket ids, or NULL (logged).
+static uint64_t *
+s_ids_new (size_t count)
+{
+    uint64_t *ids = malloc ((count ? count : 1) * sizeof *ids);
+    if (!ids)
+        colugo__error ("out of memory: cannot update %zu sockets", count);
+    return ids;
+}
+
+//  Calls fn for each of the sockets whose ids were copied that is still
+//  there (fn may close sockets, or add some), then frees the copy.
+static void
+s_each_id (colugo__u64map_t *sockets, uint64_t *ids, size_t count, colugo__socket_each_fn *fn,
+           void *arg)
+{
+    colugo_socket_t *socket;
+    for (size_t i = 0; i < count; i++)
+        if ((socket = colugo__u64map_get (sockets, ids [i])))
+            fn (socket, arg);
+    free (ids);
+}
+
+//  colugo__match_each for the sockets of one topic.
 static void
 s_each_of_topic (colugo__u64map_t *sockets, zhashx_t *topics, const char *topic,
                  colugo__socket_each_fn *fn, void *arg)
 {
-    zlistx_t *ids = (zlistx_t *) zhashx_lookup (topics, topic);
-    size_t count = ids ? zlistx_size (ids) : 0, taken = 0;
-    if (count == 0)
+    zlistx_t *list = (zlistx_t *) zhashx_lookup (topics, topic);
+    size_t count = list ? zlistx_size (list) : 0, taken = 0;
+    uint64_t *ids = count ? s_ids_new (count) : NULL;
+    if (!ids)
         return;
-    uint64_t *copy = malloc (count * sizeof *copy);
-    if (!copy) {
-        colugo__error ("out of memory: cannot update %zu sockets", count);
-        return;
-    }
-    for (void *id = zlistx_first (ids); id && taken < count; id = zlistx_next (ids))
-        copy [taken++] = (uint64_t) (uintptr_t) id;
-    colugo_socket_t *socket;
-    for (size_t i = 0; i < taken; i++)
-        if ((socket = colugo__u64map_get (sockets, copy [i])))
-            fn (socket, arg);
-    free (copy);
+    for (void *id = zlistx_first (list); id && taken < count; id = zlistx_next (list))
+        ids [taken++] = (uint64_t) (uintptr_t) id;
+    s_each_id (sockets, ids, taken, fn, arg);
 }
 
 void
 colugo__match_each (colugo__u64map_t *sockets, colugo__socket_each_fn *fn, void *arg)
 {
     size_t count = sockets->size, cursor = 0, taken = 0;
-    uint64_t *ids = malloc ((count ? count : 1) * sizeof *ids);
-    if (!ids) {
-        colugo__error ("out of memory: cannot update %zu sockets", count);
+    uint64_t *ids = s_ids_new (count);
+    if (!ids)
         return;
-    }
     colugo_socket_t *socket;
     while (taken < count && (socket = colugo__u64map_next (sockets, &cursor)))
         ids [taken++] = socket->id;
-    for (size_t i = 0; i < taken; i++)
-        if ((socket = colugo__u64map_get (sockets, ids [i])))
-            fn (socket, arg);
-    free (ids);
+    s_each_id (sockets, ids, taken, fn, arg);
 }
 
 typedef struct {

@@ -68,6 +68,7 @@ struct colugo__nodelink {
     int mark;           //  our mark for the nodes on this host (hostnodes.h), or -1
     char inbox_id [24];
     char inbox_port [8];
+    char to_us [S_MAGIC_MAX];  //  the magic of what is told to this node alone
     colugo__nodelink_stats_t stats;
     colugo__ratelimit_t log;
 };
@@ -374,17 +375,15 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 {
     const char *address = zmq_msg_gets (&frames [0], "Peer-Address");
     struct in_addr ipv4;
-    char magic [S_MAGIC_MAX], to_us [S_MAGIC_MAX], uuid [COLUGO__UUID_MAX + 1],
-        name [COLUGO__NODE_NAME_MAX + 1] = "";
+    char magic [S_MAGIC_MAX], uuid [COLUGO__UUID_MAX + 1], name [COLUGO__NODE_NAME_MAX + 1] = "";
     uint64_t socket_id = 0, port = 0;
     if (!address || inet_pton (AF_INET, address, &ipv4) != 1) {
         s_invalid (self, "?", "not over IPv4 TCP");
         return;
     }
-    s_magic_to (to_us, self->env->node_uuid);
     if (count > S_FRAMES_MAX || count < S_HEADER
         || !s_frame_string (&frames [0], magic, S_MAGIC_MAX - 1)
-        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN) && strcmp (magic, to_us))
+        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN) && strcmp (magic, self->to_us))
         || !s_frame_string (&frames [1], uuid, COLUGO__UUID_MAX)
         || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)
         || (zmq_msg_size (&frames [2])
@@ -525,12 +524,12 @@ colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_
         colugo__nodelink_destroy (&self);
         return NULL;
     }
-    //  What is told to every node, and to this one alone (s_on_outbox).
-    char to_us [S_MAGIC_MAX];
-    snprintf (to_us, sizeof to_us, "%s%s ", S_MAGIC_TO, env->node_uuid);
+    //  What is told to every node, and to this one alone (s_on_outbox): its
+    //  magic but the last letter, "colugo-node 1 @<uuid> ".
+    s_magic_to (self->to_us, env->node_uuid);
     zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_UP, strlen (S_MAGIC_UP));
     zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_DOWN, strlen (S_MAGIC_DOWN));
-    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, to_us, strlen (to_us));
+    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, self->to_us, strlen (self->to_us) - 1);
     snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
     snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
     s_mark_and_look (self);

@@ -145,6 +145,10 @@ void colugo__socket_stop (colugo_socket_t *self);
 //  again if it has input (ZMQ_FD does not signal what those took in).
 void colugo__socket_touch (colugo_socket_t *self);
 
+//  Monitors a libzmq socket for events: returns the PAIR (made with
+//  zsys_socket; the caller closes it) that receives them, or NULL (logged).
+void *colugo__monitor_new (void *handle, int events);
+
 //  The identity a binding socket's verified listener proves: "<node
 //  uuid>:<socket id>", into buffer (at least COLUGO__IDENTITY_MAX bytes).
 #define COLUGO__IDENTITY_MAX 128

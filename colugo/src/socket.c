@@ -361,34 +361,44 @@ s_make (colugo_socket_t *self)
         s_set (self->handle, ZMQ_ROUTER_MANDATORY, 1);  //  say when a client is gone
 
     //  The monitor must exist before the first connect or bind.
-    char monitor_endpoint [64];
-    //  Never reused (an address could be, before libzmq lets go of the
-    //  old name), and atomic: nodes may run on several threads.
-    static atomic_uint monitor_count;
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://colugo-monitor-%u",
-              atomic_fetch_add (&monitor_count, 1));
     int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                  | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_ACCEPTED
                  | ZMQ_EVENT_ACCEPT_FAILED;
     if (kind == COLUGO__TRUNK_IN)
         events |= ZMQ_EVENT_CONNECTED;  //  its descriptor (trunk.c)
-    if (zmq_socket_monitor (self->handle, monitor_endpoint, events)) {
+    self->monitor = colugo__monitor_new (self->handle, events);
+    return self->monitor ? 0 : COLUGO_EZMQ;
+}
+
+void *
+colugo__monitor_new (void *handle, int events)
+{
+    //  Never reused (an address could be, before libzmq lets go of the
+    //  old name), and atomic: nodes may run on several threads.
+    static atomic_uint monitor_count;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://colugo-monitor-%u",
+              atomic_fetch_add (&monitor_count, 1));
+    if (zmq_socket_monitor (handle, endpoint, events)) {
         colugo__error ("cannot monitor a socket: %s", zmq_strerror (zmq_errno ()));
-        return COLUGO_EZMQ;
+        return NULL;
     }
     //  libzmq sends monitor events blocking, from the I/O thread that every
     //  socket of the process shares: the monitor's pipe must never be full,
     //  or a busy callback here stalls every connection there. Events are
     //  few and small; the loop drains them.
-    self->monitor = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
-    if (self->monitor)
-        s_set (self->monitor, ZMQ_RCVHWM, 0);
-    if (!self->monitor || zmq_connect (self->monitor, monitor_endpoint)) {
+    void *monitor = zsys_socket (ZMQ_PAIR, __FILE__, __LINE__);
+    if (monitor)
+        s_set (monitor, ZMQ_RCVHWM, 0);
+    if (!monitor || zmq_connect (monitor, endpoint)) {
         colugo__error ("cannot connect a socket monitor: %s", zmq_strerror (zmq_errno ()));
-        return COLUGO_EZMQ;
+        if (monitor)
+            zsys_close (monitor, __FILE__, __LINE__);
+        zmq_socket_monitor (handle, NULL, 0);
+        return NULL;
     }
-    return 0;
+    return monitor;
 }
 
 void
@@ -831,9 +841,9 @@ colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value, con
 static bool
 s_drain_monitor (colugo_socket_t *self)
 {
-    if (!self->monitor)
-        return true;  //  not opened (yet): no events
     void *monitor = self->monitor;
+    if (!monitor)
+        return true;  //  not opened (yet): no events
     for (int i = 0; i < 1000; i++) {
         if (self->dead)
             return false;
