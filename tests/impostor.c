@@ -1,11 +1,12 @@
 /*  impostor: a process that speaks the node link (colugo/src/nodelink.h)
     but never advertises anything through DNS-SD.
 
-        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k]
+        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID]
 
     Finds the node record (_colugo-node._tcp) of the node named NODE_NAME
     through the local avahi-daemon, dials that node's inbox as a real node's
-    outbox would (PLAIN, the inbox's identity as user name), and tells it of
+    outbox would (the PLAIN server of the handshake, the inbox's identity
+    as ZAP domain, with a welcome naming its uuid), and tells it of
     a publisher of TOPIC: a real ZeroMQ publisher here, with an open port and
     a verified port whose ZAP handler accepts exactly its own identity, so
     the notice passes every check a record would. Only the record is
@@ -16,12 +17,15 @@
     subscription of the inbox); publishes "impostor:<n>" every 20 ms; stops
     when killed or after exit_after_ms (default 30 s).
 
-    With -k, the publisher is on a trunk of the impostor's own too (TXT
-    trunk, colugo/src/trunk.h), and the impostor is hostile: the victim's
-    trunk subscribes there to every publisher it rides (a SUB subscribes on
-    all its connections), so for each subscription to another node's key
-    it sends messages "forged:<n>" under that key, and that key's end (the
-    head alone), and prints "FORGED <n>" after each round.
+    With -k, the publisher is on the impostor's trunk too (TXT trunk,
+    colugo/src/trunk.h: the outbox is the trunk's out), and the impostor is
+    hostile: the victim's in subscribes on the outbox's connection to every
+    publisher it rides (a SUB subscribes on all its connections), so for
+    each subscription to another node's key it sends messages "forged:<n>"
+    under that key, and that key's end (the head alone), and prints
+    "FORGED <n>" after each round. With -w, its welcome (the first message
+    of its connection: colugo/src/trunk.h) names UUID, another node, instead
+    of itself.
 */
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -42,7 +46,6 @@
 #define UUID "00000000-1mp0-5t0r-0000-000000000001"
 #define INBOX_ID "1"
 #define PUB_ID "2"
-#define TRUNK_ID "3"
 #define KEY "00000000000000aa"
 #define HEADS_MAX 16
 
@@ -171,16 +174,19 @@ main (int argc, char *argv [])
 {
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 3) {
-        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k]\n");
+        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID]\n");
         return 2;
     }
     long long deadline = s_now_ms () + 30000;
     bool hostile = false;
+    const char *welcome_uuid = UUID;
     for (int i = 3; i < argc; i++)
         if (strcmp (argv [i], "-t") == 0 && i + 1 < argc)
             deadline = s_now_ms () + atol (argv [++i]);
         else if (strcmp (argv [i], "-k") == 0)
             hostile = true;
+        else if (strcmp (argv [i], "-w") == 0 && i + 1 < argc)
+            welcome_uuid = argv [++i];
     s_search_t search = {.node_name = argv [1], .poll = avahi_simple_poll_new ()};
     int error = 0;
     search.client = avahi_client_new (avahi_simple_poll_get (search.poll), 0, NULL, NULL, &error);
@@ -214,22 +220,17 @@ main (int argc, char *argv [])
     zmq_bind (publisher, "tcp://127.0.0.1:*");
     uint16_t verified_port = s_bound_port (publisher);
     zmq_setsockopt (publisher, ZMQ_PLAIN_SERVER, &off, sizeof off);
-    //  The trunk (-k), verified as a Colugo trunk is.
-    void *trunk = zmq_socket (context, ZMQ_XPUB);
-    const char *trunk_identity = UUID ":" TRUNK_ID;
-    zmq_setsockopt (trunk, ZMQ_XPUB_VERBOSE, &on, sizeof on);
-    zmq_setsockopt (trunk, ZMQ_PLAIN_SERVER, &on, sizeof on);
-    zmq_setsockopt (trunk, ZMQ_ZAP_DOMAIN, trunk_identity, strlen (trunk_identity));
-    zmq_bind (trunk, "tcp://127.0.0.1:*");
-    uint16_t trunk_port = s_bound_port (trunk);
     //  The outbox, dialling the victim's inbox as the record says.
     void *outbox = zmq_socket (context, ZMQ_XPUB);
     char inbox_identity [96], inbox [64];
     snprintf (inbox_identity, sizeof inbox_identity, "%s:%s", search.uuid, search.socket_id);
     snprintf (inbox, sizeof inbox, "tcp://127.0.0.1:%u", search.port);
+    char welcome [128];
+    snprintf (welcome, sizeof welcome, "colugo-node 1 W %s", welcome_uuid);
     zmq_setsockopt (outbox, ZMQ_XPUB_VERBOSE, &on, sizeof on);
-    zmq_setsockopt (outbox, ZMQ_PLAIN_USERNAME, inbox_identity, strlen (inbox_identity));
-    zmq_setsockopt (outbox, ZMQ_PLAIN_PASSWORD, "", 0);
+    zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, strlen (welcome));
+    zmq_setsockopt (outbox, ZMQ_PLAIN_SERVER, &on, sizeof on);
+    zmq_setsockopt (outbox, ZMQ_ZAP_DOMAIN, inbox_identity, strlen (inbox_identity));
     zmq_connect (outbox, inbox);
 
     //  The service's TXT, as the record would carry it.
@@ -239,7 +240,7 @@ main (int argc, char *argv [])
     snprintf (verified_text, sizeof verified_text, "verified_port=%u", verified_port);
     snprintf (name, sizeof name, "_%.30s._%s", argv [2], UUID);
     char trunk_text [64];
-    snprintf (trunk_text, sizeof trunk_text, "trunk=%u." TRUNK_ID "." KEY, trunk_port);
+    snprintf (trunk_text, sizeof trunk_text, "trunk=1." INBOX_ID "." KEY);  //  (no inbox here)
     AvahiStringList *txt = avahi_string_list_new (
         topic, "socket_type=1", "node_uuid=" UUID, "node_name=Impostor", "colugo=1",
         "socket_id=" PUB_ID, verified_text, hostile ? trunk_text : NULL, NULL);
@@ -253,16 +254,20 @@ main (int argc, char *argv [])
     uint8_t heads [HEADS_MAX][300];
     size_t head_sizes [HEADS_MAX], head_count = 0;
     while (s_now_ms () < deadline) {
-        zmq_pollitem_t items [] = {
-            {zap, 0, ZMQ_POLLIN, 0}, {outbox, 0, ZMQ_POLLIN, 0}, {trunk, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll (items, 3, 20) < 0)
+        zmq_pollitem_t items [] = {{zap, 0, ZMQ_POLLIN, 0}, {outbox, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll (items, 2, 20) < 0)
             break;
-        if (items [2].revents & ZMQ_POLLIN) {
-            //  Another node's key (a head that is not ours, nor a presence):
-            //  remembered, to be forged.
+        if (items [0].revents & ZMQ_POLLIN)
+            s_zap_answer (zap);
+        if (items [1].revents & ZMQ_POLLIN) {
             uint8_t data [300];
-            int size = zmq_recv (trunk, data, sizeof data, 0);
-            if (size > 10 && size <= (int) sizeof data && data [0] == 1 && data [1] >= 0x20
+            int size = zmq_recv (outbox, data, sizeof data, 0);
+            bool told = size > 16 && size <= (int) sizeof data && data [0] == 1
+                        && memcmp (data + 1, "colugo-node 1 @", 15) == 0;
+            //  Another node's key (a head that is not ours, nor the link's,
+            //  nor a presence): remembered, to be forged.
+            if (hostile && size > 10 && size <= (int) sizeof data && data [0] == 1
+                && data [1] >= 0x20 && memcmp (data + 1, "colugo-node ", 12)
                 && head_count < HEADS_MAX) {
                 const char *ours = "\0\0\0\0\0\0\0\xaa";
                 if (memcmp (data + size - 8, ours, 8)) {
@@ -270,17 +275,7 @@ main (int argc, char *argv [])
                     head_sizes [head_count++] = (size_t) size - 1;
                 }
             }
-        }
-        if (items [0].revents & ZMQ_POLLIN)
-            s_zap_answer (zap);
-        if (items [1].revents & ZMQ_POLLIN) {
-            zmq_msg_t subscription;
-            zmq_msg_init (&subscription);
-            zmq_msg_recv (&subscription, outbox, 0);
-            bool subscribe = zmq_msg_size (&subscription) > 0
-                             && ((const uint8_t *) zmq_msg_data (&subscription)) [0] == 1;
-            zmq_msg_close (&subscription);
-            if (subscribe) {
+            if (told) {
                 s_send (outbox, "colugo-node 1 U", 15, true);
                 s_send (outbox, UUID, strlen (UUID), true);
                 s_send (outbox, "Impostor", 8, true);
@@ -305,16 +300,15 @@ main (int argc, char *argv [])
             if (hostile && head_count) {
                 for (size_t i = 0; i < head_count; i++) {
                     size = snprintf (payload, sizeof payload, "forged:%lu", ++forged);
-                    s_send (trunk, heads [i], head_sizes [i], true);
-                    s_send (trunk, payload, (size_t) size, false);
-                    s_send (trunk, heads [i], head_sizes [i], false);  //  "it ended"
+                    s_send (outbox, heads [i], head_sizes [i], true);
+                    s_send (outbox, payload, (size_t) size, false);
+                    s_send (outbox, heads [i], head_sizes [i], false);  //  "it ended"
                 }
                 printf ("FORGED %lu\n", forged);
                 fflush (stdout);
             }
         }
     }
-    zmq_close (trunk);
     zmq_close (outbox);
     zmq_close (publisher);
     zmq_close (zap);

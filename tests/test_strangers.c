@@ -157,13 +157,22 @@ Test (strangers, standard_tools_see_our_records_whole)
 }
 
 //  The impostor (tests/impostor.c): tells the node named victim of a
-//  publisher of topic over the node link, and never advertises it.
+//  publisher of topic over the node link, and never advertises it; with
+//  welcome, its connection says it is that node.
 static proc_t *
-s_impostor (const char *victim, const char *topic, bool hostile)
+s_impostor (const char *victim, const char *topic, bool hostile, const char *welcome)
 {
     const char *path = getenv ("IMPOSTOR");
     cr_assert_not_null (path);
-    char *argv [] = {(char *) path, (char *) victim, (char *) topic, hostile ? "-k" : NULL, NULL};
+    char *argv [7] = {(char *) path, (char *) victim, (char *) topic};
+    int count = 3;
+    if (hostile)
+        argv [count++] = "-k";
+    if (welcome) {
+        argv [count++] = "-w";
+        argv [count++] = (char *) welcome;
+    }
+    argv [count] = NULL;
     return proc_start (argv);
 }
 
@@ -171,18 +180,20 @@ s_impostor (const char *victim, const char *topic, bool hostile)
 //  a publisher of the topic, on a trunk of its own) hears every
 //  subscription of the subscriber's trunk, another node's publisher's key
 //  among them: it sends messages under that key, and that key's end. They
-//  came over its own connection, not the real publisher's: dropped, and
-//  the real publisher stays up and heard.
-Test (strangers, a_hostile_trunk_cannot_speak_for_another_publisher)
+//  came over its own connection, not the real publisher's (whose node's
+//  name its welcome may give, when welcome_real: a second connection of
+//  that node): dropped, and the real publisher stays up and heard.
+static void
+s_forge (const char *topic, const char *victim_name, bool welcome_real)
 {
-    proc_t *pub = proc_testnode ("pub", "strangers.forged", "-i", "20", NULL);
+    proc_t *pub = proc_testnode ("pub", topic, "-i", "20", NULL);
     const char *ready = proc_expect (pub, "READY ", 5000);
     cr_assert_not_null (ready);
     char real [64];
     snprintf (real, sizeof real, "%s", ready + 6);
-    proc_t *victim = proc_testnode ("sub", "strangers.forged", "-N", "Forged", "-t", "20000", NULL);
+    proc_t *victim = proc_testnode ("sub", topic, "-N", victim_name, "-t", "20000", NULL);
     cr_assert_not_null (proc_expect (victim, "MSG ", FIND_MS));
-    proc_t *impostor = s_impostor ("Forged", "strangers.forged", true);
+    proc_t *impostor = s_impostor (victim_name, topic, true, welcome_real ? real : NULL);
     cr_assert_not_null (proc_expect (impostor, "FORGED ", FIND_MS),
                         "the impostor never heard the real publisher's key");
     long long end = proc_now_ms () + 1500;
@@ -202,6 +213,18 @@ Test (strangers, a_hostile_trunk_cannot_speak_for_another_publisher)
     proc_destroy (&pub);
 }
 
+Test (strangers, a_hostile_trunk_cannot_speak_for_another_publisher)
+{
+    s_forge ("strangers.forged", "Forged", false);
+}
+
+//  What PLAIN cannot tell apart (a process on the node's host that names
+//  the node) still cannot take over the node's connection while it is up.
+Test (strangers, a_second_connection_in_a_nodes_name_carries_nothing)
+{
+    s_forge ("strangers.named", "Named", true);
+}
+
 Test (strangers, a_notice_whose_record_never_appears_is_let_go)
 {
     //  A notice anticipates a record: the node may act on it at once, but
@@ -209,7 +232,7 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
     //  name told of again gets no such grace.
     proc_t *victim = proc_testnode ("sub", "strangers.told", "-N", "Victim", "-t", "20000", NULL);
     cr_assert_not_null (proc_expect (victim, "READY ", 5000));
-    proc_t *impostor = s_impostor ("Victim", "strangers.told", false);
+    proc_t *impostor = s_impostor ("Victim", "strangers.told", false, NULL);
     const char *ready = proc_expect (impostor, "READY ", FIND_MS);
     cr_assert_not_null (ready, "the impostor did not reach the victim's inbox");
     char uuid [64];
@@ -226,7 +249,7 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
 
     //  Told of again (a new connection, so a new notice): no grace now.
     proc_destroy (&impostor);
-    impostor = s_impostor ("Victim", "strangers.told", false);
+    impostor = s_impostor ("Victim", "strangers.told", false, NULL);
     cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS));
     cr_assert_eq (proc_count (victim, "UP ", 2000), 0, "a repeated notice was trusted again");
 

@@ -746,8 +746,9 @@ colugo__discovery_new (const colugo__discovery_config_t *config, colugo__discove
     zlistx_set_destructor (self->outbox, s_free_item);
     //  The link first: it dials the nodes on this host at once, found by
     //  their marks (hostnodes.h).
-    self->link =
-        config->env ? colugo__nodelink_new (config->env, s_on_notice, s_on_linked, self) : NULL;
+    self->link = config->env ? colugo__nodelink_new (config->env, config->env->trunk, s_on_notice,
+                                                     s_on_linked, self)
+                             : NULL;
     //  Their handshakes and notices then come before the first look at the
     //  daemon, which needs them less: its D-Bus calls (and dbus-daemon's
     //  and avahi-daemon's work for them) ran on the same cores, and a new
@@ -838,6 +839,10 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
         colugo__timers_cancel (self->config.timers, self->watchdog);
     if (self->check)
         colugo__timers_cancel (self->config.timers, self->check);
+    if (self->nodes && self->link)  //  (the link's claims on the trunk, which stays)
+        for (s_node_t *node = (s_node_t *) zhashx_first (self->nodes); node;
+             node = (s_node_t *) zhashx_next (self->nodes))
+            colugo__nodelink_unlink (self->link, node->endpoint, node->identity, node->node_uuid);
     colugo__nodelink_destroy (&self->link);
     zlistx_destroy (&self->outbox);
     if (self->entries)

@@ -38,7 +38,8 @@
      + S_TXT_ENTRY ("socket_id", 16) + S_TXT_ENTRY ("verified_port", 5)                            \
      + S_TXT_ENTRY ("trunk", COLUGO__TRUNK_TXT_MAX))
 //  TXT trunk (publishers, trunk.h): "<port>.<trunk socket id>.<key>", the
-//  port and socket id in decimal, the publisher's key in 16 hex digits.
+//  verified port and socket id of the node trunk's in (its node record's)
+//  in decimal, the publisher's key in 16 hex digits.
 #define COLUGO__TRUNK_TXT_MAX (5 + 1 + 16 + 1 + 16)
 
 //  What a publication advertises in TXT.
@@ -51,7 +52,7 @@ typedef struct {
     uint16_t verified_port;  //  0: none
     uint64_t socket_id;      //  0: none
     uint16_t trunk_port;     //  0: none (then the next two are not used)
-    uint64_t trunk_id;       //  the trunk's socket id
+    uint64_t trunk_id;       //  the trunk's in's socket id
     uint64_t trunk_key;      //  the publisher's key on it
 } colugo__txt_fields_t;
 

@@ -404,12 +404,15 @@ colugo_node_destroy (colugo_node_t **self_p)
     *self_p = NULL;
 }
 
+static void s_need_trunk (colugo_node_t *self);
+
 int
 colugo_node_start (colugo_node_t *self)
 {
     if (self->running)
         return COLUGO_ESTATE;
     if (self->discovery_enabled && !self->discovery) {
+        s_need_trunk (self);  //  the node link speaks over it
         colugo__discovery_config_t config = {.loop = self->loop,
                                              .timers = self->timers,
                                              .env = &self->env,
@@ -542,7 +545,7 @@ s_names_ok (const char *topic, const char *type, bool handler_ok)
 }
 
 //  The node's trunk, made with its first publisher or subscriber (after the
-//  options that its sockets take), when discovery is on.
+//  options that its sockets take), or at the start, when discovery is on.
 static void
 s_need_trunk (colugo_node_t *self)
 {

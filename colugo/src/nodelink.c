@@ -1,17 +1,16 @@
-/*  nodelink.c: the node's inbox and outbox, and the notices between them
-    (nodelink.h says what and why). Both are Colugo sockets of internal
-    kinds (sock.h), so the outbox dials, checks who listens and dials again
-    exactly as every connecting socket does (socket.c), and the inbox's
-    handshake proves that a dialler meant this very node.
+/*  nodelink.c: the notices between nodes (nodelink.h says what and why),
+    over the node trunk's sockets (trunk.h): its in is the node's inbox, its
+    out the outbox. Both are Colugo sockets of internal kinds (sock.h), so
+    the outbox dials, checks who listens and dials again exactly as every
+    connecting socket does (socket.c).
 
     Bounds: a message holds at most S_CHUNK services (a node with more sends
     several); at most S_LEARNED_MAX nodes are learned from their notices
     (nodes from resolved records do not count); a malformed notice, a
     service that is not the sender's, or anything over a bound is dropped,
-    counted and logged (rate limited). No libzmq heartbeats run on these
-    sockets and the inbox's receive pipe is bounded: when it is full,
-    notices are dropped by the sender's XPUB, and the DNS-SD records, which
-    every node still publishes, bring what was lost.
+    counted and logged (rate limited). The trunk queues at most a bound of
+    notices for the loop and drops the rest, counted; the DNS-SD records,
+    which every node still publishes, bring what was lost.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +26,7 @@
 #include "hostnodes.h"
 #include "nodelink.h"
 #include "sock.h"
+#include "trunk.h"
 
 #define S_MAGIC_UP "colugo-node 1 U"
 #define S_MAGIC_DOWN "colugo-node 1 D"
@@ -39,6 +39,8 @@
 #define S_SWEEP_FAILURES 2  //  a learned link that failed this often goes
 #define S_FRAMES_MAX (S_HEADER + 3 * S_CHUNK)
 #define S_ESCAPED 160
+
+_Static_assert(S_FRAMES_MAX <= COLUGO__TRUNK_FRAMES_MAX, "a notice fits a message of the in");
 
 typedef struct {
     uint64_t handle;
@@ -56,8 +58,9 @@ typedef struct {
 
 struct colugo__nodelink {
     colugo__env_t *env;
-    colugo_socket_t *inbox;
-    colugo_socket_t *outbox;
+    colugo__trunk_t *trunk;
+    colugo_socket_t *inbox;   //  the trunk's in
+    colugo_socket_t *outbox;  //  the trunk's out
     colugo__notice_fn *fn;
     colugo__linked_fn *linked;
     void *arg;
@@ -383,7 +386,8 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
     if (count > S_FRAMES_MAX || count < S_HEADER
         || !s_frame_string (&frames [0], magic, S_MAGIC_MAX - 1)
-        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN) && strcmp (magic, self->to_us))
+        || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN)
+            && strcmp (magic, self->to_us))
         || !s_frame_string (&frames [1], uuid, COLUGO__UUID_MAX)
         || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)
         || (zmq_msg_size (&frames [2])
@@ -407,21 +411,11 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
 }
 
-static int
-s_on_inbox (void *arg)
+//  A message of the link, read by the trunk's in.
+static void
+s_on_notice (void *arg, zmq_msg_t *frames, int count)
 {
-    colugo__nodelink_t *self = (colugo__nodelink_t *) colugo__socket_context (arg);
-    colugo__batch_t batch = colugo__batch_start ();
-    while (colugo__batch_more (&batch)) {
-        zmq_msg_t frames [S_FRAMES_MAX];
-        int count = colugo__recv_frames (self->inbox->handle, frames, S_FRAMES_MAX);
-        if (count == 0)
-            break;
-        s_on_message (self, frames, count);
-        for (int i = 0; i < count && i < S_FRAMES_MAX; i++)
-            zmq_msg_close (&frames [i]);
-    }
-    return 0;
+    s_on_message ((colugo__nodelink_t *) arg, frames, count);
 }
 
 //  Subscriptions: an inbox is listening now. Each subscribes to what is
@@ -430,33 +424,24 @@ s_on_inbox (void *arg)
 //  but a subscription can be addressed, and the other inboxes are not told
 //  again what they know. An inbox that subscribes to everything (as nodes
 //  before this one did) is told everything, as every inbox then.
-static int
-s_on_outbox (void *arg)
+static void
+s_on_subscribed (void *arg, const char *data, size_t size)
 {
-    colugo__nodelink_t *self = (colugo__nodelink_t *) colugo__socket_context (arg);
-    colugo__batch_t batch = colugo__batch_start ();
-    while (colugo__batch_more (&batch)) {
-        zmq_msg_t frame;
-        if (colugo__recv_frames (self->outbox->handle, &frame, 1) == 0)
-            break;
-        const char *data = (const char *) zmq_msg_data (&frame);
-        size_t size = zmq_msg_size (&frame), prefix = sizeof S_MAGIC_TO - 1;
-        char uuid [COLUGO__UUID_MAX + 1];
-        if (size == 1 && data [0] == 1)
-            s_send_all (self, NULL);
-        else if (size > 1 + prefix + 1 && size <= 1 + prefix + COLUGO__UUID_MAX + 1 && data [0] == 1
-                 && memcmp (data + 1, S_MAGIC_TO, prefix) == 0 && data [size - 1] == ' ') {
-            memcpy (uuid, data + 1 + prefix, size - prefix - 2);
-            uuid [size - prefix - 2] = 0;
-            if (colugo__printable_ascii (uuid, COLUGO__UUID_MAX) && !strchr (uuid, ' ')) {
-                colugo__debug ("node link: node '%s' subscribed: telling it of %zu services", uuid,
-                               zlistx_size (self->offers));
-                s_send_all (self, uuid);
-            }
+    colugo__nodelink_t *self = (colugo__nodelink_t *) arg;
+    size_t prefix = sizeof S_MAGIC_TO - 1;
+    char uuid [COLUGO__UUID_MAX + 1];
+    if (size == 0)
+        s_send_all (self, NULL);
+    else if (size > prefix + 1 && size <= prefix + COLUGO__UUID_MAX + 1
+             && memcmp (data, S_MAGIC_TO, prefix) == 0 && data [size - 1] == ' ') {
+        memcpy (uuid, data + prefix, size - prefix - 1);
+        uuid [size - prefix - 1] = 0;
+        if (colugo__printable_ascii (uuid, COLUGO__UUID_MAX) && !strchr (uuid, ' ')) {
+            colugo__debug ("node link: node '%s' subscribed: telling it of %zu services", uuid,
+                           zlistx_size (self->offers));
+            s_send_all (self, uuid);
         }
-        zmq_msg_close (&frame);
     }
-    return 0;
 }
 
 //  Learned links that keep failing (their node is gone) are let go.
@@ -484,6 +469,16 @@ s_on_sweep (void *arg)
 //  The link
 
 static void
+s_subscribe (colugo__nodelink_t *self, bool subscribe)
+{
+    int option = subscribe ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE;
+    zmq_setsockopt (self->inbox->handle, option, S_MAGIC_UP, strlen (S_MAGIC_UP));
+    zmq_setsockopt (self->inbox->handle, option, S_MAGIC_DOWN, strlen (S_MAGIC_DOWN));
+    zmq_setsockopt (self->inbox->handle, option, self->to_us, strlen (self->to_us) - 1);
+    colugo__socket_touch (self->inbox);
+}
+
+static void
 s_offer_destructor (void **item)
 {
     s_offer_t *offer = (s_offer_t *) *item;
@@ -494,14 +489,20 @@ s_offer_destructor (void **item)
 }
 
 colugo__nodelink_t *
-colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_fn *linked,
-                      void *arg)
+colugo__nodelink_new (colugo__env_t *env, colugo__trunk_t *trunk, colugo__notice_fn *fn,
+                      colugo__linked_fn *linked, void *arg)
 {
+    if (!trunk) {
+        colugo__error ("node link: the node has no trunk; other nodes hear of this one's "
+                       "services from DNS-SD only");
+        return NULL;
+    }
     colugo__nodelink_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->mark = -1;
     self->env = env;
+    self->trunk = trunk;
     self->fn = fn;
     self->linked = linked;
     self->arg = arg;
@@ -512,29 +513,26 @@ colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn, colugo__linked_
         zlistx_set_destructor (self->offers, s_offer_destructor);
     if (self->learned)
         zhashx_set_destructor (self->learned, s_learned_destructor);
-    if (self->offers && self->learned && self->pending) {
-        self->inbox =
-            colugo__socket_internal_new (env, COLUGO__INBOX, "(node link)", s_on_inbox, self);
-        self->outbox =
-            colugo__socket_internal_new (env, COLUGO__OUTBOX, "(node link)", s_on_outbox, self);
-    }
-    if (!self->inbox || !self->outbox || !self->inbox->verified_port) {
-        colugo__error ("node link: cannot make the inbox and outbox; other nodes hear of this "
-                       "one's services from DNS-SD only");
+    if (!self->offers || !self->learned || !self->pending) {
         colugo__nodelink_destroy (&self);
         return NULL;
     }
-    //  What is told to every node, and to this one alone (s_on_outbox): its
-    //  magic but the last letter, "colugo-node 1 @<uuid> ".
+    self->inbox = colugo__trunk_in (trunk);
+    self->outbox = colugo__trunk_out (trunk);
+    colugo__trunk_set_link (trunk, s_on_notice, s_on_subscribed, self);
+    //  What is told to every node, and to this one alone (s_on_subscribed):
+    //  its magic but the last letter, "colugo-node 1 @<uuid> ". (The nodes
+    //  already connected, after a stop and a start, hear these and answer.)
     s_magic_to (self->to_us, env->node_uuid);
-    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_UP, strlen (S_MAGIC_UP));
-    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, S_MAGIC_DOWN, strlen (S_MAGIC_DOWN));
-    zmq_setsockopt (self->inbox->handle, ZMQ_SUBSCRIBE, self->to_us, strlen (self->to_us) - 1);
+    s_subscribe (self, true);
     snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
     snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
     s_mark_and_look (self);
     self->sweep =
         colugo__timers_add (env->timers, zclock_mono () + S_SWEEP_MS, S_SWEEP_MS, s_on_sweep, self);
+    //  Nodes whose subscriptions the out read while no link ran (a stop).
+    if (self->outbox->connected)
+        s_send_all (self, NULL);
     return self;
 }
 
@@ -560,8 +558,16 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
     }
     if (self->mark >= 0)
         close (self->mark);
-    colugo__socket_internal_destroy (&self->inbox);
-    colugo__socket_internal_destroy (&self->outbox);
+    //  The trunk stays (its rides, its publishers' subscribers): the link's
+    //  own claims on it go.
+    if (self->trunk) {
+        colugo__trunk_set_link (self->trunk, NULL, NULL, NULL);
+        s_subscribe (self, false);
+        for (s_learned_t *learned = (s_learned_t *) zhashx_first (self->learned); learned;
+             learned = (s_learned_t *) zhashx_next (self->learned))
+            colugo__socket_remove_peer (self->outbox, learned->endpoint, learned->identity,
+                                        (const char *) zhashx_cursor (self->learned), false);
+    }
     zlistx_destroy (&self->offers);
     zhashx_destroy (&self->learned);
     zhashx_destroy (&self->pending);

@@ -7,7 +7,8 @@
     Colugo service), advertised as the node's record (_colugo-node._tcp),
     and an outbox, an XPUB that dials the inboxes of the nodes it knows:
     those whose node record it resolved, and those that wrote to its own
-    inbox. Whenever an inbox subscribes, the outbox sends it every service
+    inbox. The two are the node trunk's in and out (trunk.h): the
+    connection that tells a node of a publisher carries its messages too. Whenever an inbox subscribes, the outbox sends it every service
     of the node (and at least a greeting, so that a node with no services is
     known too), addressed to it alone: each inbox subscribes to what is told
     to every node and to what is told to its own uuid, so the XPUB learns
@@ -29,7 +30,8 @@
         "colugo-node 1 D" | (the same four) | then instance names withdrawn
     An inbox subscribes to "colugo-node 1 U", "colugo-node 1 D" and
     "colugo-node 1 @<its uuid> "; an outbox answers that last subscription,
-    and one to everything (""), with every service.
+    and one to everything (""), with every service. (The trunk's welcome,
+    "colugo-node 1 W <uuid>", is the trunk's own.)
 */
 #ifndef COLUGO__NODELINK_H_INCLUDED
 #define COLUGO__NODELINK_H_INCLUDED
@@ -57,10 +59,11 @@ typedef struct {
 //  the start has written to us (its links are up both ways), if any was.
 typedef void (colugo__linked_fn) (void *arg);
 
-//  Binds the inbox, marks the node and dials the nodes on this host; NULL
-//  when it cannot bind (logged).
-colugo__nodelink_t *colugo__nodelink_new (colugo__env_t *env, colugo__notice_fn *fn,
-                                          colugo__linked_fn *linked, void *arg);
+//  Speaks over the node's trunk, marks the node and dials the nodes on
+//  this host; NULL without a trunk (logged). The trunk outlives it.
+colugo__nodelink_t *colugo__nodelink_new (colugo__env_t *env, struct colugo__trunk *trunk,
+                                          colugo__notice_fn *fn, colugo__linked_fn *linked,
+                                          void *arg);
 
 //  The nodes on this host that the start found and that have not written
 //  to us yet.

@@ -34,15 +34,13 @@ typedef struct {
     colugo_kind_t peer;  //  the kind at the other end
 } colugo__kind_t;
 
-//  The node link's two sockets (nodelink.c), never in the application's
-//  hands: a node's inbox, a SUB bound on a verified port only, where other
-//  nodes' outboxes, XPUBs that connect, send their notices.
-#define COLUGO__INBOX ((colugo_kind_t) 16)
-#define COLUGO__OUTBOX ((colugo_kind_t) 17)
-//  The node trunk's two (trunk.h): an XPUB bound on a verified port only,
-//  and a SUB that dials other nodes' trunks.
-#define COLUGO__TRUNK_OUT ((colugo_kind_t) 18)
-#define COLUGO__TRUNK_IN ((colugo_kind_t) 19)
+//  The node trunk's two sockets (trunk.h), never in the application's
+//  hands: a node's in, a SUB bound on a verified port only, where other
+//  nodes' outs, XPUBs that dial, send their notices (nodelink.h) and their
+//  publishers' messages. The out is the PLAIN server of the handshakes it
+//  dials, so that it checks who listens and hears who subscribed.
+#define COLUGO__TRUNK_IN ((colugo_kind_t) 16)
+#define COLUGO__TRUNK_OUT ((colugo_kind_t) 17)
 
 //  The table's entry for a kind.
 const colugo__kind_t *colugo__kind (colugo_kind_t kind);
@@ -67,7 +65,6 @@ typedef struct {
     uint64_t redial;    //  timer that dials again, or ends a dial libzmq is silent about
     uint64_t drain;     //  withdrawn, connected: timer that hangs up at the latest
     unsigned failures;  //  dials in a row that ended before a handshake
-    int fd;             //  its connection's descriptor, -1 if none (kinds that watch it)
 } colugo__peer_t;
 
 struct colugo_socket_t {

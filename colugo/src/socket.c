@@ -143,10 +143,8 @@ static const colugo__kind_t s_kinds [] = {
      COLUGO_PUBLISHER},
     {COLUGO_CLIENT, "client", ZMQ_ROUTER, false, false, false, false, ZMQ_REP, COLUGO_SERVER},
     {COLUGO_SERVER, "server", ZMQ_ROUTER, true, true, false, false, ZMQ_REP, COLUGO_CLIENT},
-    {COLUGO__INBOX, "node inbox", ZMQ_SUB, true, false, true, false, 0, COLUGO__OUTBOX},
-    {COLUGO__OUTBOX, "node outbox", ZMQ_XPUB, false, false, true, false, 0, COLUGO__INBOX},
-    {COLUGO__TRUNK_OUT, "trunk out", ZMQ_XPUB, true, false, true, false, 0, COLUGO__TRUNK_IN},
-    {COLUGO__TRUNK_IN, "trunk in", ZMQ_SUB, false, false, true, false, 0, COLUGO__TRUNK_OUT},
+    {COLUGO__TRUNK_IN, "trunk in", ZMQ_SUB, true, false, true, false, 0, COLUGO__TRUNK_OUT},
+    {COLUGO__TRUNK_OUT, "trunk out", ZMQ_XPUB, false, false, true, false, 0, COLUGO__TRUNK_IN},
 };
 
 const colugo__kind_t *
@@ -193,6 +191,26 @@ s_bind_any (colugo_socket_t *self)
     return port > 0 && port <= 65535 ? port : -1;
 }
 
+//  The trunk's in is the PLAIN client of the handshakes it accepts (the
+//  outs that dial it are the servers: trunk.h): it names itself, and its
+//  node's uuid as password, which the dialling out's ZAP handler checks
+//  and makes the User-Id of what the in subscribes.
+static int
+s_bind_trunk_in (colugo_socket_t *self, const char *identity)
+{
+    const char *uuid = self->env->node_uuid;
+    zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, identity, strlen (identity));
+    zmq_setsockopt (self->handle, ZMQ_PLAIN_PASSWORD, uuid, strlen (uuid));
+    int port = s_bind_any (self);
+    zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, NULL, 0);
+    if (port < 0) {
+        colugo__error ("cannot bind the node trunk: %s", zmq_strerror (zmq_errno ()));
+        return COLUGO_EZMQ;
+    }
+    self->verified_port = (uint16_t) port;
+    return 0;
+}
+
 //  Binds on every interface (peers reach us at whatever address of this
 //  host DNS-SD gives them for the interface they saw us on): the open port,
 //  then the verified one, a PLAIN server with the socket's identity as ZAP
@@ -211,11 +229,13 @@ s_bind (colugo_socket_t *self)
         }
         self->port = (uint16_t) port;
     }
+    char identity [COLUGO__IDENTITY_MAX];
+    colugo__socket_identity (self->env->node_uuid, self->id, identity, sizeof identity);
+    if (self->kind->kind == COLUGO__TRUNK_IN)
+        return s_bind_trunk_in (self, identity);
     self->zap = colugo__zap_acquire ();
     if (!self->zap)
         return self->kind->open_port ? 0 : COLUGO_EZMQ;
-    char identity [COLUGO__IDENTITY_MAX];
-    colugo__socket_identity (self->env->node_uuid, self->id, identity, sizeof identity);
     //  Colugo subscribers dial here and PING on their own (see the top): a
     //  publisher holds each to the TTL its PINGs carry, and PINGs only once
     //  per timeout itself, for a subscriber that froze before its first.
@@ -260,6 +280,9 @@ colugo__socket_init (colugo_socket_t *self, colugo__env_t *env, colugo_kind_t ki
         || !self->accepted_fds || !self->dial_queue)
         return COLUGO_ENOMEM;
     zhashx_set_destructor (self->peers, s_peer_destructor);
+    //  The trunk's out answers its own handshakes' ZAP requests (zap.h).
+    if (kind == COLUGO__TRUNK_OUT && !(self->zap = colugo__zap_acquire ()))
+        return COLUGO_EZMQ;
     //  A subscriber's own libzmq socket waits for its first dial of its
     //  own: one whose publishers all ride the trunk (trunk.h) never needs
     //  it (a mesh node of 190 subscribers made 570 libzmq sockets for none).
@@ -313,7 +336,12 @@ s_make (colugo_socket_t *self)
     //  pipes are unbounded (see the top).
     bool pubsub = kind == COLUGO_PUBLISHER || kind == COLUGO_SUBSCRIBER || kind == COLUGO__TRUNK_OUT
                   || kind == COLUGO__TRUNK_IN;
-    s_set (self->handle, ZMQ_HEARTBEAT_IVL, pubsub ? env->heartbeat_ivl : 0);
+    //  (The trunk's out sends, as a publisher's verified port: once per
+    //  timeout. Its in receives, and PINGs as a subscriber does.)
+    s_set (self->handle, ZMQ_HEARTBEAT_IVL,
+           !pubsub                     ? 0
+           : kind == COLUGO__TRUNK_OUT ? env->heartbeat_timeout
+                                       : env->heartbeat_ivl);
     s_set (self->handle, ZMQ_HEARTBEAT_TIMEOUT, env->heartbeat_timeout);
     s_set (self->handle, ZMQ_HEARTBEAT_TTL, pubsub ? env->heartbeat_timeout : 0);
     s_set (self->handle, ZMQ_LINGER, S_LINGER_MS);
@@ -338,10 +366,7 @@ s_make (colugo_socket_t *self)
     if (zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
         colugo__warn ("cannot set the maximum message size: %s", zmq_strerror (zmq_errno ()));
     if (kind == COLUGO_SUBSCRIBER)
-        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);  //  (an inbox: nodelink.c)
-    //  Every inbox that subscribes is told of the node's services.
-    if (kind == COLUGO__OUTBOX)
-        s_set (self->handle, ZMQ_XPUB_VERBOSE, 1);
+        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);  //  (the trunk's in: trunk.c)
     //  The trunk knows which node subscribed to what (trunk.h). One
     //  connection carries all of a node's topics to another: its queue is
     //  deeper than one topic's.
@@ -365,8 +390,6 @@ s_make (colugo_socket_t *self)
                  | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                  | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED | ZMQ_EVENT_ACCEPTED
                  | ZMQ_EVENT_ACCEPT_FAILED;
-    if (kind == COLUGO__TRUNK_IN)
-        events |= ZMQ_EVENT_CONNECTED;  //  its descriptor (trunk.c)
     self->monitor = colugo__monitor_new (self->handle, events);
     return self->monitor ? 0 : COLUGO_EZMQ;
 }
@@ -547,7 +570,6 @@ s_hang_up (colugo_socket_t *self, s_peer_t *peer)
         zmq_disconnect (self->handle, peer->endpoint);
         colugo__socket_touch (self);  //  libzmq read the socket's commands
     }
-    peer->fd = -1;  //  (after what it sent was read)
 }
 
 //  Dials the peers that wait for a slot, newest first.
@@ -635,12 +657,19 @@ s_on_dial_deadline (void *arg)
 
 //  The user name travels in the handshake: the listener checks it. (Set on
 //  the socket for its next connect: libzmq copies it into the connection.)
+//  The trunk's out is the server of its handshakes instead: the in it
+//  dials names itself, and the out's ZAP handler checks that name against
+//  the domain, the identity dialled (trunk.h).
 static void
 s_set_user (colugo_socket_t *self, s_peer_t *peer)
 {
     if (!self->handle)
         return;
-    if (*peer->identity) {
+    if (self->kind->kind == COLUGO__TRUNK_OUT) {
+        s_set (self->handle, ZMQ_PLAIN_SERVER, 1);
+        zmq_setsockopt (self->handle, ZMQ_ZAP_DOMAIN, peer->identity, strlen (peer->identity));
+    }
+    else if (*peer->identity) {
         zmq_setsockopt (self->handle, ZMQ_PLAIN_USERNAME, peer->identity, strlen (peer->identity));
         zmq_setsockopt (self->handle, ZMQ_PLAIN_PASSWORD, "", 0);
     }
@@ -796,16 +825,6 @@ s_on_event (colugo_socket_t *self, uint16_t event, uint32_t value, const char *e
                    endpoint);
     if (!peer || peer->state == S_QUEUED || peer->state == S_WAITING)
         return;  //  an endpoint we have let go meanwhile, or a dial that ended
-    if (event == ZMQ_EVENT_CONNECTED) {
-        //  (Watched by the trunk's in: its messages carry it, ZMQ_SRCFD.)
-        //  A descriptor reused is no longer the connection it was.
-        for (s_peer_t *other = (s_peer_t *) zhashx_first (self->peers); other;
-             other = (s_peer_t *) zhashx_next (self->peers))
-            if (other->fd == (int) value)
-                other->fd = -1;
-        peer->fd = (int) value;
-        return;
-    }
     if (peer->drain) {
         if (event & (ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED))
             s_end_drain (self, peer);  //  flushed and closed by the publisher
@@ -1025,7 +1044,6 @@ colugo__socket_add_peer (colugo_socket_t *self, const char *endpoint, const char
         peer->claims = zlistx_new ();
         peer->socket = self;
         peer->state = S_WAITING;
-        peer->fd = -1;
     }
     if (!peer || !peer->endpoint || !peer->claims || !zlistx_add_end (peer->claims, claim)) {
         void *item = claim;

@@ -2,14 +2,19 @@
 
     Bounds: a subscription or message head is at most a topic, a NUL and a
     key (padded: s_head); a User-Id is a node uuid (COLUGO__UUID_MAX); at most
-    S_NODES_MAX nodes are counted as subscribed (a flood of names is
-    dropped, counted and logged); and a key that ended is remembered among
-    the last S_ENDED_MAX. What the in cannot use (a malformed head, extra
-    frames, a message for a ride over another connection than the ride's,
-    a payload over the node's maximum) is dropped, counted on the in (or on
-    the subscriber it was for) and logged; one for a ride let go of just
-    now (in flight as the subscription went) is dropped silently.
+    S_NODES_MAX nodes are counted as subscribed and S_SOURCES_MAX
+    connections to the in attributed (a flood of names or connections is
+    dropped, counted and logged); at most S_NOTICES_MAX messages of the
+    link wait for the loop; and a key that ended is remembered among the
+    last S_ENDED_MAX. What the in cannot use (a malformed head, extra
+    frames, a message over a connection that said no welcome, or for a
+    ride over another node's connection, a payload over the node's
+    maximum) is dropped, counted on the in (or on the subscriber it was
+    for) and logged; one for a ride let go of just now (in flight as the
+    subscription went), or over a node's second connection, is dropped
+    silently.
 */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -22,7 +27,9 @@
 #define S_NODES_MAX 4096  //  nodes counted as subscribed
 #define S_ENDED_MAX 4096  //  ended keys remembered
 #define S_KEY_SIZE 8
-#define S_SOURCES 8         //  connections remembered per read of the in
+#define S_SOURCES_MAX 4096  //  connections to the in attributed
+#define S_NOTICES_MAX 1024  //  messages of the link waiting for the loop
+#define S_WELCOME "colugo-node 1 W "
 #define S_HEAD_MANGLED 246  //  (s_head)
 #define S_HEAD_PADDED 256
 //  The longest head is a padded one (the longest topic makes 249 bytes).
@@ -52,21 +59,44 @@ typedef struct {
     colugo_socket_t *subscriber;  //  freed through the reaper, as riders are
     char *endpoint;               //  the peer's, in the subscriber's table
     char *topic;
-    char *trunk_endpoint;
+    char *trunk_endpoint;  //  the in of the publisher's node, claimed on the out
     char *trunk_identity;
     char *node_uuid;
+    char *host;  //  where its connection must come from
     uint64_t key;
     uint64_t tell;    //  timer: tells a ride on a connection already up
     uint64_t ending;  //  timer: tells the end once what came before it is delivered
     uint64_t end_at;  //  the subscriber's mark at the end
-    bool claimed;     //  holds a claim on the in's peer
+    bool claimed;     //  holds a claim on the out's peer, the publisher's node's in
     bool dead;
 } s_rider_t;
+
+//  A connection to the in, by the node its welcome named.
+typedef struct {
+    int fd;
+    unsigned stale;  //  closes of connections its descriptor was before, still to be read
+    bool primary;    //  the one connection of its node that carries rides
+    char address [INET6_ADDRSTRLEN];
+    char uuid [COLUGO__UUID_MAX + 1];
+} s_source_t;
+
+//  A message of the link, for the loop.
+typedef struct {
+    int count;
+    zmq_msg_t frames [];
+} s_notice_t;
 
 struct colugo__trunk {
     colugo__env_t *env;
     colugo_socket_t *out;
     colugo_socket_t *in;
+    colugo__u64map_t sources;  //  fd + 1 -> s_source_t
+    zhashx_t *by_node;         //  node uuid -> its primary s_source_t
+    zlistx_t *notices;         //  s_notice_t, waiting for the loop
+    uint64_t notice_timer;
+    colugo__trunk_notice_fn *notice_fn;
+    colugo__trunk_subscribed_fn *subscribed_fn;
+    void *link_arg;
     colugo__u64map_t pubs;    //  key -> colugo__trunk_pub_t, ours
     zhashx_t *present;        //  node uuid -> count of its presence subscriptions
     zhashx_t *routes;         //  publisher identity -> s_route_t
@@ -74,9 +104,6 @@ struct colugo__trunk {
     colugo__u64map_t by_key;  //  key -> zlistx_t of s_rider_t
     colugo__u64map_t ended;   //  key -> (void *) 1
     uint64_t touch;           //  timer: the out is looked at once after a batch of sends
-    zmq_msg_t held [3];       //  a message over a connection the monitor has not told of yet
-    int held_count;
-    uint64_t held_timer;
     uint64_t ended_order [S_ENDED_MAX];
     size_t ended_next;
     colugo__ratelimit_t log;
@@ -128,6 +155,16 @@ s_parse_head (const uint8_t *data, size_t size, size_t *topic_length, uint64_t *
     return value != 0;
 }
 
+//  The address of "tcp://<address>:<port>", a copy; NULL if none.
+static char *
+s_host (const char *endpoint)
+{
+    const char *colon = strrchr (endpoint, ':');
+    if (strncmp (endpoint, "tcp://", 6) || !colon || colon < endpoint + 6)
+        return NULL;
+    return strndup (endpoint + 6, (size_t) (colon - endpoint - 6));
+}
+
 static void
 s_log (colugo__trunk_t *self, const char *why)
 {
@@ -160,6 +197,7 @@ s_rider_free (void *item)
     free (rider->trunk_endpoint);
     free (rider->trunk_identity);
     free (rider->node_uuid);
+    free (rider->host);
     free (rider);
 }
 
@@ -182,23 +220,12 @@ s_end_key (colugo__trunk_t *self, uint64_t key)
     colugo__u64map_put (&self->ended, key, (void *) 1);
 }
 
-//  The in's peer that carries a ride: at its endpoint, dialled now for its
-//  trunk's identity (a port reused by another node's trunk is another
-//  node's, however it connects).
-static colugo__peer_t *
-s_trunk_peer (colugo__trunk_t *self, const s_rider_t *rider)
-{
-    colugo__peer_t *peer =
-        (colugo__peer_t *) zhashx_lookup (self->in->peers, rider->trunk_endpoint);
-    return peer && peer->identity && strcmp (peer->identity, rider->trunk_identity) == 0 ? peer
-                                                                                         : NULL;
-}
-
+//  The connection that carries a ride: its node's, from its host.
 static bool
 s_trunk_up (colugo__trunk_t *self, const s_rider_t *rider)
 {
-    colugo__peer_t *peer = s_trunk_peer (self, rider);
-    return peer && peer->connected;
+    s_source_t *source = (s_source_t *) zhashx_lookup (self->by_node, rider->node_uuid);
+    return source && strcmp (source->address, rider->host) == 0;
 }
 
 //  Tells a subscriber's peer table what its ride's connection did.
@@ -289,12 +316,22 @@ s_on_subscription (colugo__trunk_t *self, zmq_msg_t *message)
 {
     const uint8_t *data = (const uint8_t *) zmq_msg_data (message);
     size_t size = zmq_msg_size (message);
+    if (size == 1 && data [0] == 1 && self->subscribed_fn) {
+        self->subscribed_fn (self->link_arg, "", 0);  //  everything (a plain SUB)
+        return;
+    }
     if (size < 2 || data [0] > 1) {
         s_log (self, "a message that is no subscription: dropped");
         self->out->stats.dropped++;
         return;
     }
     bool subscribe = data [0] == 1;
+    size_t magic = sizeof COLUGO__TRUNK_LINK_MAGIC - 1;
+    if (size - 1 >= magic && memcmp (data + 1, COLUGO__TRUNK_LINK_MAGIC, magic) == 0) {
+        if (subscribe && self->subscribed_fn)
+            self->subscribed_fn (self->link_arg, (const char *) data + 1, size - 1);
+        return;
+    }
     const char *user = zmq_msg_gets (message, "User-Id");
     if (data [1] == S_MARK_PRESENT) {
         s_on_presence (self, data + 2, size - 2, subscribe, user);
@@ -306,7 +343,7 @@ s_on_subscription (colugo__trunk_t *self, zmq_msg_t *message)
         return;  //  a connection's end (its presence says it), or not one of ours
     colugo__trunk_pub_t *pub = (colugo__trunk_pub_t *) colugo__u64map_get (&self->pubs, key);
     if (!pub || pub->head_size != size - 1 || memcmp (pub->head, data + 1, size - 1))
-        return;  //  another node's publisher: every node's in subscribes on every trunk it dials
+        return;  //  another node's publisher: an in subscribes on every connection it has
     if (!subscribe)
         zhashx_delete (pub->subscribers, user);
     else if (zhashx_lookup (self->present, user))
@@ -338,68 +375,137 @@ s_on_out (void *arg)
 //  --------------------------------------------------------------------------
 //  The in: messages from other nodes' outs
 
-//  The in's peer whose connection a message came over (its ZMQ_SRCFD, as
-//  the monitor's CONNECTED event told it: socket.c), remembered for a read
-//  of the in (no callback runs during one: no peer goes). NULL if none is
-//  known (yet).
-typedef struct {
-    int fd [S_SOURCES];
-    colugo__peer_t *peer [S_SOURCES];
-    size_t count;
-} s_sources_t;
+static void s_on_tell (void *arg);
+static void s_source_gone (colugo__trunk_t *self, s_source_t *source);
 
-static colugo__peer_t *
-s_source (colugo__trunk_t *self, s_sources_t *sources, zmq_msg_t *frame)
+//  Its riders on the node's connection: told it is up, from the loop (a
+//  read of the in runs no callback), or ended.
+static void
+s_node_rides (colugo__trunk_t *self, const char *uuid, bool up)
 {
-    int fd = zmq_msg_get (frame, ZMQ_SRCFD);
-    for (size_t i = 0; i < sources->count; i++)
-        if (sources->fd [i] == fd)
-            return sources->peer [i];
-    colugo__peer_t *peer = NULL;
-    for (colugo__peer_t *each = fd < 0 ? NULL : (colugo__peer_t *) zhashx_first (self->in->peers);
-         each && !peer; each = (colugo__peer_t *) zhashx_next (self->in->peers))
-        if (each->fd == fd)
-            peer = each;
-    if (peer) {
-        size_t slot = sources->count < S_SOURCES ? sources->count++ : (size_t) fd % S_SOURCES;
-        sources->fd [slot] = fd;
-        sources->peer [slot] = peer;
+    for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider;
+         rider = (s_rider_t *) zlistx_next (self->riders)) {
+        if (rider->dead || strcmp (rider->node_uuid, uuid))
+            continue;
+        if (!up)
+            s_end_ride (rider);  //  after what came before the end (read before)
+        else if (!rider->tell && !s_ended (self, rider->key) && s_trunk_up (self, rider)
+                 && !(rider->tell = colugo__timers_add (self->env->timers, 0, 0, s_on_tell, rider)))
+            colugo__error ("out of memory: a subscriber on the trunk is not told it connected");
     }
-    return peer;
 }
 
-//  Takes one message of the in; false if its connection is not known yet
-//  (the monitor has not been read: the caller reads it, and the message
-//  again), when may_wait.
-static bool
-s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count, s_sources_t *sources,
-              bool may_wait)
+//  A welcome: the connection it came over is the named node's, at the
+//  address it came from.
+static void
+s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
 {
+    const char *data = (const char *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame), prefix = sizeof S_WELCOME - 1;
+    int fd = zmq_msg_get (frame, ZMQ_SRCFD);
+    const char *address = zmq_msg_gets (frame, "Peer-Address");
+    char uuid [COLUGO__UUID_MAX + 1];
+    if (size <= prefix || size - prefix > COLUGO__UUID_MAX || fd < 0 || !address
+        || strlen (address) >= INET6_ADDRSTRLEN) {
+        s_log (self, "a malformed welcome, or over no TCP connection: dropped");
+        self->in->stats.dropped++;
+        return;
+    }
+    memcpy (uuid, data + prefix, size - prefix);
+    uuid [size - prefix] = 0;
+    if (!colugo__printable_ascii (uuid, COLUGO__UUID_MAX) || strchr (uuid, ' ')) {
+        s_log (self, "a welcome of a node uuid that is not printable: dropped");
+        self->in->stats.dropped++;
+        return;
+    }
+    //  A descriptor reused before the close of its last connection was read
+    //  (the monitor is another pipe): that one is gone now, and its close
+    //  is to come.
+    unsigned stale = 0;
+    s_source_t *source = (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
+    if (source) {
+        stale = source->stale + 1;
+        s_source_gone (self, source);
+    }
+    if (self->sources.size >= S_SOURCES_MAX || !(source = calloc (1, sizeof *source))) {
+        s_log (self, "too many connections to the in: one more is not attributed");
+        self->in->stats.dropped++;
+        return;
+    }
+    source->fd = fd;
+    source->stale = stale;
+    snprintf (source->address, sizeof source->address, "%s", address);
+    snprintf (source->uuid, sizeof source->uuid, "%s", uuid);
+    if (colugo__u64map_put (&self->sources, (uint64_t) fd + 1, source)) {
+        free (source);
+        colugo__error ("out of memory: a connection to the node trunk is not attributed");
+        return;
+    }
+    source->primary = !zhashx_lookup (self->by_node, uuid);
+    if (source->primary) {
+        zhashx_insert (self->by_node, uuid, source);
+        s_node_rides (self, uuid, true);
+    }
+}
+
+//  A message of the link, moved into the queue for the loop.
+static void
+s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count)
+{
+    s_notice_t *notice = NULL;
+    if (zlistx_size (self->notices) >= S_NOTICES_MAX
+        || !(notice = malloc (sizeof *notice + (size_t) count * sizeof (zmq_msg_t)))) {
+        s_log (self, "too many notices waiting: one dropped (the records bring it)");
+        self->in->stats.dropped++;
+        return;
+    }
+    notice->count = count;
+    for (int i = 0; i < count; i++) {
+        zmq_msg_init (&notice->frames [i]);
+        zmq_msg_move (&notice->frames [i], &frames [i]);
+    }
+    zlistx_add_end (self->notices, notice);
+}
+
+//  Takes one message of the in (no callback runs: rides and sources stay).
+static void
+s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
+{
+    const uint8_t *head = (const uint8_t *) zmq_msg_data (&frames [0]);
+    size_t head_size = zmq_msg_size (&frames [0]), magic = sizeof COLUGO__TRUNK_LINK_MAGIC - 1;
+    if (head_size >= magic && memcmp (head, COLUGO__TRUNK_LINK_MAGIC, magic) == 0) {
+        if (count == 1 && head_size >= sizeof S_WELCOME - 1
+            && memcmp (head, S_WELCOME, sizeof S_WELCOME - 1) == 0)
+            s_on_welcome (self, &frames [0]);
+        else if (self->notice_fn && count <= COLUGO__TRUNK_FRAMES_MAX)
+            s_defer_notice (self, frames, count);
+        return;
+    }
     size_t topic_length;
     uint64_t key;
-    const uint8_t *head = (const uint8_t *) zmq_msg_data (&frames [0]);
-    colugo__peer_t *from = NULL;
-    if (!s_parse_head (head, zmq_msg_size (&frames [0]), &topic_length, &key) || count > 2) {
+    if (!s_parse_head (head, head_size, &topic_length, &key) || count > 2) {
         s_log (self, "a message that is not a publisher's: dropped");
         self->in->stats.dropped++;
-        return true;
+        return;
     }
-    if (!(from = s_source (self, sources, &frames [0]))) {
-        if (may_wait)
-            return false;
-        s_log (self, "a message over a connection that is not known: dropped");
+    int fd = zmq_msg_get (&frames [0], ZMQ_SRCFD);
+    s_source_t *from =
+        fd < 0 ? NULL : (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
+    if (!from) {
+        s_log (self, "a message over a connection that said no welcome: dropped");
         self->in->stats.dropped++;
-        return true;
+        return;
     }
+    if (!from->primary)
+        return;  //  its node's other connection carries it too
     zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, key);
     bool taken = false;
-    //  Taking a message, or an end, runs no callback (but the log's, for a
-    //  drop): no ride ends meanwhile.
     for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
          rider = (s_rider_t *) zlistx_next (riders)) {
         if (rider->dead || rider->subscriber->dead || strlen (rider->topic) != topic_length
-            || memcmp (rider->topic, head, topic_length) || s_trunk_peer (self, rider) != from)
-            continue;  //  (every trunk the in dials hears its subscriptions: one that
+            || memcmp (rider->topic, head, topic_length) || strcmp (rider->node_uuid, from->uuid)
+            || strcmp (rider->host, from->address))
+            continue;  //  (every out that dials the in hears its subscriptions: one that
                        //  sends another's key is not that publisher)
         taken = true;
         if (count == 1) {  //  the head alone: the publisher ended
@@ -420,64 +526,45 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count, s_sources_t *
     }
     else if (taken && count == 1)
         s_end_key (self, key);
-    return true;
 }
 
-static void s_on_held (void *arg);
-
-//  The message held, taken now (or dropped, counted, if its connection is
-//  still not known).
 static void
-s_take_held (colugo__trunk_t *self)
+s_on_notices (void *arg)
 {
-    if (self->held_timer)
-        colugo__timers_cancel (self->env->timers, self->held_timer);
-    self->held_timer = 0;
-    s_sources_t sources = {.count = 0};
-    if (self->held_count)
-        s_on_message (self, self->held, self->held_count, &sources, false);
-    for (int k = 0; k < self->held_count && k < 3; k++)
-        zmq_msg_close (&self->held [k]);
-    self->held_count = 0;
-}
-
-//  Reads what the in holds, at most a batch (or everything: before a
-//  hang-up, whose pipe would go unread). A message over a connection not
-//  known yet is held, and taken once the monitor is read, from the loop.
-static void
-s_read_in (colugo__trunk_t *self, bool all)
-{
-    if (self->held_count && !all)
-        return;  //  in order: after the one held
-    s_take_held (self);
-    colugo__batch_t batch = colugo__batch_start ();
-    s_sources_t sources = {.count = 0};
-    for (size_t i = 0; all ? i < 1000000 : colugo__batch_more (&batch); i++) {
-        zmq_msg_t *frames = self->held;
-        int count = colugo__recv_frames (self->in->handle, frames, 3);
-        if (count == 0)
-            break;
-        if (!s_on_message (self, frames, count, &sources, !all)) {
-            self->held_count = count;
-            self->held_timer = colugo__timers_add (self->env->timers, 0, 0, s_on_held, self);
-            if (!self->held_timer)
-                s_on_held (self);  //  (out of memory: taken, or dropped, now)
-            return;
-        }
-        for (int k = 0; k < count && k < 3; k++)
-            zmq_msg_close (&frames [k]);
+    colugo__trunk_t *self = (colugo__trunk_t *) arg;
+    self->notice_timer = 0;
+    //  (The link's callbacks may read the in again: what they queue waits
+    //  for the next turn.)
+    size_t left = zlistx_size (self->notices);
+    s_notice_t *notice;
+    while (left-- && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL))) {
+        if (self->notice_fn)
+            self->notice_fn (self->link_arg, notice->frames, notice->count);
+        for (int i = 0; i < notice->count; i++)
+            zmq_msg_close (&notice->frames [i]);
+        free (notice);
     }
 }
 
+//  Reads what the in holds, at most a batch (or everything: before a
+//  subscription goes or a connection's rides end, whose messages would go
+//  unread).
 static void
-s_on_held (void *arg)
+s_read_in (colugo__trunk_t *self, bool all)
 {
-    colugo__trunk_t *self = (colugo__trunk_t *) arg;
-    self->held_timer = 0;
-    colugo__socket_read_events (self->in);
-    s_take_held (self);
-    s_read_in (self, false);
-    colugo__socket_touch (self->in);  //  read outside its reader
+    colugo__batch_t batch = colugo__batch_start ();
+    for (size_t i = 0; all ? i < 1000000 : colugo__batch_more (&batch); i++) {
+        zmq_msg_t frames [COLUGO__TRUNK_FRAMES_MAX];
+        int count = colugo__recv_frames (self->in->handle, frames, COLUGO__TRUNK_FRAMES_MAX);
+        if (count == 0)
+            break;
+        s_on_message (self, frames, count);
+        for (int k = 0; k < count && k < COLUGO__TRUNK_FRAMES_MAX; k++)
+            zmq_msg_close (&frames [k]);
+    }
+    if (zlistx_size (self->notices) && !self->notice_timer
+        && !(self->notice_timer = colugo__timers_add (self->env->timers, 0, 0, s_on_notices, self)))
+        colugo__error ("out of memory: notices of other nodes wait");
 }
 
 static int
@@ -488,48 +575,43 @@ s_on_in (void *arg)
     return colugo__env_handler_rc (self->env);
 }
 
+//  A connection to the in closed (its close read, or its descriptor taken
+//  by another): its node's rides end, unless another connection of that
+//  node, from the same address, takes them.
 static void
-s_in_before_hang_up (colugo_socket_t *socket)
+s_source_gone (colugo__trunk_t *self, s_source_t *source)
 {
-    s_read_in ((colugo__trunk_t *) colugo__socket_context (socket->owner), true);
+    colugo__u64map_take (&self->sources, (uint64_t) source->fd + 1);
+    s_source_t *other = NULL;
+    if (source->primary) {
+        zhashx_delete (self->by_node, source->uuid);
+        size_t cursor = 0;
+        while ((other = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
+            if (strcmp (other->uuid, source->uuid) == 0) {
+                other->primary = true;
+                zhashx_insert (self->by_node, other->uuid, other);
+                break;
+            }
+        if (!other || strcmp (other->address, source->address))
+            s_node_rides (self, source->uuid, false);
+    }
+    free (source);
 }
 
-//  The in's password is the node's uuid: the out's User-Id for it.
+//  The monitor read a connection's close: what it sent before is read
+//  first (into the rides' queues, while it is still attributed).
 static void
-s_in_before_dial (colugo_socket_t *socket, colugo__peer_t *peer)
-{
-    (void) peer;
-    zmq_setsockopt (socket->handle, ZMQ_PLAIN_PASSWORD, socket->env->node_uuid,
-                    strlen (socket->env->node_uuid));
-}
-
-//  A connection to another node's trunk came up or went: so did every ride
-//  on it, dialled for that trunk (over a copy of them: callbacks may end
-//  rides, and let go of the peer).
-static void
-s_in_peer_change (colugo_socket_t *socket, colugo__peer_t *peer)
+s_in_closed (colugo_socket_t *socket, int fd)
 {
     colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (socket->owner);
-    bool connected = peer->connected;  //  (the peer may go in the callbacks)
-    size_t count = zlistx_size (self->riders), taken = 0;
-    if (count == 0)
+    if (!colugo__u64map_get (&self->sources, (uint64_t) fd + 1))
         return;
-    s_rider_t **each = malloc (count * sizeof *each);
-    if (!each) {
-        colugo__error ("out of memory: the subscribers on a trunk are not told it %s",
-                       connected ? "connected" : "disconnected");
-        return;
-    }
-    for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider && taken < count;
-         rider = (s_rider_t *) zlistx_next (self->riders))
-        if (s_trunk_peer (self, rider) == peer)
-            each [taken++] = rider;
-    for (size_t i = 0; i < taken; i++)
-        if (!connected)
-            s_end_ride (each [i]);  //  after what came before the end (read before the hang-up)
-        else if (!s_ended (self, each [i]->key))
-            s_tell (each [i], true);
-    free (each);
+    s_read_in (self, true);
+    s_source_t *source = (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
+    if (source && source->stale)
+        source->stale--;  //  the close of a connection it replaced
+    else if (source)
+        s_source_gone (self, source);
 }
 
 //  --------------------------------------------------------------------------
@@ -576,7 +658,7 @@ s_unride (colugo__trunk_t *self, s_rider_t *rider)
     if (handle)
         zlistx_detach (self->riders, handle);
     if (rider->claimed)
-        colugo__socket_remove_peer (self->in, rider->trunk_endpoint, rider->trunk_identity,
+        colugo__socket_remove_peer (self->out, rider->trunk_endpoint, rider->trunk_identity,
                                     rider->node_uuid, false);
     rider->claimed = false;
     if (colugo__reaper_defer (self->env->reaper, s_rider_free, rider))
@@ -598,12 +680,13 @@ s_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer
     rider->trunk_endpoint = strdup (route->trunk_endpoint);
     rider->trunk_identity = strdup (route->trunk_identity);
     rider->node_uuid = strdup (route->node_uuid);
+    rider->host = s_host (route->trunk_endpoint);
     zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, route->key);
     bool first = !riders;
     if (first && (riders = zlistx_new ()) && colugo__u64map_put (&self->by_key, route->key, riders))
         zlistx_destroy (&riders);
     if (!rider->endpoint || !rider->topic || !rider->trunk_endpoint || !rider->trunk_identity
-        || !rider->node_uuid || !riders || !zlistx_add_end (riders, rider)) {
+        || !rider->node_uuid || !rider->host || !riders || !zlistx_add_end (riders, rider)) {
         if (first && riders) {
             colugo__u64map_take (&self->by_key, route->key);
             zlistx_destroy (&riders);
@@ -619,7 +702,7 @@ s_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer
     if (first)
         s_subscribe (self, route->topic, route->key, true);
     rider->claimed =
-        colugo__socket_add_peer (self->in, route->trunk_endpoint, route->trunk_identity,
+        colugo__socket_add_peer (self->out, route->trunk_endpoint, route->trunk_identity,
                                  route->node_uuid, route->node_name)
         == 0;
     if (!rider->claimed) {
@@ -718,7 +801,7 @@ colugo__trunk_pub_new (colugo__trunk_t *self, const char *topic)
     pub->trunk = self;
     pub->subscribers = zhashx_new ();
     //  Random, so that no two publishers anywhere share one (an in
-    //  subscribes a key on every trunk it dials), and never 0.
+    //  subscribes a key on every connection it has), and never 0.
     while (pub->subscribers && (pub->key == 0 || colugo__u64map_get (&self->pubs, pub->key)))
         if (getrandom (&pub->key, sizeof pub->key, 0) != (ssize_t) sizeof pub->key)
             break;
@@ -787,27 +870,31 @@ colugo__trunk_new (colugo__env_t *env)
     self->present = zhashx_new ();
     self->routes = zhashx_new ();
     self->riders = zlistx_new ();
+    self->by_node = zhashx_new ();
+    self->notices = zlistx_new ();
     if (self->routes)
         zhashx_set_destructor (self->routes, s_route_destructor);
-    if (self->present && self->routes && self->riders) {
+    if (self->present && self->routes && self->riders && self->by_node && self->notices) {
         self->out =
             colugo__socket_internal_new (env, COLUGO__TRUNK_OUT, "(node trunk)", s_on_out, self);
         self->in =
             colugo__socket_internal_new (env, COLUGO__TRUNK_IN, "(node trunk)", s_on_in, self);
     }
-    if (!self->out || !self->in || !self->out->verified_port) {
-        colugo__warn ("node trunk: cannot make it; subscribers dial each publisher's own port");
+    if (!self->out || !self->in || !self->in->verified_port) {
+        colugo__warn ("node trunk: cannot make it; subscribers dial each publisher's own port, "
+                      "and other nodes hear of this one's services from DNS-SD only");
         colugo__trunk_destroy (&self);
         return NULL;
     }
-    self->in->before_dial = s_in_before_dial;
-    self->in->before_hang_up = s_in_before_hang_up;
-    self->in->on_peer_change = s_in_peer_change;
-    uint8_t presence [1 + 64];
-    size_t length = strlen (env->node_uuid);
+    self->in->on_accepted_closed = s_in_closed;
+    char welcome [sizeof S_WELCOME + COLUGO__UUID_MAX];
+    int length = snprintf (welcome, sizeof welcome, S_WELCOME "%s", env->node_uuid);
+    zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, (size_t) length);
+    zmq_setsockopt (self->in->handle, ZMQ_SUBSCRIBE, S_WELCOME, sizeof S_WELCOME - 1);
+    uint8_t presence [1 + COLUGO__UUID_MAX];
     presence [0] = S_MARK_PRESENT;
-    memcpy (presence + 1, env->node_uuid, length);
-    zmq_setsockopt (self->in->handle, ZMQ_SUBSCRIBE, presence, length + 1);
+    memcpy (presence + 1, env->node_uuid, strlen (env->node_uuid));
+    zmq_setsockopt (self->in->handle, ZMQ_SUBSCRIBE, presence, strlen (env->node_uuid) + 1);
     return self;
 }
 
@@ -835,15 +922,26 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
     colugo__u64map_free (&self->ended);
     if (self->touch)
         colugo__timers_cancel (self->env->timers, self->touch);
-    if (self->held_timer)
-        colugo__timers_cancel (self->env->timers, self->held_timer);
-    for (int k = 0; k < self->held_count && k < 3; k++)
-        zmq_msg_close (&self->held [k]);
+    if (self->notice_timer)
+        colugo__timers_cancel (self->env->timers, self->notice_timer);
+    s_notice_t *notice;
+    while (self->notices && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL))) {
+        for (int i = 0; i < notice->count; i++)
+            zmq_msg_close (&notice->frames [i]);
+        free (notice);
+    }
+    cursor = 0;
+    s_source_t *source;
+    while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
+        free (source);
+    colugo__u64map_free (&self->sources);
     colugo__socket_internal_destroy (&self->in);
     colugo__socket_internal_destroy (&self->out);
     zhashx_destroy (&self->present);
     zhashx_destroy (&self->routes);
     zlistx_destroy (&self->riders);
+    zhashx_destroy (&self->by_node);
+    zlistx_destroy (&self->notices);
     free (self);
     *self_p = NULL;
 }
@@ -851,11 +949,32 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
 uint16_t
 colugo__trunk_port (colugo__trunk_t *self)
 {
-    return self->out->verified_port;
+    return self->in->verified_port;
 }
 
 uint64_t
 colugo__trunk_id (colugo__trunk_t *self)
 {
-    return self->out->id;
+    return self->in->id;
+}
+
+void
+colugo__trunk_set_link (colugo__trunk_t *self, colugo__trunk_notice_fn *notice,
+                        colugo__trunk_subscribed_fn *subscribed, void *arg)
+{
+    self->notice_fn = notice;
+    self->subscribed_fn = subscribed;
+    self->link_arg = arg;
+}
+
+colugo_socket_t *
+colugo__trunk_in (colugo__trunk_t *self)
+{
+    return self->in;
+}
+
+colugo_socket_t *
+colugo__trunk_out (colugo__trunk_t *self)
+{
+    return self->out;
 }

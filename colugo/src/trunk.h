@@ -1,48 +1,61 @@
-/*  trunk.h: one connection between two nodes for every topic between them.
+/*  trunk.h: one connection from a node to another, for everything it tells
+    that node: the node link's notices (nodelink.h) and every message of
+    every publisher that node's subscribers want.
 
-    A node's trunk is two sockets of internal kinds (sock.h): an XPUB bound
-    on a verified port only (the trunk's out) and a SUB that dials the
-    trunks of other nodes (its in). Each publisher has a key of its own (64
-    random bits) and advertises its node's trunk and that key in TXT trunk
-    (dnssd_records.h). A Colugo subscriber then rides the trunk instead of
-    dialling the publisher's own port: the node's in dials the publisher's
-    node once, and subscribes "<topic>\0<key>" for each publisher one of
-    its subscribers wants. Every message of that publisher then comes over
-    the one connection between the two nodes, as [<topic>\0<key>][payload],
-    and after its last one, when it closes, [<topic>\0<key>] alone: the
-    subscriber's peer ends there, once everything it sent before (that
-    libzmq did not drop at a full queue) has reached the application.
+    A node's trunk is two sockets of internal kinds (sock.h): an in, a SUB
+    bound on a verified port only, advertised in the node's record (and in
+    each publisher's TXT trunk, with the publisher's key: dnssd_records.h),
+    and an out, an XPUB that dials the ins of the nodes it knows. Data goes
+    the way of the dial: a node that starts and finds another (its mark,
+    its record) dials it, and the connection that tells it of the new
+    node's services carries their messages too. Each publisher has a key
+    of its own (64 random bits); a Colugo subscriber rides the trunk
+    instead of dialling the publisher's own port: its node's in subscribes
+    "<topic>\0<key>" for each publisher one of its subscribers wants, and
+    every message of that publisher comes over the publisher's node's
+    connection as [<topic>\0<key>][payload], and after its last one, when
+    it closes, [<topic>\0<key>] alone: the subscriber's peer ends there,
+    once everything it sent before (that libzmq did not drop at a full
+    queue) has reached the application.
 
     Why: a mesh of 20 nodes with 10 topics each, every node subscribing to
     every other's, was 3800 connections, each with its own TCP and ZMTP
     handshakes, heartbeats and sends (the same mesh of raw libzmq sockets
     forms in 2.3-6.6 s with a socket per topic, and in 0.3 s with one per
-    node pair, on this project's 2-core machines); by node pairs it is 380.
+    node pair, on this project's 2-core machines); by node pairs it is 380,
+    where a trunk beside the node link made it 760, and a new publisher's
+    first message waited for two handshakes in a row (the link's, then the
+    subscriber's dial of the trunk) where one does now.
 
-    A publisher knows who subscribed. The in dials with its node uuid as
-    PLAIN password; the ZAP handler makes it the connection's User-Id
-    (zap.c), and libzmq attaches that to every subscription the XPUB reads
-    (ZMQ_XPUB_VERBOSER: every one, and every cancellation of a subscription
-    the connection made). The in also subscribes "\2<node uuid>", which no
-    message of a publisher starts with (the in drops those): when a
-    connection ends, libzmq cancels each of its subscriptions, without a
-    User-Id, and the cancellation of that one says whose they were. So
+    Who is at each end. The out is the PLAIN server of every handshake it
+    dials (ZMTP's roles do not follow bind and connect): the in names
+    itself ("<node uuid>:<in id>", the identity its record advertised) and
+    gives its node's uuid as password; the out's ZAP handler accepts only
+    when that name is the identity it dialled (the ZAP domain, set for each
+    dial: zap.h), so a port reused after a crash is not taken for the node,
+    and makes the uuid the User-Id, which libzmq attaches to every
+    subscription the out reads (ZMQ_XPUB_VERBOSER: each one, and each
+    cancellation). The in also subscribes "\2<node uuid>", whose
+    cancellation (libzmq cancels a connection's subscriptions when it ends,
+    without a User-Id) says whose subscriptions went. So
     colugo_socket_peer_count () of a publisher counts the nodes subscribed
-    to it, not connections that may be of another topic, once its loop has
-    read their subscriptions. A count is what peers say of themselves, as
-    PLAIN lets them (below): a stranger can make itself counted, or count
-    as a node it is not; sending never depends on it (libzmq sends only
-    where a subscription is).
-
-    Every trunk that the in dials hears every subscription the in makes (a
-    SUB subscribes on all its connections): so a message is taken for a
-    ride only if it came over that ride's own connection (ZMQ_SRCFD and
-    getpeername ()), to that ride's trunk identity.
+    to it, not connections, once its loop has read their subscriptions.
+    The in knows who dialled it by the out's welcome, the first message of
+    every connection (ZMQ_XPUB_WELCOME_MSG, "colugo-node 1 W <uuid>"): it
+    attributes the connection (its ZMQ_SRCFD) to that node, at the address
+    the connection came from. A message is taken for a ride only if it came
+    over the connection of the ride's node, from the address the ride's
+    records gave for it (every out that dials the in hears every
+    subscription the in makes, a SUB subscribing on all its connections);
+    of two connections from one node (two addresses dialled), one carries
+    its rides. What PLAIN trusts is what this trusts: that a peer names the
+    node it is (a process on the node's own host can claim any); a count is
+    what peers say of themselves, and sending never depends on it (libzmq
+    sends only where a subscription is). Keys (the security issue) will
+    authenticate both.
 
     Original Colugo nodes, plain ZeroMQ peers and publishers of this node
     itself still use the publisher's own ports; a publisher sends on both.
-    The trunk trusts what PLAIN trusts (zap.h): that a peer names the node
-    it is; keys (the security issue) will authenticate it.
 */
 #ifndef COLUGO__TRUNK_H_INCLUDED
 #define COLUGO__TRUNK_H_INCLUDED
@@ -55,12 +68,29 @@
 typedef struct colugo__trunk colugo__trunk_t;
 typedef struct colugo__trunk_pub colugo__trunk_pub_t;
 
-//  Binds the trunk; NULL when it cannot (no ZAP handler of ours, no port:
-//  logged), and then publishers and subscribers use their own ports.
+//  Binds the trunk's in and makes its out; NULL when it cannot (no ZAP
+//  handler of ours, no port: logged), and then publishers and subscribers
+//  use their own ports, and no node link runs.
 colugo__trunk_t *colugo__trunk_new (colugo__env_t *env);
 void colugo__trunk_destroy (colugo__trunk_t **self_p);
+//  The in's verified port and socket id (the node's record, a trunk TXT).
 uint16_t colugo__trunk_port (colugo__trunk_t *self);
 uint64_t colugo__trunk_id (colugo__trunk_t *self);
+
+//  The node link's part (nodelink.c): it sends its notices on the out and
+//  dials ins with the out's peers, and is given what is its own: each
+//  message of the in that starts "colugo-node " (but the welcome), from
+//  the loop, after the read that took it (moved: the link closes the
+//  frames), and each subscription the out reads to its messages (data
+//  without the leading 1; size 0 is a subscription to everything).
+#define COLUGO__TRUNK_LINK_MAGIC "colugo-node "
+#define COLUGO__TRUNK_FRAMES_MAX 200  //  frames of one message of the in
+typedef void (colugo__trunk_notice_fn) (void *arg, zmq_msg_t *frames, int count);
+typedef void (colugo__trunk_subscribed_fn) (void *arg, const char *data, size_t size);
+void colugo__trunk_set_link (colugo__trunk_t *self, colugo__trunk_notice_fn *notice,
+                             colugo__trunk_subscribed_fn *subscribed, void *arg);
+colugo_socket_t *colugo__trunk_in (colugo__trunk_t *self);
+colugo_socket_t *colugo__trunk_out (colugo__trunk_t *self);
 
 //  A publisher's place on the trunk, with a key drawn afresh; NULL when out
 //  of memory.
@@ -85,7 +115,9 @@ void colugo__trunk_forget (colugo__trunk_t *self, const char *identity);
 //  A subscriber's dial hook (sock.h): rides the trunk to the peer's
 //  publisher if the trunk knows it (returns 1), or leaves the peer to the
 //  subscriber's own socket (0). The peer's handshake and disconnect events
-//  come from the trunk's connection to the publisher's node, and its end.
+//  come from the connection of the publisher's node to the in, and its
+//  end; the ride has the out dial that node's in meanwhile, so that the
+//  node hears of this one and dials it (nodelink.c).
 int colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer,
                         bool connect);
 
