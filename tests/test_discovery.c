@@ -20,6 +20,7 @@
 #include "discovery.h"
 #include "dnssd_pipe.h"
 #include "dnssd_records.h"
+#include "zap.h"
 
 static const char *UUID = "0f1e2d3c-4b5a-4697-8877-665544332211";
 
@@ -421,4 +422,21 @@ Test (discovery, a_bus_that_never_answers_stalls_nothing)
     zloop_destroy (&loop);
     close (bus);
     unlink (path);
+}
+
+//  The ZAP handler (zap.h): the user name must be the identity dialled (the
+//  domain); a password, the uuid of the node a trunk's in belongs to, must
+//  be that identity's node, so the User-Id a trunk's out counts is the node
+//  it dialled (trunk.h).
+Test (discovery, zap_accepts_only_the_identity_dialled_and_its_node)
+{
+    const char *identity = "0f1e2d3c-4b5a-4697-8877-665544332211:7";
+    cr_assert (colugo__zap_accepts (identity, "PLAIN", identity, ""));
+    cr_assert (colugo__zap_accepts (identity, "PLAIN", identity, UUID));
+    cr_assert_not (colugo__zap_accepts (identity, "PLAIN", "another:7", ""));
+    cr_assert_not (colugo__zap_accepts (identity, "PLAIN", identity, "another-node"));
+    cr_assert_not (colugo__zap_accepts (identity, "PLAIN", identity, "0f1e2d3c"));
+    cr_assert_not (colugo__zap_accepts (identity, "NULL", identity, ""));
+    cr_assert_not (colugo__zap_accepts ("", "PLAIN", "", ""));
+    cr_assert_not (colugo__zap_accepts (identity, "PLAIN", identity, NULL));
 }

@@ -575,6 +575,19 @@ Test (pubsub, a_publisher_whose_node_starts_again_is_heard_again)
     proc_destroy (&sub);
 }
 
+//  A topic that starts as the node link's messages do ("colugo-node 1 U"
+//  is what every linked node subscribes to) stays off the trunk, which
+//  carries those: its publisher is dialled at its own port, and heard.
+Test (pubsub, a_topic_named_like_the_node_links_messages_is_heard)
+{
+    proc_t *sub = proc_testnode ("sub", "colugo-node 1 U e2e", "-n", "3", NULL);
+    cr_assert_not_null (proc_expect (sub, "READY ", 5000));
+    proc_t *pub = proc_testnode ("pub", "colugo-node 1 U e2e", "-i", "20", NULL);
+    cr_assert_not_null (proc_expect (sub, "DONE", FIND_MS), "not heard");
+    proc_destroy (&pub);
+    proc_destroy (&sub);
+}
+
 Test (pubsub, two_nodes_started_in_the_same_millisecond)
 {
     //  Each node starts while the other does: neither is there yet to be

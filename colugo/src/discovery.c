@@ -839,6 +839,8 @@ colugo__discovery_destroy (colugo__discovery_t **self_p)
         colugo__timers_cancel (self->config.timers, self->watchdog);
     if (self->check)
         colugo__timers_cancel (self->config.timers, self->check);
+    if (self->link)
+        colugo__nodelink_withdraw_all (self->link);  //  while the links are up
     if (self->nodes && self->link)  //  (the link's claims on the trunk, which stays)
         for (s_node_t *node = (s_node_t *) zhashx_first (self->nodes); node;
              node = (s_node_t *) zhashx_next (self->nodes))

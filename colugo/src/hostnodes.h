@@ -12,10 +12,10 @@
     avahi-daemon's caches have answered its first browse over D-Bus (2 to 6
     ms, and the daemon may be stalled).
 
-    A mark is a hint of where to dial, no more. The dial asks for the
-    node's identity, which a Colugo inbox checks (a port reused by another
-    program is not taken for the node), but anything on this host can bind
-    such a name and accept any identity: the notices that come back over the
+    A mark is a hint of where to dial, no more. The dial checks that the
+    listener names itself as the node's inbox (a port reused by another
+    program is not taken for the node: trunk.h), but anything on this host
+    can bind such a name and name itself so: the notices that come back over the
     link are held to their records' rules (discovery.c), as every notice is,
     and a mark never displaces what the node link knew of a node
     (nodelink.c). A look takes at most COLUGO__HOSTNODES_MAX marks, so that

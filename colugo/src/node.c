@@ -412,7 +412,8 @@ colugo_node_start (colugo_node_t *self)
     if (self->running)
         return COLUGO_ESTATE;
     if (self->discovery_enabled && !self->discovery) {
-        s_need_trunk (self);  //  the node link speaks over it
+        self->trunk_failed = false;  //  (tried again at each start)
+        s_need_trunk (self);         //  the node link speaks over it
         colugo__discovery_config_t config = {.loop = self->loop,
                                              .timers = self->timers,
                                              .env = &self->env,

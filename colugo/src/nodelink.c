@@ -537,16 +537,11 @@ colugo__nodelink_new (colugo__env_t *env, colugo__trunk_t *trunk, colugo__notice
 }
 
 void
-colugo__nodelink_destroy (colugo__nodelink_t **self_p)
+colugo__nodelink_withdraw_all (colugo__nodelink_t *self)
 {
-    colugo__nodelink_t *self = *self_p;
-    if (!self)
-        return;
-    if (self->sweep)
-        colugo__timers_cancel (self->env->timers, self->sweep);
-    //  Withdrawn at once where the link reaches (the outbox lingers to
-    //  send it): the records' goodbyes take a second or so.
-    size_t left = self->outbox ? zlistx_size (self->offers) : 0;
+    //  Withdrawn at once where the link reaches (a connection hung up later
+    //  sends what it holds first): the records' goodbyes take a second or so.
+    size_t left = zlistx_size (self->offers);
     s_offer_t *offer = left ? (s_offer_t *) zlistx_first (self->offers) : NULL;
     while (offer) {
         s_send_header (self, S_MAGIC_DOWN, true);
@@ -556,6 +551,19 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
             offer = (s_offer_t *) zlistx_next (self->offers);
         }
     }
+    zlistx_purge (self->offers);
+}
+
+void
+colugo__nodelink_destroy (colugo__nodelink_t **self_p)
+{
+    colugo__nodelink_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->sweep)
+        colugo__timers_cancel (self->env->timers, self->sweep);
+    if (self->outbox && self->offers)
+        colugo__nodelink_withdraw_all (self);
     if (self->mark >= 0)
         close (self->mark);
     //  The trunk stays (its rides, its publishers' subscribers): the link's

@@ -2,9 +2,10 @@
     services directly, over ZeroMQ, instead of waiting for the multicast
     announcement (which Avahi sends 0-250 ms after a service is published).
 
-    Every node has an inbox, a SUB bound on a verified port (its identity
-    "<node uuid>:<inbox socket id>" is checked in the handshake, as for any
-    Colugo service), advertised as the node's record (_colugo-node._tcp),
+    Every node has an inbox, a SUB bound on a verified port (the dialler
+    checks in the handshake that it names itself "<node uuid>:<inbox socket
+    id>", the identity dialled), advertised as the node's record
+    (_colugo-node._tcp),
     and an outbox, an XPUB that dials the inboxes of the nodes it knows:
     those whose node record it resolved, and those that wrote to its own
     inbox. The two are the node trunk's in and out (trunk.h): the
@@ -79,6 +80,9 @@ uint64_t colugo__nodelink_socket_id (colugo__nodelink_t *self);
 void colugo__nodelink_offer (colugo__nodelink_t *self, uint64_t handle, const char *name,
                              uint16_t port, const uint8_t *txt, size_t txt_size);
 void colugo__nodelink_withdraw (colugo__nodelink_t *self, uint64_t handle);
+//  Every one of our services withdrawn (the node stops): told before the
+//  links to other nodes are let go.
+void colugo__nodelink_withdraw_all (colugo__nodelink_t *self);
 
 //  A node whose record was resolved: dial its inbox (refcounted by
 //  endpoint, as socket peers are), or let it go.

@@ -47,7 +47,10 @@ colugo__publisher_new (colugo__env_t *env, const char *topic, const char *type, 
     self->base.more_peers = s_more_peers;
     self->base.destroy_kind = s_destroy_kind;
     *error = colugo__socket_init (&self->base, env, COLUGO_PUBLISHER, topic, type);
-    if (!*error && env->trunk && !(self->trunk = colugo__trunk_pub_new (env->trunk, topic)))
+    //  (A topic that starts as the node link's messages do stays off the
+    //  trunk, whose sockets carry those: its subscribers dial its own port.)
+    if (!*error && env->trunk && colugo__trunk_carries (topic)
+        && !(self->trunk = colugo__trunk_pub_new (env->trunk, topic)))
         *error = COLUGO_ENOMEM;
     if (*error) {
         colugo__socket_free (&self->base);

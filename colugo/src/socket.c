@@ -6,7 +6,9 @@
     port for original Colugo nodes and plain ZeroMQ peers, and a verified
     port where the ZMTP handshake only succeeds for a peer that names this
     very service. Connecting sockets dial the verified port with the
-    identity the service advertised, and never let libzmq reconnect by
+    identity the service advertised (the trunk's out is the PLAIN server of
+    the handshakes it dials instead, and checks that the in it dialled
+    names itself so: trunk.h), and never let libzmq reconnect by
     itself: a port reused by another service after a crash would otherwise
     be dialled blindly. The socket dials again itself, with a back-off, each
     time through the same check, while the service is still advertised; at
@@ -366,7 +368,7 @@ s_make (colugo_socket_t *self)
     if (zmq_setsockopt (self->handle, ZMQ_MAXMSGSIZE, &max_frame, sizeof max_frame))
         colugo__warn ("cannot set the maximum message size: %s", zmq_strerror (zmq_errno ()));
     if (kind == COLUGO_SUBSCRIBER)
-        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);  //  (the trunk's in: trunk.c)
+        zmq_setsockopt (self->handle, ZMQ_SUBSCRIBE, "", 0);  //  (not the trunk's in: trunk.c)
     //  The trunk knows which node subscribed to what (trunk.h). One
     //  connection carries all of a node's topics to another: its queue is
     //  deeper than one topic's.

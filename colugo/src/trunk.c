@@ -3,7 +3,8 @@
     Bounds: a subscription or message head is at most a topic, a NUL and a
     key (padded: s_head); a User-Id is a node uuid (COLUGO__UUID_MAX); at most
     S_NODES_MAX nodes are counted as subscribed and S_SOURCES_MAX
-    connections to the in attributed (a flood of names or connections is
+    connections to the in attributed, S_SOURCES_HOST_MAX of them from one
+    address (a flood of names or connections is
     dropped, counted and logged); at most S_NOTICES_MAX messages of the
     link wait for the loop; and a key that ended is remembered among the
     last S_ENDED_MAX. What the in cannot use (a malformed head, extra
@@ -27,10 +28,14 @@
 #define S_NODES_MAX 4096  //  nodes counted as subscribed
 #define S_ENDED_MAX 4096  //  ended keys remembered
 #define S_KEY_SIZE 8
-#define S_SOURCES_MAX 4096  //  connections to the in attributed
-#define S_NOTICES_MAX 1024  //  messages of the link waiting for the loop
+#define S_SOURCES_MAX 4096                     //  connections to the in attributed
+#define S_SOURCES_HOST_MAX 512                 //  of them from one address
+#define S_NOTICES_MAX 1024                     //  messages of the link waiting for the loop
+#define S_NOTICE_BYTES_MAX (64 * 1024)         //  one of them (64 services fit)
+#define S_NOTICES_BYTES_MAX (4 * 1024 * 1024)  //  all of them
 #define S_WELCOME "colugo-node 1 W "
-#define S_HEAD_MANGLED 246  //  (s_head)
+#define S_RIDE_DEADLINE_MS 10000  //  a ride not up by then is given up (its subscriber dials)
+#define S_HEAD_MANGLED 246        //  (s_head)
 #define S_HEAD_PADDED 256
 //  The longest head is a padded one (the longest topic makes 249 bytes).
 #define S_HEAD_MAX S_HEAD_PADDED
@@ -51,6 +56,7 @@ typedef struct {
     char *node_uuid;
     char *node_name;
     uint64_t key;
+    bool failed;  //  a ride never came up: its subscribers dial the publisher's own port
 } s_route_t;
 
 //  A subscriber's peer on the trunk.
@@ -67,21 +73,31 @@ typedef struct {
     uint64_t tell;    //  timer: tells a ride on a connection already up
     uint64_t ending;  //  timer: tells the end once what came before it is delivered
     uint64_t end_at;  //  the subscriber's mark at the end
+    int64_t started;  //  when the ride began
+    bool told_up;     //  its subscriber was told it connected
     bool claimed;     //  holds a claim on the out's peer, the publisher's node's in
     bool dead;
 } s_rider_t;
 
-//  A connection to the in, by the node its welcome named.
+//  A connection to the in, by the node its welcome named. The connection
+//  is known by its libzmq metadata (each connection has its own, which
+//  every message over it carries): the address of its Peer-Address
+//  string, kept unique by the copy of the welcome that holds it; its
+//  descriptor (ZMQ_SRCFD) is only where its close is told.
 typedef struct {
+    uint64_t order;          //  welcomes numbered: the oldest of a descriptor closes first
+    zmq_msg_t welcome;       //  its first message, which holds its metadata
+    const char *connection;  //  its Peer-Address, as its messages carry it
     int fd;
-    unsigned stale;  //  closes of connections its descriptor was before, still to be read
-    bool primary;    //  the one connection of its node that carries rides
+    bool primary;  //  its node's connection from that address that carries rides
+    char key [COLUGO__UUID_MAX + 1 + INET6_ADDRSTRLEN];  //  "<node uuid> <address>"
     char address [INET6_ADDRSTRLEN];
     char uuid [COLUGO__UUID_MAX + 1];
 } s_source_t;
 
 //  A message of the link, for the loop.
 typedef struct {
+    size_t bytes;
     int count;
     zmq_msg_t frames [];
 } s_notice_t;
@@ -90,10 +106,12 @@ struct colugo__trunk {
     colugo__env_t *env;
     colugo_socket_t *out;
     colugo_socket_t *in;
-    colugo__u64map_t sources;  //  fd + 1 -> s_source_t
-    zhashx_t *by_node;         //  node uuid -> its primary s_source_t
-    zlistx_t *notices;         //  s_notice_t, waiting for the loop
+    colugo__u64map_t sources;  //  connection (its Peer-Address) -> s_source_t
+    zhashx_t *by_node;         //  "<node uuid> <address>" -> its primary s_source_t
+    uint64_t last_order;
+    zlistx_t *notices;  //  s_notice_t, waiting for the loop
     uint64_t notice_timer;
+    size_t notice_bytes;  //  what the notices waiting hold
     colugo__trunk_notice_fn *notice_fn;
     colugo__trunk_subscribed_fn *subscribed_fn;
     void *link_arg;
@@ -224,8 +242,9 @@ s_end_key (colugo__trunk_t *self, uint64_t key)
 static bool
 s_trunk_up (colugo__trunk_t *self, const s_rider_t *rider)
 {
-    s_source_t *source = (s_source_t *) zhashx_lookup (self->by_node, rider->node_uuid);
-    return source && strcmp (source->address, rider->host) == 0;
+    char key [COLUGO__UUID_MAX + 1 + INET6_ADDRSTRLEN];
+    snprintf (key, sizeof key, "%s %s", rider->node_uuid, rider->host);
+    return zhashx_lookup (self->by_node, key) != NULL;
 }
 
 //  Tells a subscriber's peer table what its ride's connection did.
@@ -234,6 +253,7 @@ s_tell (s_rider_t *rider, bool up)
 {
     if (rider->dead || rider->subscriber->dead)
         return;
+    rider->told_up |= up;
     colugo__socket_event (rider->subscriber,
                           up ? ZMQ_EVENT_HANDSHAKE_SUCCEEDED : ZMQ_EVENT_DISCONNECTED, 0,
                           rider->endpoint);
@@ -316,8 +336,9 @@ s_on_subscription (colugo__trunk_t *self, zmq_msg_t *message)
 {
     const uint8_t *data = (const uint8_t *) zmq_msg_data (message);
     size_t size = zmq_msg_size (message);
-    if (size == 1 && data [0] == 1 && self->subscribed_fn) {
-        self->subscribed_fn (self->link_arg, "", 0);  //  everything (a plain SUB)
+    if (size == 1 && data [0] <= 1) {  //  everything (a plain SUB), or no more
+        if (data [0] == 1 && self->subscribed_fn)
+            self->subscribed_fn (self->link_arg, "", 0);
         return;
     }
     if (size < 2 || data [0] > 1) {
@@ -378,35 +399,39 @@ s_on_out (void *arg)
 static void s_on_tell (void *arg);
 static void s_source_gone (colugo__trunk_t *self, s_source_t *source);
 
-//  Its riders on the node's connection: told it is up, from the loop (a
-//  read of the in runs no callback), or ended.
+//  The riders of a node at an address: told its connection is up, from the
+//  loop (a read of the in runs no callback), or ended (their subscribers
+//  dial again, and ride the node's connection that is up then, if any).
 static void
-s_node_rides (colugo__trunk_t *self, const char *uuid, bool up)
+s_node_rides (colugo__trunk_t *self, const s_source_t *source, bool up)
 {
     for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider;
          rider = (s_rider_t *) zlistx_next (self->riders)) {
-        if (rider->dead || strcmp (rider->node_uuid, uuid))
+        if (rider->dead || strcmp (rider->node_uuid, source->uuid)
+            || strcmp (rider->host, source->address))
             continue;
         if (!up)
             s_end_ride (rider);  //  after what came before the end (read before)
-        else if (!rider->tell && !s_ended (self, rider->key) && s_trunk_up (self, rider)
+        else if (!rider->tell && !s_ended (self, rider->key)
                  && !(rider->tell = colugo__timers_add (self->env->timers, 0, 0, s_on_tell, rider)))
             colugo__error ("out of memory: a subscriber on the trunk is not told it connected");
     }
 }
 
 //  A welcome: the connection it came over is the named node's, at the
-//  address it came from.
+//  address it came from. The first connection of a node from an address
+//  carries its rides; when it closes, the newest other one takes them (a
+//  node that dialled again before the close was read).
 static void
 s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
 {
     const char *data = (const char *) zmq_msg_data (frame);
     size_t size = zmq_msg_size (frame), prefix = sizeof S_WELCOME - 1;
     int fd = zmq_msg_get (frame, ZMQ_SRCFD);
-    const char *address = zmq_msg_gets (frame, "Peer-Address");
+    const char *connection = zmq_msg_gets (frame, "Peer-Address");
     char uuid [COLUGO__UUID_MAX + 1];
-    if (size <= prefix || size - prefix > COLUGO__UUID_MAX || fd < 0 || !address
-        || strlen (address) >= INET6_ADDRSTRLEN) {
+    if (size <= prefix || size - prefix > COLUGO__UUID_MAX || fd < 0 || !connection
+        || strlen (connection) >= INET6_ADDRSTRLEN) {
         s_log (self, "a malformed welcome, or over no TCP connection: dropped");
         self->in->stats.dropped++;
         return;
@@ -418,53 +443,81 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
         self->in->stats.dropped++;
         return;
     }
-    //  A descriptor reused before the close of its last connection was read
-    //  (the monitor is another pipe): that one is gone now, and its close
-    //  is to come.
-    unsigned stale = 0;
-    s_source_t *source = (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
-    if (source) {
-        stale = source->stale + 1;
-        s_source_gone (self, source);
-    }
-    if (self->sources.size >= S_SOURCES_MAX || !(source = calloc (1, sizeof *source))) {
-        s_log (self, "too many connections to the in: one more is not attributed");
+    if (colugo__u64map_get (&self->sources, (uintptr_t) connection)) {
+        s_log (self, "a second welcome over one connection: dropped");
         self->in->stats.dropped++;
         return;
     }
+    //  (One host cannot take every place: S_SOURCES_HOST_MAX each.)
+    size_t from_host = 0, cursor = 0;
+    for (s_source_t *each; (each = (s_source_t *) colugo__u64map_next (&self->sources, &cursor));)
+        from_host += strcmp (each->address, connection) == 0;
+    s_source_t *source = NULL;
+    if (self->sources.size >= S_SOURCES_MAX || from_host >= S_SOURCES_HOST_MAX
+        || !(source = calloc (1, sizeof *source))) {
+        s_log (self, "too many connections to the in (from that host, or in all): one more is "
+                     "not attributed");
+        self->in->stats.dropped++;
+        return;
+    }
+    source->order = ++self->last_order;
     source->fd = fd;
-    source->stale = stale;
-    snprintf (source->address, sizeof source->address, "%s", address);
+    source->connection = connection;
+    snprintf (source->address, sizeof source->address, "%s", connection);
     snprintf (source->uuid, sizeof source->uuid, "%s", uuid);
-    if (colugo__u64map_put (&self->sources, (uint64_t) fd + 1, source)) {
+    snprintf (source->key, sizeof source->key, "%s %s", uuid, connection);
+    zmq_msg_init (&source->welcome);
+    if (zmq_msg_copy (&source->welcome, frame)
+        || colugo__u64map_put (&self->sources, (uintptr_t) connection, source)) {
+        zmq_msg_close (&source->welcome);
         free (source);
         colugo__error ("out of memory: a connection to the node trunk is not attributed");
         return;
     }
-    source->primary = !zhashx_lookup (self->by_node, uuid);
-    if (source->primary) {
-        zhashx_insert (self->by_node, uuid, source);
-        s_node_rides (self, uuid, true);
+    if (zhashx_lookup (self->by_node, source->key))
+        return;  //  another connection of that node from there is up: it carries them
+    if (zhashx_insert (self->by_node, source->key, source) == 0) {
+        source->primary = true;
+        s_node_rides (self, source, true);
     }
+    else
+        colugo__error ("out of memory: a node's connection to the trunk carries no rides");
 }
 
 //  A message of the link, moved into the queue for the loop.
 static void
 s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count)
 {
+    size_t bytes = 0;
+    for (int i = 0; i < count; i++)
+        bytes += zmq_msg_size (&frames [i]);
     s_notice_t *notice = NULL;
+    if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > S_NOTICE_BYTES_MAX) {
+        s_log (self, "a notice over its bounds: dropped");
+        self->in->stats.dropped++;
+        return;
+    }
     if (zlistx_size (self->notices) >= S_NOTICES_MAX
+        || self->notice_bytes + bytes > S_NOTICES_BYTES_MAX
         || !(notice = malloc (sizeof *notice + (size_t) count * sizeof (zmq_msg_t)))) {
         s_log (self, "too many notices waiting: one dropped (the records bring it)");
         self->in->stats.dropped++;
         return;
     }
+    notice->bytes = bytes;
     notice->count = count;
     for (int i = 0; i < count; i++) {
         zmq_msg_init (&notice->frames [i]);
         zmq_msg_move (&notice->frames [i], &frames [i]);
     }
-    zlistx_add_end (self->notices, notice);
+    if (!zlistx_add_end (self->notices, notice)) {
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&notice->frames [i]);
+        free (notice);
+        colugo__error ("out of memory: a notice of another node is dropped");
+        return;
+    }
+    self->notice_bytes += bytes;
 }
 
 //  Takes one message of the in (no callback runs: rides and sources stay).
@@ -477,7 +530,7 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
         if (count == 1 && head_size >= sizeof S_WELCOME - 1
             && memcmp (head, S_WELCOME, sizeof S_WELCOME - 1) == 0)
             s_on_welcome (self, &frames [0]);
-        else if (self->notice_fn && count <= COLUGO__TRUNK_FRAMES_MAX)
+        else if (self->notice_fn)
             s_defer_notice (self, frames, count);
         return;
     }
@@ -488,16 +541,17 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
         self->in->stats.dropped++;
         return;
     }
-    int fd = zmq_msg_get (&frames [0], ZMQ_SRCFD);
+    const char *connection = zmq_msg_gets (&frames [0], "Peer-Address");
     s_source_t *from =
-        fd < 0 ? NULL : (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
+        connection ? (s_source_t *) colugo__u64map_get (&self->sources, (uintptr_t) connection)
+                   : NULL;
     if (!from) {
         s_log (self, "a message over a connection that said no welcome: dropped");
         self->in->stats.dropped++;
         return;
     }
     if (!from->primary)
-        return;  //  its node's other connection carries it too
+        return;  //  its node's other connection from there carries it too
     zlistx_t *riders = (zlistx_t *) colugo__u64map_get (&self->by_key, key);
     bool taken = false;
     for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
@@ -538,6 +592,7 @@ s_on_notices (void *arg)
     size_t left = zlistx_size (self->notices);
     s_notice_t *notice;
     while (left-- && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL))) {
+        self->notice_bytes -= notice->bytes;
         if (self->notice_fn)
             self->notice_fn (self->link_arg, notice->frames, notice->count);
         for (int i = 0; i < notice->count; i++)
@@ -575,43 +630,48 @@ s_on_in (void *arg)
     return colugo__env_handler_rc (self->env);
 }
 
-//  A connection to the in closed (its close read, or its descriptor taken
-//  by another): its node's rides end, unless another connection of that
-//  node, from the same address, takes them.
+//  A connection to the in closed: if it carried its node's rides, they end
+//  (their subscribers dial again, and ride another connection of that
+//  node from that address, if one is up: the newest).
 static void
 s_source_gone (colugo__trunk_t *self, s_source_t *source)
 {
-    colugo__u64map_take (&self->sources, (uint64_t) source->fd + 1);
-    s_source_t *other = NULL;
+    colugo__u64map_take (&self->sources, (uintptr_t) source->connection);
     if (source->primary) {
-        zhashx_delete (self->by_node, source->uuid);
+        zhashx_delete (self->by_node, source->key);
+        s_source_t *other, *newest = NULL;
         size_t cursor = 0;
         while ((other = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
-            if (strcmp (other->uuid, source->uuid) == 0) {
-                other->primary = true;
-                zhashx_insert (self->by_node, other->uuid, other);
-                break;
-            }
-        if (!other || strcmp (other->address, source->address))
-            s_node_rides (self, source->uuid, false);
+            if (strcmp (other->key, source->key) == 0 && (!newest || other->order > newest->order))
+                newest = other;
+        if (newest && zhashx_insert (self->by_node, newest->key, newest) == 0)
+            newest->primary = true;
+        s_node_rides (self, source, false);
     }
+    zmq_msg_close (&source->welcome);
     free (source);
 }
 
-//  The monitor read a connection's close: what it sent before is read
-//  first (into the rides' queues, while it is still attributed).
+//  The monitor read a connection's close: what came before it is read
+//  first (into the rides' queues, while it is still attributed; its
+//  welcome too, if it was not read yet), then its source goes: the oldest
+//  of its descriptor (one connection holds a descriptor at a time, and
+//  the monitor tells their closes in order). A connection that closes
+//  without a welcome, while a newer one that took its descriptor already
+//  gave its own, takes that one's source: its rides end, and come back
+//  at that node's next connection.
 static void
 s_in_closed (colugo_socket_t *socket, int fd)
 {
     colugo__trunk_t *self = (colugo__trunk_t *) colugo__socket_context (socket->owner);
-    if (!colugo__u64map_get (&self->sources, (uint64_t) fd + 1))
-        return;
     s_read_in (self, true);
-    s_source_t *source = (s_source_t *) colugo__u64map_get (&self->sources, (uint64_t) fd + 1);
-    if (source && source->stale)
-        source->stale--;  //  the close of a connection it replaced
-    else if (source)
-        s_source_gone (self, source);
+    s_source_t *each, *oldest = NULL;
+    size_t cursor = 0;
+    while ((each = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
+        if (each->fd == fd && (!oldest || each->order < oldest->order))
+            oldest = each;
+    if (oldest)
+        s_source_gone (self, oldest);
 }
 
 //  --------------------------------------------------------------------------
@@ -675,6 +735,7 @@ s_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__peer_t *peer
     rider->trunk = self;
     rider->subscriber = subscriber;
     rider->key = route->key;
+    rider->started = zclock_mono ();
     rider->endpoint = strdup (peer->endpoint);
     rider->topic = strdup (route->topic);
     rider->trunk_endpoint = strdup (route->trunk_endpoint);
@@ -728,12 +789,24 @@ colugo__trunk_ride (colugo__trunk_t *self, colugo_socket_t *subscriber, colugo__
         //  into the queue first, as the subscriber's own hang-up does.
         if (s_trunk_up (self, rider))
             s_read_in (self, true);
+        //  A ride whose publisher's node never dialled this one (a host that
+        //  takes no connections, say) is not tried again: the subscriber
+        //  dials the publisher's own port.
+        s_route_t *route = (s_route_t *) zhashx_lookup (self->routes, peer->identity);
+        if (route && !route->failed && !rider->told_up
+            && zclock_mono () - rider->started >= S_RIDE_DEADLINE_MS) {
+            route->failed = true;
+            colugo__warn ("node trunk: node '%s' has not dialled this node in %d s: its "
+                          "publisher of '%s' is dialled at its own port",
+                          route->node_name, S_RIDE_DEADLINE_MS / 1000, route->topic);
+        }
         s_unride (self, rider);
         return 1;
     }
     const s_route_t *route =
         *peer->identity ? (const s_route_t *) zhashx_lookup (self->routes, peer->identity) : NULL;
-    if (!route || strcmp (route->topic, subscriber->topic))
+    if (!route || strcmp (route->topic, subscriber->topic) || !colugo__trunk_carries (route->topic)
+        || route->failed)
         return 0;
     if (peer->kind_data)  //  (a dial without a hang-up before it)
         colugo__trunk_ride (self, subscriber, peer, false);
@@ -790,6 +863,12 @@ s_touch_soon (colugo__trunk_t *self)
     if (!self->touch
         && !(self->touch = colugo__timers_add (self->env->timers, 0, 0, s_on_touch, self)))
         colugo__socket_touch (self->out);
+}
+
+bool
+colugo__trunk_carries (const char *topic)
+{
+    return strncmp (topic, COLUGO__TRUNK_LINK_MAGIC, sizeof COLUGO__TRUNK_LINK_MAGIC - 1) != 0;
 }
 
 colugo__trunk_pub_t *
@@ -932,8 +1011,10 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
     }
     cursor = 0;
     s_source_t *source;
-    while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
+    while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor))) {
+        zmq_msg_close (&source->welcome);
         free (source);
+    }
     colugo__u64map_free (&self->sources);
     colugo__socket_internal_destroy (&self->in);
     colugo__socket_internal_destroy (&self->out);

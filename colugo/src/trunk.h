@@ -42,17 +42,36 @@
     to it, not connections, once its loop has read their subscriptions.
     The in knows who dialled it by the out's welcome, the first message of
     every connection (ZMQ_XPUB_WELCOME_MSG, "colugo-node 1 W <uuid>"): it
-    attributes the connection (its ZMQ_SRCFD) to that node, at the address
-    the connection came from. A message is taken for a ride only if it came
-    over the connection of the ride's node, from the address the ride's
-    records gave for it (every out that dials the in hears every
-    subscription the in makes, a SUB subscribing on all its connections);
-    of two connections from one node (two addresses dialled), one carries
-    its rides. What PLAIN trusts is what this trusts: that a peer names the
-    node it is (a process on the node's own host can claim any); a count is
-    what peers say of themselves, and sending never depends on it (libzmq
-    sends only where a subscription is). Keys (the security issue) will
-    authenticate both.
+    attributes the connection (its libzmq metadata, which every message
+    over it carries; not its descriptor, which a new connection may take
+    before the old one's close is read) to that node, at the address the
+    connection came from. A message is taken for a ride only if it came
+    over the connection of the ride's node from the address the ride's
+    records gave for it; of two such connections (the node dialled again
+    before the first one's close was read), the first carries its rides,
+    and when it closes, they end and come back on the other.
+
+    What PLAIN trusts is what this trusts: that a peer names the node it
+    is. Any process that can connect to the in hears every subscription it
+    makes (a SUB subscribes on all its connections), keys included; one on
+    another host cannot speak for a node (the address), but one on the
+    node's own host can claim to be it, and be taken for it while the node
+    has no connection of its own up (first), or keep the node's rides down
+    for as long as it holds one. A count is what peers say of themselves,
+    and sending never depends on it (libzmq sends only where a
+    subscription is). Keys (the security issue) will authenticate both.
+    The in takes connections from any one, and its libzmq pipes are
+    unbounded (heartbeats run on them: socket.c): what it reads is bounded
+    (notices waiting for the loop, by count and bytes), but nothing reads
+    it while its node is stopped.
+
+    A ride needs the publisher's node to dial the subscriber's in (it
+    does once it hears of the subscriber's node: nodelink.c): a ride that
+    is not up after S_RIDE_DEADLINE_MS (a host that takes no connections)
+    is given up, and the subscriber dials the publisher's own port. Nodes
+    of this trunk and of the one before it (whose in dialled, and whose out
+    listened) do not understand each other's: mixed versions are not
+    supported.
 
     Original Colugo nodes, plain ZeroMQ peers and publishers of this node
     itself still use the publisher's own ports; a publisher sends on both.
@@ -91,6 +110,11 @@ void colugo__trunk_set_link (colugo__trunk_t *self, colugo__trunk_notice_fn *not
                              colugo__trunk_subscribed_fn *subscribed, void *arg);
 colugo_socket_t *colugo__trunk_in (colugo__trunk_t *self);
 colugo_socket_t *colugo__trunk_out (colugo__trunk_t *self);
+
+//  Whether the trunk carries a publisher of topic: not one that starts as
+//  the node link's messages do (COLUGO__TRUNK_LINK_MAGIC), which every
+//  node linked to this one subscribes to.
+bool colugo__trunk_carries (const char *topic);
 
 //  A publisher's place on the trunk, with a key drawn afresh; NULL when out
 //  of memory.

@@ -1,10 +1,11 @@
 /*  zap.c: the ZAP handler (RFC 27) on a thread of its own.
 
     libzmq asks inproc://zeromq.zap.01 of its context about every handshake
-    on a listener that has a ZAP domain. The answer must not wait for any
+    on a listener that has a ZAP domain (and on the trunk's out, the PLAIN
+    server of the handshakes it dials: trunk.h). The answer must not wait for any
     node's loop (a slow callback would stall every handshake in the
-    process), and it needs no state: the domain is the listener's identity,
-    and the PLAIN user name must equal it. So one actor per process, shared
+    process), and it needs no state: the domain is the identity the
+    listener must have, and the PLAIN user name must equal it. So one actor per process, shared
     by every node, answering from its own thread; it touches no node.
 */
 #include <pthread.h>
@@ -25,11 +26,17 @@ colugo__zap_accepts (const char *domain, const char *mechanism, const char *user
                      const char *password)
 {
     //  NULL-mechanism connections never carry a domain of ours; listeners
-    //  with one are PLAIN servers. A password, if any, is the dialling
-    //  node's uuid (trunk.h), made the connection's User-Id.
+    //  with one are PLAIN servers, and so is the trunk's out, which dials
+    //  (its domain is the identity it dialled). A password, if any, is the
+    //  uuid of the node whose trunk in answered (trunk.h), made the
+    //  connection's User-Id: it must be the node of the identity dialled,
+    //  "<node uuid>:<socket id>".
+    size_t length = password ? strlen (password) : 0;
     return domain && *domain && mechanism && strcmp (mechanism, "PLAIN") == 0 && username
            && strcmp (username, domain) == 0 && password
-           && (*password == 0 || colugo__printable_ascii (password, S_USER_MAX));
+           && (length == 0
+               || (colugo__printable_ascii (password, S_USER_MAX)
+                   && strncmp (domain, password, length) == 0 && domain [length] == ':'));
 }
 
 //  Answers one request: [version][request id][domain][address][identity]
