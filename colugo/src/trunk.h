@@ -66,9 +66,11 @@
     it while its node is stopped.
 
     A ride needs the publisher's node to dial the subscriber's in (it
-    does once it hears of the subscriber's node: nodelink.c): a ride that
-    is not up after S_RIDE_DEADLINE_MS (a host that takes no connections)
-    is given up, and the subscriber dials the publisher's own port. Nodes
+    does once it hears of the subscriber's node: nodelink.c): a ride still
+    not up when the subscriber's dial gives it up (its deadline, 15 s:
+    socket.c), and at least S_RIDE_DEADLINE_MS old, is not tried again (a
+    host that takes no connections): the subscriber dials the publisher's
+    own port. Nodes
     of this trunk and of the one before it (whose in dialled, and whose out
     listened) do not understand each other's: mixed versions are not
     supported.
