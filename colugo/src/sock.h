@@ -178,10 +178,6 @@ bool colugo__socket_accepts (colugo_socket_t *self, const char *peer_type, const
                              const char *endpoint, const char *node_uuid, const char *node_name);
 bool colugo__socket_forget_mismatch (colugo_socket_t *self, const char *key);
 
-//  Reads the socket's monitor now (its events change peers, and run their
-//  callbacks): for a reader that met a connection it does not know yet.
-void colugo__socket_read_events (colugo_socket_t *self);
-
 //  Feeds an event from the monitor of a socket the kind dialled a peer on
 //  (see dial) to the peer table, as if the socket's own monitor said it.
 void colugo__socket_event (colugo_socket_t *self, uint16_t event, uint32_t value,

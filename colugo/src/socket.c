@@ -898,8 +898,10 @@ s_drain_monitor (colugo_socket_t *self)
 
 static void s_on_monitor_retry (void *arg);
 
-void
-colugo__socket_read_events (colugo_socket_t *self)
+//  Reads the socket's monitor now (its events change peers, and run their
+//  callbacks), or again from the loop if a bound stopped it.
+static void
+s_read_events (colugo_socket_t *self)
 {
     if (!s_drain_monitor (self) && !self->dead && !self->monitor_retry)
         self->monitor_retry =
@@ -922,7 +924,7 @@ static int
 s_on_monitor (void *arg)
 {
     colugo_socket_t *self = (colugo_socket_t *) arg;
-    colugo__socket_read_events (self);
+    s_read_events (self);
     return colugo__env_handler_rc (self->env);
 }
 

@@ -87,11 +87,10 @@ typedef struct {
 typedef struct {
     uint64_t order;          //  welcomes numbered: the oldest of a descriptor closes first
     zmq_msg_t welcome;       //  its first message, which holds its metadata
-    const char *connection;  //  its Peer-Address, as its messages carry it
+    const char *connection;  //  its Peer-Address, as its messages carry it: its address
     int fd;
     bool primary;  //  its node's connection from that address that carries rides
     char key [COLUGO__UUID_MAX + 1 + INET6_ADDRSTRLEN];  //  "<node uuid> <address>"
-    char address [INET6_ADDRSTRLEN];
     char uuid [COLUGO__UUID_MAX + 1];
 } s_source_t;
 
@@ -171,6 +170,15 @@ s_parse_head (const uint8_t *data, size_t size, size_t *topic_length, uint64_t *
     *topic_length = length;
     *key = value;
     return value != 0;
+}
+
+//  Whether a message or subscription is the node link's (its magic), or
+//  the trunk's own welcome (which starts the same way).
+static bool
+s_is_link (const void *data, size_t size)
+{
+    size_t magic = sizeof COLUGO__TRUNK_LINK_MAGIC - 1;
+    return size >= magic && memcmp (data, COLUGO__TRUNK_LINK_MAGIC, magic) == 0;
 }
 
 //  The address of "tcp://<address>:<port>", a copy; NULL if none.
@@ -347,8 +355,7 @@ s_on_subscription (colugo__trunk_t *self, zmq_msg_t *message)
         return;
     }
     bool subscribe = data [0] == 1;
-    size_t magic = sizeof COLUGO__TRUNK_LINK_MAGIC - 1;
-    if (size - 1 >= magic && memcmp (data + 1, COLUGO__TRUNK_LINK_MAGIC, magic) == 0) {
+    if (s_is_link (data + 1, size - 1)) {
         if (subscribe && self->subscribed_fn)
             self->subscribed_fn (self->link_arg, (const char *) data + 1, size - 1);
         return;
@@ -399,6 +406,30 @@ s_on_out (void *arg)
 static void s_on_tell (void *arg);
 static void s_source_gone (colugo__trunk_t *self, s_source_t *source);
 
+//  Whether a ride is on a connection: of its node, from its host.
+static bool
+s_rides_on (const s_rider_t *rider, const s_source_t *source)
+{
+    return strcmp (rider->node_uuid, source->uuid) == 0
+           && strcmp (rider->host, source->connection) == 0;
+}
+
+//  A source, or a notice, freed with the messages it holds.
+static void
+s_source_free (s_source_t *source)
+{
+    zmq_msg_close (&source->welcome);
+    free (source);
+}
+
+static void
+s_notice_free (s_notice_t *notice)
+{
+    for (int i = 0; i < notice->count; i++)
+        zmq_msg_close (&notice->frames [i]);
+    free (notice);
+}
+
 //  The riders of a node at an address: told its connection is up, from the
 //  loop (a read of the in runs no callback), or ended (their subscribers
 //  dial again, and ride the node's connection that is up then, if any).
@@ -407,8 +438,7 @@ s_node_rides (colugo__trunk_t *self, const s_source_t *source, bool up)
 {
     for (s_rider_t *rider = (s_rider_t *) zlistx_first (self->riders); rider;
          rider = (s_rider_t *) zlistx_next (self->riders)) {
-        if (rider->dead || strcmp (rider->node_uuid, source->uuid)
-            || strcmp (rider->host, source->address))
+        if (rider->dead || !s_rides_on (rider, source))
             continue;
         if (!up)
             s_end_ride (rider);  //  after what came before the end (read before)
@@ -451,7 +481,7 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
     //  (One host cannot take every place: S_SOURCES_HOST_MAX each.)
     size_t from_host = 0, cursor = 0;
     for (s_source_t *each; (each = (s_source_t *) colugo__u64map_next (&self->sources, &cursor));)
-        from_host += strcmp (each->address, connection) == 0;
+        from_host += strcmp (each->connection, connection) == 0;
     s_source_t *source = NULL;
     if (self->sources.size >= S_SOURCES_MAX || from_host >= S_SOURCES_HOST_MAX
         || !(source = calloc (1, sizeof *source))) {
@@ -463,14 +493,12 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
     source->order = ++self->last_order;
     source->fd = fd;
     source->connection = connection;
-    snprintf (source->address, sizeof source->address, "%s", connection);
     snprintf (source->uuid, sizeof source->uuid, "%s", uuid);
     snprintf (source->key, sizeof source->key, "%s %s", uuid, connection);
     zmq_msg_init (&source->welcome);
     if (zmq_msg_copy (&source->welcome, frame)
         || colugo__u64map_put (&self->sources, (uintptr_t) connection, source)) {
-        zmq_msg_close (&source->welcome);
-        free (source);
+        s_source_free (source);
         colugo__error ("out of memory: a connection to the node trunk is not attributed");
         return;
     }
@@ -511,9 +539,7 @@ s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count)
         zmq_msg_move (&notice->frames [i], &frames [i]);
     }
     if (!zlistx_add_end (self->notices, notice)) {
-        for (int i = 0; i < count; i++)
-            zmq_msg_close (&notice->frames [i]);
-        free (notice);
+        s_notice_free (notice);
         colugo__error ("out of memory: a notice of another node is dropped");
         return;
     }
@@ -525,8 +551,8 @@ static void
 s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
 {
     const uint8_t *head = (const uint8_t *) zmq_msg_data (&frames [0]);
-    size_t head_size = zmq_msg_size (&frames [0]), magic = sizeof COLUGO__TRUNK_LINK_MAGIC - 1;
-    if (head_size >= magic && memcmp (head, COLUGO__TRUNK_LINK_MAGIC, magic) == 0) {
+    size_t head_size = zmq_msg_size (&frames [0]);
+    if (s_is_link (head, head_size)) {
         if (count == 1 && head_size >= sizeof S_WELCOME - 1
             && memcmp (head, S_WELCOME, sizeof S_WELCOME - 1) == 0)
             s_on_welcome (self, &frames [0]);
@@ -557,8 +583,7 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
     for (s_rider_t *rider = riders ? (s_rider_t *) zlistx_first (riders) : NULL; rider;
          rider = (s_rider_t *) zlistx_next (riders)) {
         if (rider->dead || rider->subscriber->dead || strlen (rider->topic) != topic_length
-            || memcmp (rider->topic, head, topic_length) || strcmp (rider->node_uuid, from->uuid)
-            || strcmp (rider->host, from->address))
+            || memcmp (rider->topic, head, topic_length) || !s_rides_on (rider, from))
             continue;  //  (every out that dials the in hears its subscriptions: one that
                        //  sends another's key is not that publisher)
         taken = true;
@@ -595,9 +620,7 @@ s_on_notices (void *arg)
         self->notice_bytes -= notice->bytes;
         if (self->notice_fn)
             self->notice_fn (self->link_arg, notice->frames, notice->count);
-        for (int i = 0; i < notice->count; i++)
-            zmq_msg_close (&notice->frames [i]);
-        free (notice);
+        s_notice_free (notice);
     }
 }
 
@@ -648,8 +671,7 @@ s_source_gone (colugo__trunk_t *self, s_source_t *source)
             newest->primary = true;
         s_node_rides (self, source, false);
     }
-    zmq_msg_close (&source->welcome);
-    free (source);
+    s_source_free (source);
 }
 
 //  The monitor read a connection's close: what came before it is read
@@ -868,7 +890,7 @@ s_touch_soon (colugo__trunk_t *self)
 bool
 colugo__trunk_carries (const char *topic)
 {
-    return strncmp (topic, COLUGO__TRUNK_LINK_MAGIC, sizeof COLUGO__TRUNK_LINK_MAGIC - 1) != 0;
+    return !s_is_link (topic, strlen (topic));
 }
 
 colugo__trunk_pub_t *
@@ -1004,17 +1026,12 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
     if (self->notice_timer)
         colugo__timers_cancel (self->env->timers, self->notice_timer);
     s_notice_t *notice;
-    while (self->notices && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL))) {
-        for (int i = 0; i < notice->count; i++)
-            zmq_msg_close (&notice->frames [i]);
-        free (notice);
-    }
+    while (self->notices && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL)))
+        s_notice_free (notice);
     cursor = 0;
     s_source_t *source;
-    while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor))) {
-        zmq_msg_close (&source->welcome);
-        free (source);
-    }
+    while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
+        s_source_free (source);
     colugo__u64map_free (&self->sources);
     colugo__socket_internal_destroy (&self->in);
     colugo__socket_internal_destroy (&self->out);
