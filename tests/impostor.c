@@ -1,7 +1,7 @@
 /*  impostor: a process that speaks the node link (colugo/src/nodelink.h)
     but never advertises anything through DNS-SD.
 
-        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID]
+        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]]
 
     Finds the node record (_colugo-node._tcp) of the node named NODE_NAME
     through the local avahi-daemon, dials that node's inbox as a real node's
@@ -25,7 +25,10 @@
     under that key, and that key's end (the head alone), and prints
     "FORGED <n>" after each round. With -w, its welcome (the first message
     of its connection: colugo/src/trunk.h) names UUID, another node, instead
-    of itself.
+    of itself. With -W, the notice goes in the welcome (after its uuid, a
+    NUL and length-prefixed frames, as a node's trunk sends it), and never
+    on a subscription: "READY" once the inbox first subscribed. With -M
+    too, the welcome's last frame is cut short (its length says more).
 */
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -174,11 +177,12 @@ main (int argc, char *argv [])
 {
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 3) {
-        fprintf (stderr, "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID]\n");
+        fprintf (stderr,
+                 "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]]\n");
         return 2;
     }
     long long deadline = s_now_ms () + 30000;
-    bool hostile = false;
+    bool hostile = false, in_welcome = false, malformed = false;
     const char *welcome_uuid = UUID;
     for (int i = 3; i < argc; i++)
         if (strcmp (argv [i], "-t") == 0 && i + 1 < argc)
@@ -187,6 +191,10 @@ main (int argc, char *argv [])
             hostile = true;
         else if (strcmp (argv [i], "-w") == 0 && i + 1 < argc)
             welcome_uuid = argv [++i];
+        else if (strcmp (argv [i], "-W") == 0)
+            in_welcome = true;
+        else if (strcmp (argv [i], "-M") == 0)
+            malformed = true;
     s_search_t search = {.node_name = argv [1], .poll = avahi_simple_poll_new ()};
     int error = 0;
     search.client = avahi_client_new (avahi_simple_poll_get (search.poll), 0, NULL, NULL, &error);
@@ -225,13 +233,9 @@ main (int argc, char *argv [])
     char inbox_identity [96], inbox [64];
     snprintf (inbox_identity, sizeof inbox_identity, "%s:%s", search.uuid, search.socket_id);
     snprintf (inbox, sizeof inbox, "tcp://127.0.0.1:%u", search.port);
-    char welcome [128];
-    snprintf (welcome, sizeof welcome, "colugo-node 1 W %s", welcome_uuid);
     zmq_setsockopt (outbox, ZMQ_XPUB_VERBOSE, &on, sizeof on);
-    zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, strlen (welcome));
     zmq_setsockopt (outbox, ZMQ_PLAIN_SERVER, &on, sizeof on);
     zmq_setsockopt (outbox, ZMQ_ZAP_DOMAIN, inbox_identity, strlen (inbox_identity));
-    zmq_connect (outbox, inbox);
 
     //  The service's TXT, as the record would carry it.
     char topic [300], port_text [8], verified_text [24], name [80];
@@ -247,6 +251,32 @@ main (int argc, char *argv [])
     uint8_t wire [1300];
     size_t wire_size = avahi_string_list_serialize (txt, wire, sizeof wire);
     avahi_string_list_free (txt);
+    const char *notice [8] = {"colugo-node 1 U", UUID, "Impostor", INBOX_ID, "1", name, port_text};
+    size_t notice_sizes [8];
+    for (int i = 0; i < 7; i++)
+        notice_sizes [i] = strlen (notice [i]);
+    notice [7] = (const char *) wire;  //  (an inbox port nobody listens on, above)
+    notice_sizes [7] = wire_size;
+
+    //  The welcome, then the dial.
+    uint8_t welcome [2048];
+    size_t welcome_size =
+        (size_t) snprintf ((char *) welcome, sizeof welcome, "colugo-node 1 W %s", welcome_uuid);
+    if (in_welcome) {
+        welcome [welcome_size++] = 0;
+        for (int i = 0; i < 8; i++) {
+            uint32_t length = (uint32_t) notice_sizes [i];
+            uint8_t prefix [4] = {(uint8_t) (length >> 24), (uint8_t) (length >> 16),
+                                  (uint8_t) (length >> 8), (uint8_t) length};
+            memcpy (welcome + welcome_size, prefix, 4);
+            memcpy (welcome + welcome_size + 4, notice [i], length);
+            welcome_size += 4 + length;
+        }
+        if (malformed)
+            welcome_size -= 2;
+    }
+    zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, welcome_size);
+    zmq_connect (outbox, inbox);
 
     bool ready = false;
     long long next_send = s_now_ms ();
@@ -275,15 +305,14 @@ main (int argc, char *argv [])
                     head_sizes [head_count++] = (size_t) size - 1;
                 }
             }
-            if (told) {
-                s_send (outbox, "colugo-node 1 U", 15, true);
-                s_send (outbox, UUID, strlen (UUID), true);
-                s_send (outbox, "Impostor", 8, true);
-                s_send (outbox, INBOX_ID, strlen (INBOX_ID), true);
-                s_send (outbox, "1", 1, true);  //  an inbox port nobody listens on
-                s_send (outbox, name, strlen (name), true);
-                s_send (outbox, port_text, strlen (port_text), true);
-                s_send (outbox, wire, wire_size, false);
+            if (in_welcome && !ready && size > 0) {
+                printf ("READY %s %u\n", UUID, open_port);
+                fflush (stdout);
+                ready = true;
+            }
+            else if (told && !in_welcome) {
+                for (int i = 0; i < 8; i++)
+                    s_send (outbox, notice [i], notice_sizes [i], i < 7);
                 if (!ready)
                     printf ("READY %s %u\n", UUID, open_port);
                 else

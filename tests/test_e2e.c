@@ -242,9 +242,11 @@ Test (pubsub, a_publisher_counts_the_nodes_subscribed_to_it)
     proc_destroy (&pub);
 }
 
-//  A node's services reach each node linked to it once: when a third node
-//  links, the nodes linked before are not told again (nodelink.h: every
-//  service goes to the inbox that subscribed, addressed to it alone).
+//  A node's services reach each node linked to it at its link's start
+//  only: when a third node links, the nodes linked before are not told
+//  again (nodelink.h: every service goes to the inbox that subscribed,
+//  addressed to it alone). At the start, twice at most: the welcome of the
+//  connection (trunk.h), and the list sent when the inbox subscribed.
 //  Counted in the first subscriber's log, by the publisher's uuid (other
 //  tests' nodes share the namespace).
 Test (pubsub, a_nodes_services_are_told_to_each_node_once)
@@ -262,10 +264,22 @@ Test (pubsub, a_nodes_services_are_told_to_each_node_once)
     const char *line;
     long long deadline = proc_now_ms () + FIND_MS;
     while (!heard && (line = proc_expect (first, "", (int) (deadline - proc_now_ms ())))) {
+        if (strstr (line, "node link: colugo-node 1 ") && strstr (line, from))
+            cr_log_info ("at the start: %s", line);
         told += strstr (line, "node link: colugo-node 1 ") && strstr (line, from);
         heard = strncmp (line, "MSG ", 4) == 0;
     }
     cr_assert (heard, "the first subscriber heard nothing");
+    //  (the list may come right after the first message)
+    for (long long end = proc_now_ms () + 500;
+         (line = proc_expect (first, "", 100)) && proc_now_ms () < end;) {
+        if (strstr (line, "node link: colugo-node 1 ") && strstr (line, from))
+            cr_log_info ("at the start: %s", line);
+        told += strstr (line, "node link: colugo-node 1 ") && strstr (line, from);
+    }
+    int at_start = told;
+    cr_assert (at_start >= 1 && at_start <= 2, "told %d times at the start", at_start);
+    told = 0;
     proc_t *second = proc_testnode ("sub", "e2e.once", NULL);
     cr_assert_not_null (proc_expect (second, "MSG ", FIND_MS));
     proc_t *third = proc_testnode ("sub", "e2e.once", NULL);
@@ -273,11 +287,38 @@ Test (pubsub, a_nodes_services_are_told_to_each_node_once)
     proc_kill (first, SIGTERM);
     while ((line = proc_expect (first, "", 5000)) && strncmp (line, "STATS ", 6))
         told += strstr (line, "node link: colugo-node 1 ") && strstr (line, from);
-    cr_log_info ("the first subscriber was told of the publisher's services %d times", told);
-    cr_assert_eq (told, 1, "told of the publisher's services %d times", told);
+    cr_log_info ("the first subscriber was told of the publisher's services %d times at the "
+                 "start, %d later",
+                 at_start, told);
+    cr_assert_eq (told, 0, "told of the publisher's services %d times more", told);
     proc_destroy (&third);
     proc_destroy (&second);
     proc_destroy (&first);
+    proc_destroy (&pub);
+}
+
+//  A connection's welcome carries its node's services as they were when it
+//  dialled, and no withdrawal reaches it before its inbox subscribed: the
+//  node then tells that inbox again of what it withdrew lately.
+Test (pubsub, a_service_withdrawn_lately_is_withdrawn_again_at_a_node_that_links)
+{
+    proc_t *pub = proc_testnode ("pub", "e2e.lately", "-i", "20", "-A", "100", "-X", "100", NULL);
+    const char *ready = proc_expect (pub, "READY ", 5000);
+    cr_assert_not_null (ready);
+    char from [64];
+    snprintf (from, sizeof from, "(%.40s) at ", ready + 6);
+    cr_assert_not_null (proc_expect (pub, "WITHDRAWN ", 5000));
+    setenv ("COLUGO_LOG", "debug", 1);
+    proc_t *sub = proc_testnode ("sub", "e2e.lately", NULL);
+    unsetenv ("COLUGO_LOG");
+    bool told = false;
+    const char *line;
+    long long deadline = proc_now_ms () + FIND_MS;
+    while (!told && (line = proc_expect (sub, "", (int) (deadline - proc_now_ms ()))))
+        told = strstr (line, "node link: colugo-node 1 @") && strstr (line, " D from ")
+               && strstr (line, from);
+    cr_assert (told, "the withdrawal was not told again");
+    proc_destroy (&sub);
     proc_destroy (&pub);
 }
 

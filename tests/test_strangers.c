@@ -158,22 +158,36 @@ Test (strangers, standard_tools_see_our_records_whole)
 
 //  The impostor (tests/impostor.c): tells the node named victim of a
 //  publisher of topic over the node link, and never advertises it; with
-//  welcome, its connection says it is that node.
+//  welcome, its connection says it is that node; with in_welcome, its
+//  notice is in its welcome (and never sent on a subscription), with "-M"
+//  cut short.
 static proc_t *
-s_impostor (const char *victim, const char *topic, bool hostile, const char *welcome)
+s_impostor_in (const char *victim, const char *topic, bool hostile, const char *welcome,
+               const char *in_welcome)
 {
     const char *path = getenv ("IMPOSTOR");
     cr_assert_not_null (path);
-    char *argv [7] = {(char *) path, (char *) victim, (char *) topic};
+    char *argv [9] = {(char *) path, (char *) victim, (char *) topic};
     int count = 3;
     if (hostile)
         argv [count++] = "-k";
+    if (in_welcome) {
+        argv [count++] = "-W";
+        if (*in_welcome)
+            argv [count++] = (char *) in_welcome;  //  -M
+    }
     if (welcome) {
         argv [count++] = "-w";
         argv [count++] = (char *) welcome;
     }
     argv [count] = NULL;
     return proc_start (argv);
+}
+
+static proc_t *
+s_impostor (const char *victim, const char *topic, bool hostile, const char *welcome)
+{
+    return s_impostor_in (victim, topic, hostile, welcome, NULL);
 }
 
 //  A node that a subscriber rides to on the trunk (its notice says it has
@@ -225,20 +239,17 @@ Test (strangers, a_second_connection_in_a_nodes_name_carries_nothing)
     s_forge ("strangers.named", "Named", true);
 }
 
-Test (strangers, a_notice_whose_record_never_appears_is_let_go)
+//  The impostor's notice is acted on (its publisher up, heard), then let go
+//  when no record follows.
+static void
+s_trusted_then_let_go (proc_t *victim, proc_t *impostor)
 {
-    //  A notice anticipates a record: the node may act on it at once, but
-    //  when no record follows within 5 s it lets go (counted), and the same
-    //  name told of again gets no such grace.
-    proc_t *victim = proc_testnode ("sub", "strangers.told", "-N", "Victim", "-t", "20000", NULL);
-    cr_assert_not_null (proc_expect (victim, "READY ", 5000));
-    proc_t *impostor = s_impostor ("Victim", "strangers.told", false, NULL);
     const char *ready = proc_expect (impostor, "READY ", FIND_MS);
     cr_assert_not_null (ready, "the impostor did not reach the victim's inbox");
     char uuid [64];
     snprintf (uuid, sizeof uuid, " %.*s", (int) strcspn (ready + 6, " "), ready + 6);
     const char *up = proc_expect (victim, "UP ", 3000);
-    cr_assert_not_null (up);
+    cr_assert_not_null (up, "the impostor's notice was not heard");
     cr_assert_not_null (strstr (up, uuid), "%s", up);
     cr_assert_not_null (proc_expect (victim, "MSG ", 3000));
     long long noticed = proc_now_ms ();
@@ -246,21 +257,80 @@ Test (strangers, a_notice_whose_record_never_appears_is_let_go)
     cr_assert_not_null (down, "the victim still trusts a notice without a record");
     cr_assert_not_null (strstr (down, uuid), "%s", down);
     cr_log_info ("a notice without its record was let go after %lld ms", proc_now_ms () - noticed);
+}
+
+//  A count of the node's stats (testnode's STATS line), once it stopped.
+static unsigned long long
+s_stat_at_stop (proc_t *node, const char *name)
+{
+    proc_kill (node, SIGTERM);
+    const char *stats = proc_expect (node, "STATS ", 5000);
+    cr_assert_not_null (stats);
+    char format [64];
+    snprintf (format, sizeof format, "%s %%llu", name);
+    const char *field = strstr (stats, name);
+    unsigned long long value = 0;
+    cr_assert_not_null (field, "%s", stats);
+    cr_assert_eq (sscanf (field, format, &value), 1, "%s", stats);
+    return value;
+}
+
+//  A subscriber of topic in a node named name, running.
+static proc_t *
+s_victim (const char *topic, const char *name)
+{
+    proc_t *victim = proc_testnode ("sub", topic, "-N", name, "-t", "20000", NULL);
+    cr_assert_not_null (proc_expect (victim, "READY ", 5000));
+    return victim;
+}
+
+Test (strangers, a_notice_whose_record_never_appears_is_let_go)
+{
+    //  A notice anticipates a record: the node may act on it at once, but
+    //  when no record follows within 5 s it lets go (counted), and the same
+    //  name told of again gets no such grace.
+    proc_t *victim = s_victim ("strangers.told", "Victim");
+    proc_t *impostor = s_impostor ("Victim", "strangers.told", false, NULL);
+    s_trusted_then_let_go (victim, impostor);
 
     //  Told of again (a new connection, so a new notice): no grace now.
     proc_destroy (&impostor);
     impostor = s_impostor ("Victim", "strangers.told", false, NULL);
     cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS));
     cr_assert_eq (proc_count (victim, "UP ", 2000), 0, "a repeated notice was trusted again");
+    cr_assert_geq (s_stat_at_stop (victim, "notices_unconfirmed "), 2);
+    proc_destroy (&impostor);
+    proc_destroy (&victim);
+}
 
-    proc_kill (victim, SIGTERM);
-    const char *stats = proc_expect (victim, "STATS ", 5000);
-    cr_assert_not_null (stats);
-    unsigned long long unconfirmed = 0;
-    const char *field = strstr (stats, "notices_unconfirmed ");
-    cr_assert_not_null (field, "%s", stats);
-    sscanf (field, "notices_unconfirmed %llu", &unconfirmed);
-    cr_assert_geq (unconfirmed, 2, "%s", stats);
+//  The notice a trunk's welcome carries (trunk.h) is a notice as any: a
+//  node acts on it at once and lets go when no record follows.
+Test (strangers, a_notice_in_a_welcome_is_held_to_the_records_rules)
+{
+    proc_t *victim = s_victim ("strangers.welcomed", "Welcomed");
+    proc_t *impostor = s_impostor_in ("Welcomed", "strangers.welcomed", false, NULL, "");
+    s_trusted_then_let_go (victim, impostor);
+    proc_destroy (&impostor);
+    proc_destroy (&victim);
+}
+
+//  A welcome names the node of its connection: a notice in it of another
+//  node is not taken (counted as an invalid notice), nor one cut short.
+Test (strangers, a_welcomes_notice_of_another_node_is_dropped)
+{
+    proc_t *victim = s_victim ("strangers.misnamed", "Misnamed");
+    proc_t *impostor = s_impostor_in ("Misnamed", "strangers.misnamed", false,
+                                      "00000000-0th3-r000-0000-000000000002", "");
+    cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS),
+                        "the impostor did not reach the victim's inbox");
+    cr_assert_eq (proc_count (victim, "UP ", 2000), 0, "a notice of another node was taken");
+    //  A welcome whose notice is cut short: dropped (logged), and no more.
+    proc_destroy (&impostor);
+    impostor = s_impostor_in ("Misnamed", "strangers.misnamed", false, NULL, "-M");
+    cr_assert_not_null (proc_expect (impostor, "READY ", FIND_MS),
+                        "the impostor did not reach the victim's inbox");
+    cr_assert_eq (proc_count (victim, "UP ", 1000), 0, "a malformed notice was taken");
+    cr_assert_geq (s_stat_at_stop (victim, "notices_invalid "), 1);
     proc_destroy (&impostor);
     proc_destroy (&victim);
 }

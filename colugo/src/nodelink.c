@@ -39,6 +39,8 @@
 #define S_SWEEP_FAILURES 2  //  a learned link that failed this often goes
 #define S_FRAMES_MAX (S_HEADER + 3 * S_CHUNK)
 #define S_ESCAPED 160
+#define S_RECENT_MAX 256   //  withdrawals told again to a node that subscribes
+#define S_RECENT_MS 20000  //  for this long (over a dial's deadline, sock.h)
 
 _Static_assert(S_FRAMES_MAX <= COLUGO__TRUNK_FRAMES_MAX, "a notice fits a message of the in");
 
@@ -71,7 +73,17 @@ struct colugo__nodelink {
     int mark;           //  our mark for the nodes on this host (hostnodes.h), or -1
     char inbox_id [24];
     char inbox_port [8];
-    char to_us [S_MAGIC_MAX];  //  the magic of what is told to this node alone
+    char to_us [S_MAGIC_MAX];       //  the magic of what is told to this node alone
+    char to_us_down [S_MAGIC_MAX];  //  and of what is withdrawn, to it alone
+    //  The services withdrawn lately (a ring): a welcome (trunk.h) carries
+    //  the services of its dial's time, and a connection hears no
+    //  withdrawal before its inbox subscribed, so an inbox that subscribes
+    //  is told these again, with every service.
+    struct {
+        char *name;
+        int64_t when;
+    } recent [S_RECENT_MAX];
+    size_t recent_next;
     colugo__nodelink_stats_t stats;
     colugo__ratelimit_t log;
 };
@@ -93,11 +105,12 @@ s_send_string (colugo__nodelink_t *self, const char *text, bool more)
     s_send_frame (self, text, strlen (text), more);
 }
 
-//  The magic of every service told to one node (NULL: to every node).
+//  The magic of every service told to one node (NULL: to every node), or
+//  (letter 'D') of what was withdrawn.
 static void
-s_magic_to (char *magic, const char *uuid)
+s_magic_to (char *magic, const char *uuid, char letter)
 {
-    snprintf (magic, S_MAGIC_MAX, "%s%s U", S_MAGIC_TO, uuid);
+    snprintf (magic, S_MAGIC_MAX, "%s%s %c", S_MAGIC_TO, uuid, letter);
 }
 
 static void
@@ -118,6 +131,75 @@ s_send_offer (colugo__nodelink_t *self, const s_offer_t *offer, bool more)
     s_send_frame (self, offer->txt, offer->txt_size, more);
 }
 
+//  What the trunk's welcome carries: the notice of our first S_CHUNK
+//  services (all of them, mostly), so that a node we dial hears them as
+//  its connection comes up, not a subscription's round trip later.
+static void
+s_set_welcome (colugo__nodelink_t *self)
+{
+    colugo__trunk_frame_t frames [S_FRAMES_MAX];
+    const char *header [S_HEADER] = {S_MAGIC_UP, self->env->node_uuid, self->env->node_name,
+                                     self->inbox_id, self->inbox_port};
+    int count = 0;
+    size_t bytes = 0;
+    for (; count < S_HEADER; count++) {
+        frames [count] = (colugo__trunk_frame_t){header [count], strlen (header [count])};
+        bytes += 4 + frames [count].size;
+    }
+    for (s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers);
+         offer && count + 3 <= S_FRAMES_MAX; offer = (s_offer_t *) zlistx_next (self->offers)) {
+        size_t name = strlen (offer->name), port = strlen (offer->port);
+        if (bytes + 12 + name + port + offer->txt_size > COLUGO__TRUNK_WELCOME_MAX)
+            break;  //  the rest come with the notices sent on subscription
+        frames [count++] = (colugo__trunk_frame_t){offer->name, name};
+        frames [count++] = (colugo__trunk_frame_t){offer->port, port};
+        frames [count++] = (colugo__trunk_frame_t){offer->txt, offer->txt_size};
+        bytes += 12 + name + port + offer->txt_size;
+    }
+    if (colugo__trunk_set_welcome (self->trunk, frames, count))
+        colugo__warn ("node link: the trunk's welcome carries no notice (other nodes hear "
+                      "of this one's services a round trip later)");
+}
+
+static bool
+s_offered (colugo__nodelink_t *self, const char *name)
+{
+    for (s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers); offer;
+         offer = (s_offer_t *) zlistx_next (self->offers))
+        if (strcmp (offer->name, name) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_remember_withdrawal (colugo__nodelink_t *self, const char *name)
+{
+    size_t slot = self->recent_next++ % S_RECENT_MAX;
+    free (self->recent [slot].name);
+    self->recent [slot].name = strdup (name);  //  (NULL: not told again)
+    self->recent [slot].when = zclock_mono ();
+}
+
+//  The services withdrawn lately that are not offered again, to one node.
+static void
+s_send_recent (colugo__nodelink_t *self, const char *to)
+{
+    char magic [S_MAGIC_MAX];
+    s_magic_to (magic, to, 'D');
+    const char *names [S_RECENT_MAX];
+    size_t count = 0;
+    int64_t since = zclock_mono () - S_RECENT_MS;
+    for (size_t i = 0; i < S_RECENT_MAX; i++)
+        if (self->recent [i].name && self->recent [i].when >= since
+            && !s_offered (self, self->recent [i].name))
+            names [count++] = self->recent [i].name;
+    for (size_t sent = 0; sent < count;) {
+        s_send_header (self, magic, true);
+        for (size_t i = 0; i < S_CHUNK && sent < count; i++, sent++)
+            s_send_string (self, names [sent], i + 1 < S_CHUNK && sent + 1 < count);
+    }
+}
+
 //  Every service we have, to one node (to every node if to is NULL), in
 //  chunks; a greeting alone when there is none.
 static void
@@ -125,7 +207,7 @@ s_send_all (colugo__nodelink_t *self, const char *to)
 {
     char magic [S_MAGIC_MAX] = S_MAGIC_UP;
     if (to)
-        s_magic_to (magic, to);
+        s_magic_to (magic, to, 'U');
     size_t left = zlistx_size (self->offers);
     s_offer_t *offer = (s_offer_t *) zlistx_first (self->offers);
     do {
@@ -350,7 +432,7 @@ static void
 s_services (colugo__nodelink_t *self, const char *magic, const char *uuid, const char *name,
             const char *address, zmq_msg_t *frames, int count)
 {
-    bool up = strcmp (magic, S_MAGIC_DOWN) != 0;
+    bool up = magic [strlen (magic) - 1] != 'D';
     if (up) {
         if ((count - S_HEADER) % 3) {
             s_invalid (self, name, "a service is cut short");
@@ -374,9 +456,9 @@ s_services (colugo__nodelink_t *self, const char *magic, const char *uuid, const
 }
 
 static void
-s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
+s_on_message (colugo__nodelink_t *self, const char *address, const char *welcome_uuid,
+              zmq_msg_t *frames, int count)
 {
-    const char *address = zmq_msg_gets (&frames [0], "Peer-Address");
     struct in_addr ipv4;
     char magic [S_MAGIC_MAX], uuid [COLUGO__UUID_MAX + 1], name [COLUGO__NODE_NAME_MAX + 1] = "";
     uint64_t socket_id = 0, port = 0;
@@ -387,7 +469,7 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     if (count > S_FRAMES_MAX || count < S_HEADER
         || !s_frame_string (&frames [0], magic, S_MAGIC_MAX - 1)
         || (strcmp (magic, S_MAGIC_UP) && strcmp (magic, S_MAGIC_DOWN)
-            && strcmp (magic, self->to_us))
+            && strcmp (magic, self->to_us) && strcmp (magic, self->to_us_down))
         || !s_frame_string (&frames [1], uuid, COLUGO__UUID_MAX)
         || !colugo__printable_ascii (uuid, COLUGO__UUID_MAX)
         || (zmq_msg_size (&frames [2])
@@ -400,6 +482,10 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
     }
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
+    if (welcome_uuid && strcmp (uuid, welcome_uuid)) {
+        s_invalid (self, address, "a welcome's notice of another node than the welcome names");
+        return;
+    }
     colugo__debug ("node link: %s from node '%s' (%s) at %s, %d services", magic, name, uuid,
                    address, (count - S_HEADER) / (magic [strlen (magic) - 1] == 'D' ? 1 : 3));
     s_learn (self, uuid, *name ? name : uuid, address, socket_id, port, false);
@@ -413,9 +499,9 @@ s_on_message (colugo__nodelink_t *self, zmq_msg_t *frames, int count)
 
 //  A message of the link, read by the trunk's in.
 static void
-s_on_notice (void *arg, zmq_msg_t *frames, int count)
+s_on_notice (void *arg, const char *address, const char *welcome_uuid, zmq_msg_t *frames, int count)
 {
-    s_on_message ((colugo__nodelink_t *) arg, frames, count);
+    s_on_message ((colugo__nodelink_t *) arg, address, welcome_uuid, frames, count);
 }
 
 //  Subscriptions: an inbox is listening now. Each subscribes to what is
@@ -440,6 +526,7 @@ s_on_subscribed (void *arg, const char *data, size_t size)
             colugo__debug ("node link: node '%s' subscribed: telling it of %zu services", uuid,
                            zlistx_size (self->offers));
             s_send_all (self, uuid);
+            s_send_recent (self, uuid);
         }
     }
 }
@@ -519,14 +606,17 @@ colugo__nodelink_new (colugo__env_t *env, colugo__trunk_t *trunk, colugo__notice
     }
     self->inbox = colugo__trunk_in (trunk);
     self->outbox = colugo__trunk_out (trunk);
+    colugo__trunk_drain (trunk);  //  (what came while no link ran is stale)
     colugo__trunk_set_link (trunk, s_on_notice, s_on_subscribed, self);
     //  What is told to every node, and to this one alone (s_on_subscribed):
     //  its magic but the last letter, "colugo-node 1 @<uuid> ". (The nodes
     //  already connected, after a stop and a start, hear these and answer.)
-    s_magic_to (self->to_us, env->node_uuid);
+    s_magic_to (self->to_us, env->node_uuid, 'U');
+    s_magic_to (self->to_us_down, env->node_uuid, 'D');
     s_subscribe (self, true);
     snprintf (self->inbox_id, sizeof self->inbox_id, "%llu", (unsigned long long) self->inbox->id);
     snprintf (self->inbox_port, sizeof self->inbox_port, "%u", self->inbox->verified_port);
+    s_set_welcome (self);  //  (before the first dial)
     s_mark_and_look (self);
     self->sweep =
         colugo__timers_add (env->timers, zclock_mono () + S_SWEEP_MS, S_SWEEP_MS, s_on_sweep, self);
@@ -548,10 +638,12 @@ colugo__nodelink_withdraw_all (colugo__nodelink_t *self)
         for (size_t i = 0; offer && i < S_CHUNK; i++) {
             left--;
             s_send_string (self, offer->name, i + 1 < S_CHUNK && left > 0);
+            s_remember_withdrawal (self, offer->name);
             offer = (s_offer_t *) zlistx_next (self->offers);
         }
     }
     zlistx_purge (self->offers);
+    s_set_welcome (self);
 }
 
 void
@@ -570,6 +662,7 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
     //  own claims on it go.
     if (self->trunk) {
         colugo__trunk_set_link (self->trunk, NULL, NULL, NULL);
+        colugo__trunk_set_welcome (self->trunk, NULL, 0);
         s_subscribe (self, false);
         for (s_learned_t *learned = (s_learned_t *) zhashx_first (self->learned); learned;
              learned = (s_learned_t *) zhashx_next (self->learned))
@@ -579,6 +672,8 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
     zlistx_destroy (&self->offers);
     zhashx_destroy (&self->learned);
     zhashx_destroy (&self->pending);
+    for (size_t i = 0; i < S_RECENT_MAX; i++)
+        free (self->recent [i].name);
     free (self);
     *self_p = NULL;
 }
@@ -613,6 +708,7 @@ colugo__nodelink_offer (colugo__nodelink_t *self, uint64_t handle, const char *n
     memcpy (offer->txt, txt, txt_size);
     s_send_header (self, S_MAGIC_UP, true);
     s_send_offer (self, offer, false);
+    s_set_welcome (self);
 }
 
 void
@@ -623,7 +719,9 @@ colugo__nodelink_withdraw (colugo__nodelink_t *self, uint64_t handle)
         if (offer->handle == handle) {
             s_send_header (self, S_MAGIC_DOWN, true);
             s_send_string (self, offer->name, false);
+            s_remember_withdrawal (self, offer->name);
             zlistx_delete (self->offers, zlistx_cursor (self->offers));
+            s_set_welcome (self);
             return;
         }
 }

@@ -15,7 +15,16 @@
     to every node and to what is told to its own uuid, so the XPUB learns
     who subscribed and the other inboxes are not told again what they know
     (a mesh of 20 nodes heard each list 6 times over). Services added or
-    withdrawn later go out to every node as they change.
+    withdrawn later go out to every node as they change. The outbox's
+    welcome, the first message of each connection it dials (trunk.h),
+    carries the same notice of every service (up to 64 and 16 KiB) as they
+    are at the dial: the inbox's node hears them as the connection comes
+    up, a subscription's round trip before the list it is sent then (which
+    repeats them; a node that started second heard a publisher's first
+    message 2 ms sooner, median of 40). A connection hears no withdrawal
+    before its inbox subscribed, so with the list goes what the node
+    withdrew in the last 20 s and does not offer again, addressed to it
+    alone: its welcome may still have named them.
 
     A notice is only a claim, held to the rules of the record it
     anticipates (discovery.c holds it provisional until the record is seen):
@@ -29,10 +38,15 @@
             then, for each service: instance name | port | TXT (wire format)
         "colugo-node 1 @<receiver uuid> U" | the same: every service, to one node
         "colugo-node 1 D" | (the same four) | then instance names withdrawn
+        "colugo-node 1 @<receiver uuid> D" | the same: withdrawn lately, to one node
     An inbox subscribes to "colugo-node 1 U", "colugo-node 1 D" and
     "colugo-node 1 @<its uuid> "; an outbox answers that last subscription,
     and one to everything (""), with every service. (The trunk's welcome,
-    "colugo-node 1 W <uuid>", is the trunk's own.)
+    "colugo-node 1 W <uuid>", is the trunk's own; the notice it may carry
+    is the link's, "colugo-node 1 U", given to the link by the trunk, and
+    taken only if it names the node the welcome names.) A link that
+    starts (again) gives up what the trunk's in held before it: a welcome
+    read then is a welcome of a dial before the start.
 */
 #ifndef COLUGO__NODELINK_H_INCLUDED
 #define COLUGO__NODELINK_H_INCLUDED

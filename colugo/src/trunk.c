@@ -98,6 +98,8 @@ typedef struct {
 typedef struct {
     size_t bytes;
     int count;
+    char address [INET6_ADDRSTRLEN];           //  of its connection ("": not TCP)
+    char welcome_uuid [COLUGO__UUID_MAX + 1];  //  the node a welcome named, if it came in one
     zmq_msg_t frames [];
 } s_notice_t;
 
@@ -448,6 +450,79 @@ s_node_rides (colugo__trunk_t *self, const s_source_t *source, bool up)
     }
 }
 
+//  A message of the link, moved into the queue for the loop.
+static void
+s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count, const char *address,
+                const char *welcome_uuid)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < count; i++)
+        bytes += zmq_msg_size (&frames [i]);
+    s_notice_t *notice = NULL;
+    if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > S_NOTICE_BYTES_MAX) {
+        s_log (self, "a notice over its bounds: dropped");
+        self->in->stats.dropped++;
+        return;
+    }
+    if (zlistx_size (self->notices) >= S_NOTICES_MAX
+        || self->notice_bytes + bytes > S_NOTICES_BYTES_MAX
+        || !(notice = malloc (sizeof *notice + (size_t) count * sizeof (zmq_msg_t)))) {
+        s_log (self, "too many notices waiting: one dropped (the records bring it)");
+        self->in->stats.dropped++;
+        return;
+    }
+    notice->bytes = bytes;
+    notice->count = count;
+    snprintf (notice->address, sizeof notice->address, "%s", address ? address : "");
+    snprintf (notice->welcome_uuid, sizeof notice->welcome_uuid, "%s",
+              welcome_uuid ? welcome_uuid : "");
+    for (int i = 0; i < count; i++) {
+        zmq_msg_init (&notice->frames [i]);
+        zmq_msg_move (&notice->frames [i], &frames [i]);
+    }
+    if (!zlistx_add_end (self->notices, notice)) {
+        s_notice_free (notice);
+        colugo__error ("out of memory: a notice of another node is dropped");
+        return;
+    }
+    self->notice_bytes += bytes;
+}
+
+//  The notice a welcome carries after its uuid (colugo__trunk_set_welcome):
+//  queued as one read from the connection, with the node it named.
+static void
+s_welcome_notice (colugo__trunk_t *self, const uint8_t *data, size_t size, const char *address,
+                  const char *uuid)
+{
+    zmq_msg_t frames [COLUGO__TRUNK_FRAMES_MAX];
+    int count = 0;
+    bool ok = size <= COLUGO__TRUNK_WELCOME_MAX;
+    while (ok && size > 0) {
+        uint32_t length = 0;
+        if (size < 4 || count == COLUGO__TRUNK_FRAMES_MAX)
+            ok = false;
+        else {
+            length = (uint32_t) data [0] << 24 | (uint32_t) data [1] << 16
+                     | (uint32_t) data [2] << 8 | data [3];
+            ok = length <= size - 4 && zmq_msg_init_size (&frames [count], length) == 0;
+        }
+        if (ok) {
+            memcpy (zmq_msg_data (&frames [count++]), data + 4, length);
+            data += 4 + length;
+            size -= 4 + length;
+        }
+    }
+    if (ok && count > 0 && s_is_link (zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0])))
+        s_defer_notice (self, frames, count, address, uuid);
+    else {
+        s_log (self, "a welcome's notice is malformed: dropped (the connection is still the "
+                     "node's)");
+        self->in->stats.dropped++;
+    }
+    for (int i = 0; i < count; i++)
+        zmq_msg_close (&frames [i]);
+}
+
 //  A welcome: the connection it came over is the named node's, at the
 //  address it came from. The first connection of a node from an address
 //  carries its rides; when it closes, the newest other one takes them (a
@@ -459,15 +534,17 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
     size_t size = zmq_msg_size (frame), prefix = sizeof S_WELCOME - 1;
     int fd = zmq_msg_get (frame, ZMQ_SRCFD);
     const char *connection = zmq_msg_gets (frame, "Peer-Address");
+    const char *end = size > prefix ? memchr (data + prefix, 0, size - prefix) : NULL;
+    size_t uuid_size = (end ? (size_t) (end - data) : size) - prefix;
     char uuid [COLUGO__UUID_MAX + 1];
-    if (size <= prefix || size - prefix > COLUGO__UUID_MAX || fd < 0 || !connection
+    if (size <= prefix || uuid_size == 0 || uuid_size > COLUGO__UUID_MAX || fd < 0 || !connection
         || strlen (connection) >= INET6_ADDRSTRLEN) {
         s_log (self, "a malformed welcome, or over no TCP connection: dropped");
         self->in->stats.dropped++;
         return;
     }
-    memcpy (uuid, data + prefix, size - prefix);
-    uuid [size - prefix] = 0;
+    memcpy (uuid, data + prefix, uuid_size);
+    uuid [uuid_size] = 0;
     if (!colugo__printable_ascii (uuid, COLUGO__UUID_MAX) || strchr (uuid, ' ')) {
         s_log (self, "a welcome of a node uuid that is not printable: dropped");
         self->in->stats.dropped++;
@@ -502,6 +579,9 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
         colugo__error ("out of memory: a connection to the node trunk is not attributed");
         return;
     }
+    if (end && self->notice_fn)
+        s_welcome_notice (self, (const uint8_t *) end + 1, size - prefix - uuid_size - 1,
+                          connection, uuid);
     if (zhashx_lookup (self->by_node, source->key))
         return;  //  another connection of that node from there is up: it carries them
     if (zhashx_insert (self->by_node, source->key, source) == 0) {
@@ -510,40 +590,6 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
     }
     else
         colugo__error ("out of memory: a node's connection to the trunk carries no rides");
-}
-
-//  A message of the link, moved into the queue for the loop.
-static void
-s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count)
-{
-    size_t bytes = 0;
-    for (int i = 0; i < count; i++)
-        bytes += zmq_msg_size (&frames [i]);
-    s_notice_t *notice = NULL;
-    if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > S_NOTICE_BYTES_MAX) {
-        s_log (self, "a notice over its bounds: dropped");
-        self->in->stats.dropped++;
-        return;
-    }
-    if (zlistx_size (self->notices) >= S_NOTICES_MAX
-        || self->notice_bytes + bytes > S_NOTICES_BYTES_MAX
-        || !(notice = malloc (sizeof *notice + (size_t) count * sizeof (zmq_msg_t)))) {
-        s_log (self, "too many notices waiting: one dropped (the records bring it)");
-        self->in->stats.dropped++;
-        return;
-    }
-    notice->bytes = bytes;
-    notice->count = count;
-    for (int i = 0; i < count; i++) {
-        zmq_msg_init (&notice->frames [i]);
-        zmq_msg_move (&notice->frames [i], &frames [i]);
-    }
-    if (!zlistx_add_end (self->notices, notice)) {
-        s_notice_free (notice);
-        colugo__error ("out of memory: a notice of another node is dropped");
-        return;
-    }
-    self->notice_bytes += bytes;
 }
 
 //  Takes one message of the in (no callback runs: rides and sources stay).
@@ -557,7 +603,7 @@ s_on_message (colugo__trunk_t *self, zmq_msg_t *frames, int count)
             && memcmp (head, S_WELCOME, sizeof S_WELCOME - 1) == 0)
             s_on_welcome (self, &frames [0]);
         else if (self->notice_fn)
-            s_defer_notice (self, frames, count);
+            s_defer_notice (self, frames, count, zmq_msg_gets (&frames [0], "Peer-Address"), NULL);
         return;
     }
     size_t topic_length;
@@ -619,7 +665,9 @@ s_on_notices (void *arg)
     while (left-- && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL))) {
         self->notice_bytes -= notice->bytes;
         if (self->notice_fn)
-            self->notice_fn (self->link_arg, notice->frames, notice->count);
+            self->notice_fn (self->link_arg, notice->address,
+                             *notice->welcome_uuid ? notice->welcome_uuid : NULL, notice->frames,
+                             notice->count);
         s_notice_free (notice);
     }
 }
@@ -988,9 +1036,7 @@ colugo__trunk_new (colugo__env_t *env)
         return NULL;
     }
     self->in->on_accepted_closed = s_in_closed;
-    char welcome [sizeof S_WELCOME + COLUGO__UUID_MAX];
-    int length = snprintf (welcome, sizeof welcome, S_WELCOME "%s", env->node_uuid);
-    zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, (size_t) length);
+    colugo__trunk_set_welcome (self, NULL, 0);
     zmq_setsockopt (self->in->handle, ZMQ_SUBSCRIBE, S_WELCOME, sizeof S_WELCOME - 1);
     uint8_t presence [1 + COLUGO__UUID_MAX];
     presence [0] = S_MARK_PRESENT;
@@ -1063,6 +1109,45 @@ colugo__trunk_set_link (colugo__trunk_t *self, colugo__trunk_notice_fn *notice,
     self->notice_fn = notice;
     self->subscribed_fn = subscribed;
     self->link_arg = arg;
+}
+
+int
+colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *frames, int count)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < count; i++)
+        bytes += 4 + frames [i].size;
+    int rc = 0;
+    if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > COLUGO__TRUNK_WELCOME_MAX)
+        count = rc = -1;  //  (the uuid alone)
+    uint8_t welcome [sizeof S_WELCOME + COLUGO__UUID_MAX + COLUGO__TRUNK_WELCOME_MAX];
+    size_t size = (size_t) snprintf ((char *) welcome, sizeof S_WELCOME + COLUGO__UUID_MAX,
+                                     S_WELCOME "%s", self->env->node_uuid);
+    if (count > 0)
+        welcome [size++] = 0;
+    for (int i = 0; i < count; i++) {
+        uint32_t length = (uint32_t) frames [i].size;
+        welcome [size++] = (uint8_t) (length >> 24);
+        welcome [size++] = (uint8_t) (length >> 16);
+        welcome [size++] = (uint8_t) (length >> 8);
+        welcome [size++] = (uint8_t) length;
+        memcpy (welcome + size, frames [i].data, length);
+        size += length;
+    }
+    //  libzmq copies it into each connection's pipe when it dials (immediate
+    //  off: the pipe is made at zmq_connect), and sends it first there.
+    if (zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, size))
+        return -1;
+    return rc;
+}
+
+void
+colugo__trunk_drain (colugo__trunk_t *self)
+{
+    colugo__trunk_notice_fn *notice_fn = self->notice_fn;
+    self->notice_fn = NULL;
+    s_read_in (self, true);
+    self->notice_fn = notice_fn;
 }
 
 colugo_socket_t *

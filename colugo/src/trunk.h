@@ -100,16 +100,39 @@ uint64_t colugo__trunk_id (colugo__trunk_t *self);
 
 //  The node link's part (nodelink.c): it sends its notices on the out and
 //  dials ins with the out's peers, and is given what is its own: each
-//  message of the in that starts "colugo-node " (but the welcome), from
-//  the loop, after the read that took it (moved: the link closes the
-//  frames), and each subscription the out reads to its messages (data
+//  message of the in that starts "colugo-node " (but the welcome: the
+//  notice it carries, if any), from the loop, after the read that took it
+//  (moved: the link closes the frames), and each subscription the out reads to its messages (data
 //  without the leading 1; size 0 is a subscription to everything).
 #define COLUGO__TRUNK_LINK_MAGIC "colugo-node "
 #define COLUGO__TRUNK_FRAMES_MAX 200  //  frames of one message of the in
-typedef void (colugo__trunk_notice_fn) (void *arg, zmq_msg_t *frames, int count);
+//  A notice comes with the address of its connection, and, if the
+//  connection's welcome carried it, the uuid that welcome named (else NULL).
+typedef void (colugo__trunk_notice_fn) (void *arg, const char *address, const char *welcome_uuid,
+                                        zmq_msg_t *frames, int count);
 typedef void (colugo__trunk_subscribed_fn) (void *arg, const char *data, size_t size);
 void colugo__trunk_set_link (colugo__trunk_t *self, colugo__trunk_notice_fn *notice,
                              colugo__trunk_subscribed_fn *subscribed, void *arg);
+//  A notice of the link that the out's welcome carries from now on: every
+//  connection it dials then hears it first, before any subscription of its
+//  in could have reached the out (the notices the link sends on
+//  subscription follow, as before, and may repeat it). The welcome is
+//  "colugo-node 1 W <node uuid>", then a NUL and the frames, each a 4-byte
+//  big-endian length and its bytes; count 0: the uuid alone. Returns 0, or
+//  -1 when the frames are over COLUGO__TRUNK_WELCOME_MAX bytes or
+//  COLUGO__TRUNK_FRAMES_MAX frames (the welcome is the uuid alone then).
+#define COLUGO__TRUNK_WELCOME_MAX (16 * 1024)
+typedef struct {
+    const void *data;
+    size_t size;
+} colugo__trunk_frame_t;
+int colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *frames,
+                               int count);
+//  Reads everything the in holds now, as the loop would (rides, welcomes),
+//  but gives no link what is the link's: for a link about to be set,
+//  what came while none ran is stale (a welcome's services may have been
+//  withdrawn since, unheard).
+void colugo__trunk_drain (colugo__trunk_t *self);
 colugo_socket_t *colugo__trunk_in (colugo__trunk_t *self);
 colugo_socket_t *colugo__trunk_out (colugo__trunk_t *self);
 
