@@ -1,7 +1,7 @@
 /*  impostor: a process that speaks the node link (colugo/src/nodelink.h)
     but never advertises anything through DNS-SD.
 
-        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]]
+        impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]] [-B N]
 
     Finds the node record (_colugo-node._tcp) of the node named NODE_NAME
     through the local avahi-daemon, dials that node's inbox as a real node's
@@ -29,6 +29,9 @@
     NUL and length-prefixed frames, as a node's trunk sends it), and never
     on a subscription: "READY" once the inbox first subscribed. With -M
     too, the welcome's last frame is cut short (its length says more).
+    With -B N, it also dials the inbox N times more, each connection's
+    welcome padded to 4 MiB, and prints "BIG" once they are up (a node
+    must not keep such welcomes).
 */
 #include <avahi-client/client.h>
 #include <avahi-client/lookup.h>
@@ -177,12 +180,14 @@ main (int argc, char *argv [])
 {
     prctl (PR_SET_PDEATHSIG, SIGKILL);
     if (argc < 3) {
-        fprintf (stderr,
-                 "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]]\n");
+        fprintf (
+            stderr,
+            "usage: impostor NODE_NAME TOPIC [-t exit_after_ms] [-k] [-w UUID] [-W [-M]] [-B N]\n");
         return 2;
     }
     long long deadline = s_now_ms () + 30000;
     bool hostile = false, in_welcome = false, malformed = false;
+    int big = 0;
     const char *welcome_uuid = UUID;
     for (int i = 3; i < argc; i++)
         if (strcmp (argv [i], "-t") == 0 && i + 1 < argc)
@@ -195,6 +200,8 @@ main (int argc, char *argv [])
             in_welcome = true;
         else if (strcmp (argv [i], "-M") == 0)
             malformed = true;
+        else if (strcmp (argv [i], "-B") == 0 && i + 1 < argc)
+            big = atoi (argv [++i]);
     s_search_t search = {.node_name = argv [1], .poll = avahi_simple_poll_new ()};
     int error = 0;
     search.client = avahi_client_new (avahi_simple_poll_get (search.poll), 0, NULL, NULL, &error);
@@ -261,7 +268,7 @@ main (int argc, char *argv [])
     //  The welcome, then the dial.
     uint8_t welcome [2048];
     size_t welcome_size =
-        (size_t) snprintf ((char *) welcome, sizeof welcome, "colugo-node 1 W %s", welcome_uuid);
+        (size_t) snprintf ((char *) welcome, 128, "colugo-node 1 W %.64s", welcome_uuid);
     if (in_welcome) {
         welcome [welcome_size++] = 0;
         for (int i = 0; i < 8; i++) {
@@ -277,6 +284,23 @@ main (int argc, char *argv [])
     }
     zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, welcome_size);
     zmq_connect (outbox, inbox);
+    //  The big ones (their handshakes ask the same ZAP handler, below).
+    void *bigs [64];
+    bool big_up [64] = {false};
+    int bigs_up = 0;
+    big = big < 0 ? 0 : big > 64 ? 64 : big;
+    size_t big_size = 4 * 1024 * 1024;
+    char *padded = big ? calloc (1, big_size) : NULL;
+    if (padded)
+        snprintf (padded, 64, "colugo-node 1 W %s", UUID);
+    for (int i = 0; i < big && padded; i++) {
+        bigs [i] = zmq_socket (context, ZMQ_XPUB);
+        zmq_setsockopt (bigs [i], ZMQ_PLAIN_SERVER, &on, sizeof on);
+        zmq_setsockopt (bigs [i], ZMQ_ZAP_DOMAIN, inbox_identity, strlen (inbox_identity));
+        zmq_setsockopt (bigs [i], ZMQ_XPUB_WELCOME_MSG, padded, big_size);
+        zmq_connect (bigs [i], inbox);
+    }
+    free (padded);
 
     bool ready = false;
     long long next_send = s_now_ms ();
@@ -289,6 +313,17 @@ main (int argc, char *argv [])
             break;
         if (items [0].revents & ZMQ_POLLIN)
             s_zap_answer (zap);
+        //  A big connection is up once its inbox subscribed.
+        for (int i = 0; i < big && bigs_up < big; i++) {
+            uint8_t data [300];
+            if (!big_up [i] && zmq_recv (bigs [i], data, sizeof data, ZMQ_DONTWAIT) > 0) {
+                big_up [i] = true;
+                if (++bigs_up == big) {
+                    printf ("BIG\n");
+                    fflush (stdout);
+                }
+            }
+        }
         if (items [1].revents & ZMQ_POLLIN) {
             uint8_t data [300];
             int size = zmq_recv (outbox, data, sizeof data, 0);
@@ -338,6 +373,8 @@ main (int argc, char *argv [])
             }
         }
     }
+    for (int i = 0; i < big; i++)
+        zmq_close (bigs [i]);
     zmq_close (outbox);
     zmq_close (publisher);
     zmq_close (zap);

@@ -30,7 +30,7 @@
 
 #define S_MAGIC_UP "colugo-node 1 U"
 #define S_MAGIC_DOWN "colugo-node 1 D"
-#define S_MAGIC_TO "colugo-node 1 @"  //  then "<uuid> U": every service, to that node
+#define S_MAGIC_TO "colugo-node 1 @"  //  then "<uuid> U" (every service) or " D", to that node
 #define S_MAGIC_MAX (sizeof S_MAGIC_TO + COLUGO__UUID_MAX + 2)
 #define S_HEADER 5          //  magic, uuid, name, inbox socket id, inbox port
 #define S_CHUNK 64          //  services per message
@@ -40,7 +40,7 @@
 #define S_FRAMES_MAX (S_HEADER + 3 * S_CHUNK)
 #define S_ESCAPED 160
 #define S_RECENT_MAX 256   //  withdrawals told again to a node that subscribes
-#define S_RECENT_MS 20000  //  for this long (over a dial's deadline, sock.h)
+#define S_RECENT_MS 20000  //  for this long (over a dial's deadline, socket.c)
 
 _Static_assert(S_FRAMES_MAX <= COLUGO__TRUNK_FRAMES_MAX, "a notice fits a message of the in");
 
@@ -174,6 +174,11 @@ s_offered (colugo__nodelink_t *self, const char *name)
 static void
 s_remember_withdrawal (colugo__nodelink_t *self, const char *name)
 {
+    for (size_t i = 0; i < S_RECENT_MAX; i++)
+        if (self->recent [i].name && strcmp (self->recent [i].name, name) == 0) {
+            self->recent [i].when = zclock_mono ();  //  (one place per name)
+            return;
+        }
     size_t slot = self->recent_next++ % S_RECENT_MAX;
     free (self->recent [slot].name);
     self->recent [slot].name = strdup (name);  //  (NULL: not told again)
@@ -482,8 +487,8 @@ s_on_message (colugo__nodelink_t *self, const char *address, const char *welcome
     }
     if (strcmp (uuid, self->env->node_uuid) == 0)
         return;  //  our own (a node dialled itself through its record)
-    if (welcome_uuid && strcmp (uuid, welcome_uuid)) {
-        s_invalid (self, address, "a welcome's notice of another node than the welcome names");
+    if (welcome_uuid && (strcmp (uuid, welcome_uuid) || strcmp (magic, S_MAGIC_UP))) {
+        s_invalid (self, address, "a welcome's notice that is not its node's services");
         return;
     }
     colugo__debug ("node link: %s from node '%s' (%s) at %s, %d services", magic, name, uuid,
@@ -663,9 +668,12 @@ colugo__nodelink_destroy (colugo__nodelink_t **self_p)
     if (self->trunk) {
         colugo__trunk_set_link (self->trunk, NULL, NULL, NULL);
         colugo__trunk_set_welcome (self->trunk, NULL, 0);
-        s_subscribe (self, false);
-        for (s_learned_t *learned = (s_learned_t *) zhashx_first (self->learned); learned;
-             learned = (s_learned_t *) zhashx_next (self->learned))
+        if (self->inbox)  //  (a link that could not be made has none)
+            s_subscribe (self, false);
+        for (s_learned_t *learned = self->learned && self->outbox
+                                        ? (s_learned_t *) zhashx_first (self->learned)
+                                        : NULL;
+             learned; learned = (s_learned_t *) zhashx_next (self->learned))
             colugo__socket_remove_peer (self->outbox, learned->endpoint, learned->identity,
                                         (const char *) zhashx_cursor (self->learned), false);
     }

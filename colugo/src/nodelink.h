@@ -44,7 +44,7 @@
     and one to everything (""), with every service. (The trunk's welcome,
     "colugo-node 1 W <uuid>", is the trunk's own; the notice it may carry
     is the link's, "colugo-node 1 U", given to the link by the trunk, and
-    taken only if it names the node the welcome names.) A link that
+    taken only if it is that and names the node the welcome names.) A link that
     starts (again) gives up what the trunk's in held before it: a welcome
     read then is a welcome of a dial before the start.
 */

@@ -34,6 +34,7 @@
 #define S_NOTICE_BYTES_MAX (64 * 1024)         //  one of them (64 services fit)
 #define S_NOTICES_BYTES_MAX (4 * 1024 * 1024)  //  all of them
 #define S_WELCOME "colugo-node 1 W "
+#define S_WELCOME_BYTES_MAX (sizeof S_WELCOME + COLUGO__UUID_MAX + COLUGO__TRUNK_WELCOME_MAX)
 #define S_RIDE_DEADLINE_MS 10000  //  a ride not up by then is given up (its subscriber dials)
 #define S_HEAD_MANGLED 246        //  (s_head)
 #define S_HEAD_PADDED 256
@@ -494,9 +495,14 @@ static void
 s_welcome_notice (colugo__trunk_t *self, const uint8_t *data, size_t size, const char *address,
                   const char *uuid)
 {
-    zmq_msg_t frames [COLUGO__TRUNK_FRAMES_MAX];
+    //  (On the heap: the read that took the welcome holds as many frames.)
+    zmq_msg_t *frames = malloc (COLUGO__TRUNK_FRAMES_MAX * sizeof *frames);
     int count = 0;
     bool ok = size <= COLUGO__TRUNK_WELCOME_MAX;
+    if (!frames) {
+        colugo__error ("out of memory: a welcome's notice is dropped");
+        return;
+    }
     while (ok && size > 0) {
         uint32_t length = 0;
         if (size < 4 || count == COLUGO__TRUNK_FRAMES_MAX)
@@ -521,6 +527,7 @@ s_welcome_notice (colugo__trunk_t *self, const uint8_t *data, size_t size, const
     }
     for (int i = 0; i < count; i++)
         zmq_msg_close (&frames [i]);
+    free (frames);
 }
 
 //  A welcome: the connection it came over is the named node's, at the
@@ -534,10 +541,15 @@ s_on_welcome (colugo__trunk_t *self, zmq_msg_t *frame)
     size_t size = zmq_msg_size (frame), prefix = sizeof S_WELCOME - 1;
     int fd = zmq_msg_get (frame, ZMQ_SRCFD);
     const char *connection = zmq_msg_gets (frame, "Peer-Address");
-    const char *end = size > prefix ? memchr (data + prefix, 0, size - prefix) : NULL;
+    size_t look = size > prefix ? size - prefix : 0;
+    const char *end =
+        memchr (data + prefix, 0, look < COLUGO__UUID_MAX + 1 ? look : COLUGO__UUID_MAX + 1);
     size_t uuid_size = (end ? (size_t) (end - data) : size) - prefix;
     char uuid [COLUGO__UUID_MAX + 1];
-    if (size <= prefix || uuid_size == 0 || uuid_size > COLUGO__UUID_MAX || fd < 0 || !connection
+    //  (A source keeps its welcome for as long as its connection lasts: no
+    //  more than a node's may be.)
+    if (size <= prefix || size > S_WELCOME_BYTES_MAX || uuid_size == 0
+        || uuid_size > COLUGO__UUID_MAX || fd < 0 || !connection
         || strlen (connection) >= INET6_ADDRSTRLEN) {
         s_log (self, "a malformed welcome, or over no TCP connection: dropped");
         self->in->stats.dropped++;
@@ -1120,9 +1132,14 @@ colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *f
     int rc = 0;
     if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > COLUGO__TRUNK_WELCOME_MAX)
         count = rc = -1;  //  (the uuid alone)
-    uint8_t welcome [sizeof S_WELCOME + COLUGO__UUID_MAX + COLUGO__TRUNK_WELCOME_MAX];
-    size_t size = (size_t) snprintf ((char *) welcome, sizeof S_WELCOME + COLUGO__UUID_MAX,
-                                     S_WELCOME "%s", self->env->node_uuid);
+    uint8_t alone [sizeof S_WELCOME + COLUGO__UUID_MAX];
+    uint8_t *welcome = count > 0 ? malloc (S_WELCOME_BYTES_MAX) : alone;
+    if (!welcome) {
+        welcome = alone;
+        count = rc = -1;
+    }
+    size_t size =
+        (size_t) snprintf ((char *) welcome, sizeof alone, S_WELCOME "%s", self->env->node_uuid);
     if (count > 0)
         welcome [size++] = 0;
     for (int i = 0; i < count; i++) {
@@ -1136,8 +1153,14 @@ colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *f
     }
     //  libzmq copies it into each connection's pipe when it dials (immediate
     //  off: the pipe is made at zmq_connect), and sends it first there.
-    if (zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, size))
-        return -1;
+    if (zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, size)) {
+        rc = -1;  //  (not the last welcome: its services may be gone)
+        size =
+            (size_t) snprintf ((char *) alone, sizeof alone, S_WELCOME "%s", self->env->node_uuid);
+        zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, alone, size);
+    }
+    if (welcome != alone)
+        free (welcome);
     return rc;
 }
 
@@ -1148,6 +1171,11 @@ colugo__trunk_drain (colugo__trunk_t *self)
     self->notice_fn = NULL;
     s_read_in (self, true);
     self->notice_fn = notice_fn;
+    //  What the loop had not given the link yet, read before it stopped.
+    s_notice_t *notice;
+    while ((notice = (s_notice_t *) zlistx_detach (self->notices, NULL)))
+        s_notice_free (notice);
+    self->notice_bytes = 0;
 }
 
 colugo_socket_t *

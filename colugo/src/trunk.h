@@ -62,8 +62,9 @@
     subscription is). Keys (the security issue) will authenticate both.
     The in takes connections from any one, and its libzmq pipes are
     unbounded (heartbeats run on them: socket.c): what it reads is bounded
-    (notices waiting for the loop, by count and bytes), but nothing reads
-    it while its node is stopped.
+    (notices waiting for the loop, by count and bytes; the welcome each
+    source keeps, by COLUGO__TRUNK_WELCOME_MAX), but nothing reads it
+    while its node is stopped.
 
     A ride needs the publisher's node to dial the subscriber's in (it
     does once it hears of the subscriber's node: nodelink.c): a ride still
@@ -102,8 +103,9 @@ uint64_t colugo__trunk_id (colugo__trunk_t *self);
 //  dials ins with the out's peers, and is given what is its own: each
 //  message of the in that starts "colugo-node " (but the welcome: the
 //  notice it carries, if any), from the loop, after the read that took it
-//  (moved: the link closes the frames), and each subscription the out reads to its messages (data
-//  without the leading 1; size 0 is a subscription to everything).
+//  (moved: the link closes the frames), and each subscription the out
+//  reads to its messages (data without the leading 1; size 0 is a
+//  subscription to everything).
 #define COLUGO__TRUNK_LINK_MAGIC "colugo-node "
 #define COLUGO__TRUNK_FRAMES_MAX 200  //  frames of one message of the in
 //  A notice comes with the address of its connection, and, if the
@@ -129,9 +131,10 @@ typedef struct {
 int colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *frames,
                                int count);
 //  Reads everything the in holds now, as the loop would (rides, welcomes),
-//  but gives no link what is the link's: for a link about to be set,
-//  what came while none ran is stale (a welcome's services may have been
-//  withdrawn since, unheard).
+//  but gives no link what is the link's, and drops the link's messages
+//  read before and not given yet: for a link about to be set, what came
+//  while none ran is stale (a welcome's services may have been withdrawn
+//  since, unheard).
 void colugo__trunk_drain (colugo__trunk_t *self);
 colugo_socket_t *colugo__trunk_in (colugo__trunk_t *self);
 colugo_socket_t *colugo__trunk_out (colugo__trunk_t *self);
