@@ -175,6 +175,21 @@ s_send (void *socket, const void *data, size_t size, bool more)
     zmq_send (socket, data, size, more ? ZMQ_SNDMORE : 0);
 }
 
+//  An outbox dialling the victim's inbox as a node's would: the PLAIN
+//  server of the handshake, the inbox's identity as ZAP domain.
+static void *
+s_outbox (void *context, const char *inbox, const char *identity, const void *welcome,
+          size_t welcome_size)
+{
+    int on = 1;
+    void *outbox = zmq_socket (context, ZMQ_XPUB);
+    zmq_setsockopt (outbox, ZMQ_PLAIN_SERVER, &on, sizeof on);
+    zmq_setsockopt (outbox, ZMQ_ZAP_DOMAIN, identity, strlen (identity));
+    zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, welcome_size);
+    zmq_connect (outbox, inbox);
+    return outbox;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -236,13 +251,9 @@ main (int argc, char *argv [])
     uint16_t verified_port = s_bound_port (publisher);
     zmq_setsockopt (publisher, ZMQ_PLAIN_SERVER, &off, sizeof off);
     //  The outbox, dialling the victim's inbox as the record says.
-    void *outbox = zmq_socket (context, ZMQ_XPUB);
     char inbox_identity [96], inbox [64];
     snprintf (inbox_identity, sizeof inbox_identity, "%s:%s", search.uuid, search.socket_id);
     snprintf (inbox, sizeof inbox, "tcp://127.0.0.1:%u", search.port);
-    zmq_setsockopt (outbox, ZMQ_XPUB_VERBOSE, &on, sizeof on);
-    zmq_setsockopt (outbox, ZMQ_PLAIN_SERVER, &on, sizeof on);
-    zmq_setsockopt (outbox, ZMQ_ZAP_DOMAIN, inbox_identity, strlen (inbox_identity));
 
     //  The service's TXT, as the record would carry it.
     char topic [300], port_text [8], verified_text [24], name [80];
@@ -282,8 +293,8 @@ main (int argc, char *argv [])
         if (malformed)
             welcome_size -= 2;
     }
-    zmq_setsockopt (outbox, ZMQ_XPUB_WELCOME_MSG, welcome, welcome_size);
-    zmq_connect (outbox, inbox);
+    void *outbox = s_outbox (context, inbox, inbox_identity, welcome, welcome_size);
+    zmq_setsockopt (outbox, ZMQ_XPUB_VERBOSE, &on, sizeof on);
     //  The big ones (their handshakes ask the same ZAP handler, below).
     void *bigs [64];
     bool big_up [64] = {false};
@@ -294,11 +305,7 @@ main (int argc, char *argv [])
     if (padded)
         snprintf (padded, 64, "colugo-node 1 W %s", UUID);
     for (int i = 0; i < big && padded; i++) {
-        bigs [i] = zmq_socket (context, ZMQ_XPUB);
-        zmq_setsockopt (bigs [i], ZMQ_PLAIN_SERVER, &on, sizeof on);
-        zmq_setsockopt (bigs [i], ZMQ_ZAP_DOMAIN, inbox_identity, strlen (inbox_identity));
-        zmq_setsockopt (bigs [i], ZMQ_XPUB_WELCOME_MSG, padded, big_size);
-        zmq_connect (bigs [i], inbox);
+        bigs [i] = s_outbox (context, inbox, inbox_identity, padded, big_size);
     }
     free (padded);
 

@@ -113,14 +113,22 @@ s_magic_to (char *magic, const char *uuid, char letter)
     snprintf (magic, S_MAGIC_MAX, "%s%s %c", S_MAGIC_TO, uuid, letter);
 }
 
+//  The frames every notice starts with.
+static void
+s_header (colugo__nodelink_t *self, const char *magic, const char *header [S_HEADER])
+{
+    const char *fields [S_HEADER] = {magic, self->env->node_uuid, self->env->node_name,
+                                     self->inbox_id, self->inbox_port};
+    memcpy (header, fields, sizeof fields);
+}
+
 static void
 s_send_header (colugo__nodelink_t *self, const char *magic, bool more)
 {
-    s_send_string (self, magic, true);
-    s_send_string (self, self->env->node_uuid, true);
-    s_send_string (self, self->env->node_name, true);
-    s_send_string (self, self->inbox_id, true);
-    s_send_string (self, self->inbox_port, more);
+    const char *header [S_HEADER];
+    s_header (self, magic, header);
+    for (int i = 0; i < S_HEADER; i++)
+        s_send_string (self, header [i], i + 1 < S_HEADER || more);
 }
 
 static void
@@ -138,8 +146,8 @@ static void
 s_set_welcome (colugo__nodelink_t *self)
 {
     colugo__trunk_frame_t frames [S_FRAMES_MAX];
-    const char *header [S_HEADER] = {S_MAGIC_UP, self->env->node_uuid, self->env->node_name,
-                                     self->inbox_id, self->inbox_port};
+    const char *header [S_HEADER];
+    s_header (self, S_MAGIC_UP, header);
     int count = 0;
     size_t bytes = 0;
     for (; count < S_HEADER; count++) {

@@ -451,6 +451,16 @@ s_node_rides (colugo__trunk_t *self, const s_source_t *source, bool up)
     }
 }
 
+//  The notices waiting for the loop go.
+static void
+s_drop_notices (colugo__trunk_t *self)
+{
+    s_notice_t *notice;
+    while ((notice = (s_notice_t *) zlistx_detach (self->notices, NULL)))
+        s_notice_free (notice);
+    self->notice_bytes = 0;
+}
+
 //  A message of the link, moved into the queue for the loop.
 static void
 s_defer_notice (colugo__trunk_t *self, zmq_msg_t *frames, int count, const char *address,
@@ -1083,9 +1093,8 @@ colugo__trunk_destroy (colugo__trunk_t **self_p)
         colugo__timers_cancel (self->env->timers, self->touch);
     if (self->notice_timer)
         colugo__timers_cancel (self->env->timers, self->notice_timer);
-    s_notice_t *notice;
-    while (self->notices && (notice = (s_notice_t *) zlistx_detach (self->notices, NULL)))
-        s_notice_free (notice);
+    if (self->notices)
+        s_drop_notices (self);
     cursor = 0;
     s_source_t *source;
     while ((source = (s_source_t *) colugo__u64map_next (&self->sources, &cursor)))
@@ -1132,16 +1141,19 @@ colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *f
     int rc = 0;
     if (count > COLUGO__TRUNK_FRAMES_MAX || bytes > COLUGO__TRUNK_WELCOME_MAX)
         count = rc = -1;  //  (the uuid alone)
-    uint8_t alone [sizeof S_WELCOME + COLUGO__UUID_MAX];
-    uint8_t *welcome = count > 0 ? malloc (S_WELCOME_BYTES_MAX) : alone;
+    char alone [sizeof S_WELCOME + COLUGO__UUID_MAX];
+    size_t alone_size =
+        (size_t) snprintf (alone, sizeof alone, S_WELCOME "%s", self->env->node_uuid);
+    uint8_t *welcome = count > 0 ? malloc (S_WELCOME_BYTES_MAX) : (uint8_t *) alone;
     if (!welcome) {
-        welcome = alone;
+        welcome = (uint8_t *) alone;
         count = rc = -1;
     }
-    size_t size =
-        (size_t) snprintf ((char *) welcome, sizeof alone, S_WELCOME "%s", self->env->node_uuid);
-    if (count > 0)
+    size_t size = alone_size;
+    if (count > 0) {
+        memcpy (welcome, alone, alone_size);
         welcome [size++] = 0;
+    }
     for (int i = 0; i < count; i++) {
         uint32_t length = (uint32_t) frames [i].size;
         welcome [size++] = (uint8_t) (length >> 24);
@@ -1155,11 +1167,9 @@ colugo__trunk_set_welcome (colugo__trunk_t *self, const colugo__trunk_frame_t *f
     //  off: the pipe is made at zmq_connect), and sends it first there.
     if (zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, welcome, size)) {
         rc = -1;  //  (not the last welcome: its services may be gone)
-        size =
-            (size_t) snprintf ((char *) alone, sizeof alone, S_WELCOME "%s", self->env->node_uuid);
-        zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, alone, size);
+        zmq_setsockopt (self->out->handle, ZMQ_XPUB_WELCOME_MSG, alone, alone_size);
     }
-    if (welcome != alone)
+    if (welcome != (uint8_t *) alone)
         free (welcome);
     return rc;
 }
@@ -1171,11 +1181,7 @@ colugo__trunk_drain (colugo__trunk_t *self)
     self->notice_fn = NULL;
     s_read_in (self, true);
     self->notice_fn = notice_fn;
-    //  What the loop had not given the link yet, read before it stopped.
-    s_notice_t *notice;
-    while ((notice = (s_notice_t *) zlistx_detach (self->notices, NULL)))
-        s_notice_free (notice);
-    self->notice_bytes = 0;
+    s_drop_notices (self);  //  what the loop had not given the link yet, read before it stopped
 }
 
 colugo_socket_t *
